@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Serve the cnnlens repository root on 127.0.0.1 for development and the browser tests.
+
+    python3 build/serve.py [--port 8000]    # --port 0 picks a free port
+
+Importable: `serve(root, port)` starts a server in a background thread and returns it with
+its URL, so tests can use it as a fixture. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import sys
+import threading
+import urllib.parse
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+# Browsers refuse ES modules without a JavaScript type, and WebAssembly.instantiateStreaming
+# needs application/wasm; the platform's mimetypes table is not reliable for either.
+MIME_TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".wasm": "application/wasm",
+    ".whl": "application/octet-stream",
+    ".zip": "application/octet-stream",
+    ".onnx": "application/octet-stream",
+    ".json": "application/json",
+    ".toml": "text/plain",
+    ".py": "text/plain",
+    ".md": "text/plain",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+}
+
+
+class Handler(SimpleHTTPRequestHandler):
+    """Static files with fixed MIME types, no caching, and no dot-folders (.git, .venv)."""
+
+    extensions_map: ClassVar[dict[str, str]] = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        **MIME_TYPES,
+    }
+
+    def end_headers(self) -> None:
+        # Dev edits must show on reload, and the tests must never see a stale file.
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def send_head(self) -> BinaryIO | None:
+        path = urllib.parse.unquote(self.path.split("?", 1)[0].split("#", 1)[0])
+        if any(part.startswith(".") for part in path.split("/") if part):
+            # The repository root holds .git and .venv: nothing the page needs, not to be served.
+            self.send_error(404, "Not found")
+            return None
+        return super().send_head()
+
+    def log_message(self, format: str, *args: object) -> None:
+        if getattr(self.server, "quiet", False):
+            return
+        super().log_message(format, *args)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    quiet = False
+
+
+def make_server(root: Path, port: int, quiet: bool = False) -> tuple[Server, str]:
+    handler = functools.partial(Handler, directory=str(root))
+    server = Server((HOST, port), handler)
+    server.quiet = quiet
+    return server, f"http://{HOST}:{server.server_address[1]}/"
+
+
+def serve(root: Path = ROOT, port: int = 0, quiet: bool = True) -> tuple[Server, str]:
+    """Serve root in a daemon thread; call server.shutdown() and server.server_close() to stop."""
+    server, url = make_server(root, port, quiet)
+    thread = threading.Thread(target=server.serve_forever, name="cnnlens-serve", daemon=True)
+    thread.start()
+    return server, url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve cnnlens on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--root", type=Path, default=ROOT, help="folder to serve")
+    args = parser.parse_args(argv)
+    try:
+        server, url = make_server(args.root, args.port)
+    except OSError as e:
+        print(f"serve: cannot listen on {HOST}:{args.port}: {e.strerror}", file=sys.stderr)
+        return 1
+    print(f"cnnlens is being served at {url}", flush=True)
+    with server, contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
