@@ -493,8 +493,9 @@ def wheel_base_url(manifest: Manifest) -> str | None:
 
 
 def wheels_from_base(
-    names: list[str], base: str, cache: Path, good: Callable[[str, bytes], bool]
+    names: list[str], base: str, cache: Path, verify: Callable[[str, bytes, str], None]
 ) -> Iterator[tuple[str, bytes, str]]:
+    """Wheels from a mirror (<base>/<file name>), cached only once verify() accepts them."""
     for name in names:
         url = f"{base}/{name}"
 
@@ -502,11 +503,17 @@ def wheels_from_base(
             log(f"fetching {url}")
             out = tmp / name
             fetch_url(url, out)
+            verify(name, out.read_bytes(), url)
             return out
 
-        path, fetched = cached(
-            cache / "wheels" / name, lambda p, n=name: good(n, p.read_bytes()), fetch, cache
-        )
+        def is_good(path: Path, name: str = name) -> bool:
+            try:
+                verify(name, path.read_bytes(), str(path))
+            except VendorError:
+                return False
+            return True
+
+        path, fetched = cached(cache / "wheels" / name, is_good, fetch, cache)
         yield name, path.read_bytes(), url if fetched else f"{path} (fetched from {url})"
 
 
@@ -559,16 +566,12 @@ def read_wheels(
     names = wheel_names(manifest, official_lock, update)
     wheels = manifest["wheels"]
 
-    def good(name: str, data: bytes) -> bool:
-        try:
-            verify_wheel(name, data, official_lock, wheels["files"], "cache")
-        except VendorError:
-            return False
-        return True
+    def verify(name: str, data: bytes, source: str) -> None:
+        verify_wheel(name, data, official_lock, wheels["files"], source)
 
     base = wheel_base_url(manifest)
     if base:
-        fetched = wheels_from_base(names, base, cache, good)
+        fetched = wheels_from_base(names, base, cache, verify)
         origin = f"{wheels['base_url_env']}={base}"
     else:
         fetched = wheels_from_pypi(manifest, names, cache, update)
@@ -576,7 +579,7 @@ def read_wheels(
         origin = f"PyPI {src['pypi']}=={src['version']}"
     out: dict[str, bytes] = {}
     for name, data, source in fetched:
-        verify_wheel(name, data, official_lock, wheels["files"], source)
+        verify(name, data, source)  # again: whatever the source, nothing unverified is shipped
         if update:
             wheels["files"][name] = pin_of(data)
         out[f"{wheels['dest']}/{name}"] = data
