@@ -25,6 +25,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,12 @@ NETWORK_SIGNS = (
     "NewConnectionError",
     "Max retries exceeded",
     "Network is unreachable",
+    "ProxyError",
+    "Cannot connect to proxy",
 )
+# pip answers "no such release" when it could not reach the index at all.
+NOT_LISTED_SIGNS = ("from versions: none", "E404", "404 Not Found")
+STACK_FRAME = re.compile(r"^(npm error)?\s+at \S")
 
 Manifest = dict[str, Any]
 Pin = dict[str, Any]  # {"size": int, "sha256": hex}
@@ -231,12 +237,15 @@ def run_client(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
         raise VendorError(f"{what}: no answer after {CLIENT_TIMEOUT_S} s (no network?)") from e
     if proc.returncode != 0:
         output = (proc.stdout + proc.stderr).strip()
-        tail = "\n".join(output.splitlines()[-15:])
+        # Stack frames say nothing to the user; the lines around them say what went wrong.
+        lines = [line for line in output.splitlines() if not STACK_FRAME.match(line)]
         if any(sign in output for sign in NETWORK_SIGNS):
             hint = "the package registry could not be reached (no network?)"
+        elif any(sign in output for sign in NOT_LISTED_SIGNS):
+            hint = "the registry did not list it (no network, or the release is gone?)"
         else:
             hint = f"exit status {proc.returncode}"
-        raise VendorError(f"{what} failed: {hint}\n{tail}")
+        raise VendorError(f"{what} failed: {hint}\n" + "\n".join(lines[-15:]))
     return proc
 
 
