@@ -318,7 +318,7 @@ def test_stretch_fills_the_whole_input():
 
 @pytest.mark.parametrize("shape, size", [((40, 60), (20, 25)), ((300, 110), (102, 37))])
 def test_resize_is_bilinear_width_pass_then_height_pass(shape, size):
-    # The second case is one where Pillow >= 11 would run the height pass first and round
+    # The second case is one where newer Pillow (13 here) runs the height pass first and rounds
     # differently; the fixed order keeps Pyodide's Pillow 10 and the CLI bit-identical.
     raw = np.random.default_rng(3).integers(0, 256, (*shape, 3), dtype=np.uint8)
     x = to_input(Image.fromarray(raw), Preprocessing(mode="RGB", size=size, scale=1.0))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -59,7 +60,7 @@ class Preprocessing:
     layout: str = "NCHW"
 
     def __post_init__(self) -> None:
-        channels = MODES.get(self.mode, 0)
+        channels = MODES[self.mode] if _is_one_of(self.mode, MODES) else 0
         # Frozen: fill the per-channel defaults the only way a frozen dataclass allows.
         if not self.mean:
             object.__setattr__(self, "mean", (0.0,) * channels)
@@ -96,17 +97,22 @@ class ModelCard:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number (NumPy scalars included); JSON's true/false are not numbers."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_one_of(value: Any, choices: Any) -> bool:
+    return isinstance(value, str) and value in choices
 
 
 def _check_preprocessing(prep: Preprocessing) -> None:
     """Raises `ModelError` (without a key prefix: the caller adds it) for an unusable value."""
-    if prep.mode not in MODES:
+    if not _is_one_of(prep.mode, MODES):
         raise ModelError(f"mode must be one of {sorted(MODES)}, got {prep.mode!r}")
     if (len(prep.size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool)
                                        and s > 0 for s in prep.size)):
         raise ModelError(f"size must be [height, width] with positive integers, got {prep.size!r}")
-    if prep.resize not in RESIZE_MODES:
+    if not _is_one_of(prep.resize, RESIZE_MODES):
         raise ModelError(f"resize must be one of {list(RESIZE_MODES)}, got {prep.resize!r}")
     if not _is_number(prep.scale) or prep.scale <= 0:
         raise ModelError(f"scale must be a positive number, got {prep.scale!r}")
@@ -122,7 +128,7 @@ def _check_preprocessing(prep: Preprocessing) -> None:
         raise ModelError(
             f"invert_light_background must be true or false, got {prep.invert_light_background!r}"
         )
-    if prep.layout not in LAYOUTS:
+    if not _is_one_of(prep.layout, LAYOUTS):
         raise ModelError(f"layout must be one of {list(LAYOUTS)}, got {prep.layout!r}")
 
 
@@ -174,7 +180,7 @@ def _check_against_input(prep: Preprocessing, model: Model) -> None:
 
 
 def _as_tuple(value: Any, key: str) -> Any:
-    """JSON lists → tuples (the dataclass is frozen and hashable); a bare number is kept."""
+    """JSON lists → tuples (the dataclass is frozen); list-valued fields must be lists."""
     if isinstance(value, list):
         return tuple(value)
     if key in ("size", "mean", "std"):
@@ -196,7 +202,7 @@ def parse_preprocessing(text: str, model: Model) -> Preprocessing:
     known = Preprocessing.__dataclass_fields__
     unknown = sorted(set(value) - set(known))
     if unknown:
-        raise ModelError(f"metadata {PREPROCESSING_KEY!r} has unknown field(s) {unknown}; "
+        raise ModelError(f"metadata {PREPROCESSING_KEY!r}: unknown field(s) {unknown}; "
                          f"known fields: {list(known)}")
     try:
         fields = {k: _as_tuple(v, k) for k, v in value.items()}

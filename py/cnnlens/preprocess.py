@@ -193,9 +193,10 @@ def _to_l_or_rgb(image: Image.Image) -> Image.Image:
 def _bilinear(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Pillow BILINEAR resize to (width, height), one axis at a time, width first.
 
-    When both axes change, newer Pillow versions may run the vertical pass first, and the
-    8-bit rounding between the passes then changes the result; fixing the order here keeps
-    Pillow 10 (the page) and later versions (the CLI) bit-identical.
+    When both axes change, Pillow 13 (unlike Pyodide's 10.2) may run the vertical pass
+    first, and the 8-bit rounding between the passes then changes the result; fixing the
+    order here keeps the page and the CLI bit-identical (and equal to Pillow 10.2's
+    one-call `resize`).
     """
     width, height = size
     if image.width != width:
