@@ -1,0 +1,325 @@
+"""`python -m cnnlens inspect | predict | activations`: the engine from the command line.
+
+The CLI runs exactly what the page runs (`onnx_reader` → `preprocess` → `forward`), so its
+numbers are the page's numbers. Our documented errors (`CnnlensError`, unreadable files)
+print `cnnlens: error: ...` on stderr and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import numpy as np
+
+from .errors import CnnlensError
+from .forward import ForwardResult, check_supported, run
+from .graph import Dim, Model, elem_type_name
+from .model_card import ModelCard, class_names, model_card, output_size
+from .onnx_reader import read_model
+from .preprocess import preprocess
+from .summary import LayerSummary, summarize
+
+PROG = "cnnlens"
+EXIT_OK = 0
+EXIT_ERROR = 2  # usage and input errors, like argparse's own
+DEFAULT_TOP = 5
+
+
+class CliError(Exception):
+    """A documented error about one named file (unreadable, or bad content)."""
+
+
+class ImageFileError(CliError):
+    """One image could not be read or preprocessed; others may still work."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model read from disk, checked runnable, with its card."""
+
+    path: str
+    model: Model
+    card: ModelCard
+
+
+# ---------------------------------------------------------------- loading
+
+
+@contextmanager
+def about(path: str, error: type[CliError] = CliError) -> Iterator[None]:
+    """Turns our documented errors into `error` with a message that starts with `path`."""
+    try:
+        yield
+    except CnnlensError as exc:
+        raise error(f"{path}: {exc}") from exc
+
+
+def read_file(path: str, error: type[CliError] = CliError) -> bytes:
+    """The bytes of `path`; OS errors become `error` naming the file."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def load(path: str) -> Loaded:
+    """Reads, validates and checks an ONNX model and its card."""
+    data = read_file(path)
+    with about(path):
+        model = read_model(data)
+        check_supported(model)
+        card = model_card(model)
+        count = output_size(model)
+        if count is not None:
+            class_names(card, count)  # a fixed-size output is checked before any image
+    return Loaded(path, model, card)
+
+
+def forward(loaded: Loaded, image_path: str) -> tuple[np.ndarray, ForwardResult]:
+    """One image file → (model input `(1, C, H, W)`, forward result).
+
+    Image problems raise `ImageFileError` (the caller may go on with other images); model
+    problems found while running raise a plain `CliError` (no other image would work).
+    """
+    data = read_file(image_path, ImageFileError)
+    with about(image_path, ImageFileError):
+        x = preprocess(data, loaded.card.preprocessing)
+    with about(loaded.path):
+        result = run(loaded.model, x)
+        class_names(loaded.card, result.probabilities.shape[-1])
+    return x, result
+
+
+# ---------------------------------------------------------------- inspect
+
+
+def _dims(shape: Iterable[Dim] | None) -> str:
+    if shape is None:
+        return "(unknown shape)"
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def _trace_shape(loaded: Loaded) -> tuple[int, ...]:
+    """A concrete `(1, C, H, W)` for the summary's trial run: declared dims, else the card's."""
+    prep = loaded.card.preprocessing
+    wanted = (1, prep.channels, *prep.size)
+    declared = loaded.model.input.shape or wanted
+    return tuple(d if isinstance(d, int) else w for d, w in zip(declared, wanted, strict=True))
+
+
+def _table(rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    """Rows of cells → aligned text lines; columns in `right` are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        for row in rows
+    ]
+
+
+def _unique_params(model: Model, layers: Sequence[LayerSummary]) -> int:
+    """Weights counted once even when several nodes share an initializer."""
+    initializers = model.graph.initializers
+    used = {name for layer in layers for name in layer.inputs if name in initializers}
+    return sum(int(initializers[name].size) for name in used)
+
+
+def _output_count(model: Model, layers: Sequence[LayerSummary]) -> int:
+    """K of the traced `(N, K)` output (the declared K when the output is no node's)."""
+    name = model.output.name
+    shape = next((layer.output_shape for layer in layers if name in layer.outputs), ())
+    return int(shape[-1]) if shape else output_size(model) or 0
+
+
+def describe(loaded: Loaded) -> list[str]:
+    """The `inspect` report: the card, then one row per layer, then the parameter total."""
+    model, card = loaded.model, loaded.card
+    with about(loaded.path):
+        layers = summarize(model, _trace_shape(loaded))
+        classes = class_names(card, _output_count(model, layers))
+    source = model.input
+    facts = [
+        ("Model", card.name or Path(loaded.path).name),
+        ("File", loaded.path),
+        ("Description", card.description or "-"),
+        ("Dataset", card.dataset or "-"),
+        ("Test accuracy", "-" if card.test_accuracy is None else f"{card.test_accuracy:.2%}"),
+        ("Producer", f"{model.producer or '-'} (ONNX IR {model.ir_version}, opset {model.opset})"),
+        ("Input", f"{source.name} {elem_type_name(source.elem_type)} {_dims(source.shape)}"),
+        ("Output", f"{model.output.name} {_dims(model.output.shape)}"),
+        ("Classes", f"{len(classes)}: " + ", ".join(classes)),
+        ("Preprocessing", json.dumps(card.preprocessing.to_json())),
+    ]
+    width = max(len(label) for label, _ in facts)
+    lines = [f"{label.ljust(width)}  {value}" for label, value in facts]
+    rows = [("Layer", "Op", "Output shape", "Params")] + [
+        (layer.name, layer.op_type, " x ".join(map(str, layer.output_shape)), f"{layer.params:,}")
+        for layer in layers
+    ]
+    lines += ["", *_table(rows, right={3})]
+    lines.append(f"Total parameters: {_unique_params(model, layers):,}")
+    return lines
+
+
+def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    print("\n".join(describe(load(args.model))), file=out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- predict
+
+
+def ranking(probabilities: np.ndarray, classes: Sequence[str], top: int | None
+            ) -> list[tuple[str, float]]:
+    """`(K,)` probabilities → the `top` (all when None) (name, probability), most likely first.
+
+    Ties keep model order (stable sort), so the order is reproducible. Probabilities are
+    the float32 values widened to Python floats, exactly, so JSON shows every digit.
+    """
+    order = np.argsort(-probabilities, kind="stable")[:top]
+    return [(classes[i], float(probabilities[i])) for i in order]
+
+
+def prediction_json(image: str, ranked: Sequence[tuple[str, float]]) -> str:
+    """One line of `predict --json`."""
+    return json.dumps({
+        "image": image,
+        "classes": [name for name, _ in ranked],
+        "probabilities": [p for _, p in ranked],
+        "top1": ranked[0][0],
+    })
+
+
+def prediction_text(image: str, ranked: Sequence[tuple[str, float]]) -> list[str]:
+    """The human form: the image, then one indented line per class."""
+    width = max(len(name) for name, _ in ranked)
+    return [image] + [f"  {name.ljust(width)}  {p:9.4%}" for name, p in ranked]
+
+
+def cmd_predict(args: argparse.Namespace, out: TextIO) -> int:
+    """Predict every image; a bad image is reported and skipped, a bad model stops."""
+    loaded = load(args.model)
+    top = args.top if args.top is not None else (None if args.json else DEFAULT_TOP)
+    failed = 0
+    for image in args.images:
+        try:
+            _, result = forward(loaded, image)
+        except ImageFileError as exc:
+            failed += 1
+            report(exc)
+            continue
+        probabilities = result.probabilities[0]
+        ranked = ranking(probabilities, class_names(loaded.card, probabilities.size), top)
+        lines = [prediction_json(image, ranked)] if args.json else prediction_text(image, ranked)
+        print("\n".join(lines), file=out, flush=True)
+    if failed:
+        report(CliError(f"{failed} of {len(args.images)} image(s) could not be predicted"))
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- activations
+
+
+def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Writes `arrays` as an uncompressed `.npz` that `np.load` reads, keyed by name.
+
+    `np.savez(path, **arrays)` would do the same, but it appends ".npz" to other file
+    names and cannot take a tensor named "file" or "allow_pickle" (its own parameters);
+    ONNX value names can be anything, so the archive is written member by member.
+    """
+    try:
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def cmd_activations(args: argparse.Namespace, out: TextIO) -> int:
+    loaded = load(args.model)
+    _, result = forward(loaded, args.image)
+    # `tensors` already starts with the graph input (the preprocessed image), then every
+    # node output in execution order, each with its batch axis.
+    write_npz(args.out, result.tensors)
+    print(f"wrote {len(result.tensors)} tensors to {args.out}", file=out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors in subcommands also say `cnnlens: error:`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{PROG}: error: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _Parser(
+        prog=PROG, description="Inspect and run CNNs stored as ONNX, as the cnnlens page does.")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    inspect = commands.add_parser("inspect", help="model card and per-layer table")
+    inspect.add_argument("model", metavar="MODEL", help="an .onnx file")
+    inspect.set_defaults(handler=cmd_inspect)
+
+    predict = commands.add_parser("predict", help="class probabilities for images")
+    predict.add_argument("model", metavar="MODEL", help="an .onnx file")
+    predict.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    predict.add_argument("--json", action="store_true",
+                         help="one JSON object per line and image: image, classes and "
+                              "probabilities (most likely first), top1")
+    predict.add_argument("--top", metavar="K", type=_positive,
+                         help=f"show the K most likely classes (default: {DEFAULT_TOP}; "
+                              "all with --json)")
+    predict.set_defaults(handler=cmd_predict)
+
+    activations = commands.add_parser(
+        "activations", help="save the input and every intermediate tensor to an .npz")
+    activations.add_argument("model", metavar="MODEL", help="an .onnx file")
+    activations.add_argument("image", metavar="IMAGE", help="an image file")
+    activations.add_argument("--out", metavar="FILE", required=True,
+                             help="the .npz to write (keys: ONNX value names)")
+    activations.set_defaults(handler=cmd_activations)
+    return root
+
+
+def report(error: BaseException, err: TextIO | None = None) -> None:
+    print(f"{PROG}: error: {error}", file=err or sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Runs one command; returns the exit status (0 ok, 2 usage or input error)."""
+    args: Any = parser().parse_args(argv)  # exits with status 2 on a usage error
+    try:
+        return args.handler(args, out or sys.stdout)
+    except (CnnlensError, CliError) as exc:
+        report(exc)
+        return EXIT_ERROR
+    except BrokenPipeError:  # e.g. `cnnlens predict ... | head -1`: the reader has gone
+        # Point stdout at /dev/null so the interpreter's final flush does not fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
