@@ -131,11 +131,13 @@ def _fit_within(size: tuple[int, int], bound: int) -> tuple[int, int]:
 
 def _load(image: Image.Image, max_pixels: int, max_side: int) -> Image.Image:
     """Decodes the first frame upright, letting JPEG decode at a reduced scale when large."""
-    # JPEG can decode at 1/2, 1/4, 1/8 scale directly: much faster and smaller for photos.
-    # `draft` picks a scale that still leaves both sides >= max_side.
     with _pillow_pixel_limit(max_pixels):
         try:
-            image.draft(None, (max_side, max_side))
+            if max(image.size) > max_side:
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale directly (other formats ignore
+                # this): far faster for photos. `draft` keeps both sides at least as large
+                # as the size `_shrink` will then resample to.
+                image.draft(None, _fit_within(image.size, max_side))
             image.load()  # the current frame, i.e. the first frame of an animation
             return ImageOps.exif_transpose(image)
         except Image.DecompressionBombError as exc:
