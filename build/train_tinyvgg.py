@@ -132,7 +132,9 @@ def load_split(data_dir: Path, prefix: str) -> Split:
 def normalise(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 28, 28) → float32 (N, 1, 28, 28), exactly as the metadata tells the engine."""
     x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1)
-    return (x * np.float32(SCALE) - np.float32(MEAN)) / np.float32(STD)
+    # x / 255 rather than x * (1/255): the two differ in the last float32 bit for some x,
+    # and dividing is what torchvision's ToTensor and cnnlens's preprocess.py do.
+    return (x / np.float32(255.0) - np.float32(MEAN)) / np.float32(STD)
 
 
 # --------------------------------------------------------------------------------------
@@ -433,12 +435,13 @@ The steps, in order (the reference implementation is `preprocess_image` in
 3. If the background is light — the mean of the image's border pixels (its outermost
    one-pixel ring) is above 127 — invert it (`255 − x`): Fashion-MNIST garments are light on
    black (`"invert_light_background": true`).
-4. Fit it inside 28×28 keeping its aspect ratio (`"resize": "fit"`: scale by
-   min(28/w, 28/h), sides rounded, at least 1 pixel; Pillow bilinear resampling), centred on a
-   black 28×28 canvas (offset ⌊(28 − w′)/2⌋, ⌊(28 − h′)/2⌋). A 28×28 image is left untouched.
-5. `x · scale` with scale = 1/255, then `(x − mean) / std` with mean = {MEAN}, std = {STD}
-   (the training-set pixel statistics, {stats[0]:.5f} and {stats[1]:.5f}, rounded; the
-   training used exactly the rounded numbers).
+4. Fit it inside 28×28 keeping its aspect ratio (`"resize": "fit"`): ratio
+   r = min(28/w, 28/h), new sides w′ = max(1, round(w·r)), h′ = max(1, round(h·r)) (Python's
+   `round`), resampled with Pillow `Image.resize((w′, h′), Image.BILINEAR)`, pasted on a black
+   28×28 canvas at (⌊(28 − w′)/2⌋, ⌊(28 − h′)/2⌋). A 28×28 image is left untouched.
+5. `x · scale` with scale = 1/255 (computed as `x / 255` in float32), then
+   `(x − mean) / std` with mean = {MEAN}, std = {STD} (the training-set pixel statistics,
+   {stats[0]:.5f} and {stats[1]:.5f}, rounded; the training used exactly the rounded numbers).
 6. Lay out as N×C×H×W = 1×1×28×28 float32 (`"layout": "NCHW"`).
 
 ## Training
@@ -499,7 +502,8 @@ def write_examples(out_dir: Path, test: Split, preds: np.ndarray) -> list[dict[s
         hits = np.flatnonzero((test.labels == label) & (preds == label))[:EXAMPLES_PER_CLASS]
         for k, test_index in enumerate(hits.tolist(), start=1):
             file = f"{slug(name)}_{k}.png"
-            Image.fromarray(test.images[test_index], mode="L").save(out_dir / file, optimize=True)
+            image = Image.fromarray(test.images[test_index])  # 2-D uint8 gives mode "L"
+            image.save(out_dir / file, optimize=True)
             index.append({"file": file, "label": name, "test_index": test_index})
     (out_dir / "index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
     return index
