@@ -1,0 +1,162 @@
+"""Run a :class:`~cnnlens.graph.Model` on an input, keeping every intermediate tensor.
+
+Computation is float32 throughout (floating initializers and op outputs of other float
+types are converted), matching what exporters and onnxruntime use for these models.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnlens.errors import ModelError, UnsupportedOpError
+from cnnlens.graph import Model, Node, ValueInfo
+from cnnlens.ops import op_function
+from cnnlens.ops.softmax import softmax
+
+COMPUTE_DTYPE = np.float32
+
+
+@dataclass
+class ForwardResult:
+    """Everything one forward pass produced.
+
+    ``tensors`` is insertion-ordered: the graph input first, then every node output in
+    execution order, each with its batch axis. ``logits`` and ``probabilities`` are
+    ``(N, K)``; probability rows sum to 1.
+    """
+
+    tensors: dict[str, np.ndarray]
+    logits: np.ndarray
+    probabilities: np.ndarray
+    input_name: str
+    logits_name: str
+    output_name: str
+
+
+def unsupported_ops(model: Model) -> dict[str, tuple[str, ...]]:
+    """Unsupported op type (``domain::`` prefixed outside ONNX) → its node names, graph order."""
+    missing: dict[str, list[str]] = {}
+    for node in model.graph.nodes:
+        if op_function(node.op_type, model.opset, node.domain) is None:
+            missing.setdefault(node.qualified_op_type, []).append(node.name)
+    return {op: tuple(names) for op, names in missing.items()}
+
+
+def check_supported(model: Model) -> None:
+    """Raise :class:`UnsupportedOpError` naming every unsupported op and node, if any."""
+    missing = unsupported_ops(model)
+    if missing:
+        raise UnsupportedOpError(missing)
+
+
+def run(model: Model, x: np.ndarray) -> ForwardResult:
+    """Forward ``x`` (shaped like ``model.input``, e.g. ``(N, C, H, W)``) through the model.
+
+    Raises :class:`UnsupportedOpError` before computing anything if an op is missing, and
+    :class:`ModelError` for an input that does not fit the declared shape or a node that
+    cannot run on what it receives (the message names the node).
+    """
+    check_supported(model)
+    graph = model.graph
+    source = model.input
+    order = model.topological_order()
+
+    values: dict[str, np.ndarray] = {
+        name: _compute_dtype(array) for name, array in graph.initializers.items()
+    }
+    values[source.name] = _prepare_input(source, x)
+    tensors = {source.name: values[source.name]}
+    for node in order:
+        for name, array in _run_node(node, values, model.opset).items():
+            values[name] = tensors[name] = array
+
+    output_name = model.output.name
+    output = values[output_name]
+    logits_name = _softmax_input(model, output_name, output.shape)
+    if logits_name is None:
+        logits_name = output_name
+        logits = _rows(output)
+        probabilities = softmax(logits, 1)
+    else:
+        logits = _rows(values[logits_name])
+        probabilities = _rows(output)
+    return ForwardResult(
+        tensors=tensors,
+        logits=logits,
+        probabilities=probabilities,
+        input_name=source.name,
+        logits_name=logits_name,
+        output_name=output_name,
+    )
+
+
+def _run_node(node: Node, values: dict[str, np.ndarray], opset: int) -> dict[str, np.ndarray]:
+    """Apply one node; return its named outputs (omitted ``""`` outputs are dropped)."""
+    function = op_function(node.op_type, opset, node.domain)
+    assert function is not None  # check_supported ran first
+    arguments = [values[name] if name else None for name in node.inputs]
+    try:
+        results = function(arguments, node.attributes)
+    # NumPy reports shape mismatches as ValueError and a wrongly-typed attribute surfaces as
+    # TypeError/IndexError; all mean this node cannot run on this model, so say which node.
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ModelError(f"node {node.name!r} ({node.op_type}): {exc}") from exc
+    named = {}
+    for i, name in enumerate(node.outputs):
+        if not name:
+            continue
+        if i >= len(results):
+            raise ModelError(
+                f"node {node.name!r} ({node.op_type}): cnnlens does not compute output #{i} "
+                f"({name!r})"
+            )
+        named[name] = _compute_dtype(np.asarray(results[i]))
+    return named
+
+
+def _prepare_input(spec: ValueInfo, x: np.ndarray) -> np.ndarray:
+    """Check ``x`` against the declared input and return a float32 copy."""
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
+        raise ModelError(f"input {spec.name!r} must be real numbers, got dtype {x.dtype}")
+    if not spec.accepts(x.shape):
+        expected = "(" + ", ".join("?" if d is None else str(d) for d in spec.shape or ()) + ")"
+        raise ModelError(
+            f"input {spec.name!r} expects shape {expected} (rank {len(spec.shape or ())}), "
+            f"got {x.shape}"
+        )
+    return x.astype(COMPUTE_DTYPE)
+
+
+def _compute_dtype(array: np.ndarray) -> np.ndarray:
+    """Floats of any width → float32; integer and bool tensors (shapes, masks) unchanged."""
+    if np.issubdtype(array.dtype, np.floating) and array.dtype != COMPUTE_DTYPE:
+        return array.astype(COMPUTE_DTYPE)
+    return array
+
+
+def _softmax_input(model: Model, output_name: str, shape: tuple[int, ...]) -> str | None:
+    """The logits' name when ``output_name`` comes from a Softmax that normalises each
+    sample's scores as a whole (so its rows, viewed as ``(N, K)``, sum to 1)."""
+    node = model.graph.producers.get(output_name)
+    if node is None or node.op_type != "Softmax" or node.domain or not node.inputs[0]:
+        return None
+    rank = len(shape)
+    if rank < 2:
+        per_sample = True
+    elif model.opset < 13:
+        # Flatten-to-2-D semantics: axis 1 normalises everything after the batch axis.
+        per_sample = int(node.attributes.get("axis", 1)) in (1, 1 - rank)
+    else:
+        last = int(node.attributes.get("axis", -1)) in (-1, rank - 1)
+        per_sample = last and math.prod(shape[1:-1]) == 1
+    return node.inputs[0] if per_sample else None
+
+
+def _rows(array: np.ndarray) -> np.ndarray:
+    """``(N, ...)`` → ``(N, K)`` float32; a batch-less vector becomes one row."""
+    rows = array.reshape(array.shape[0], -1) if array.ndim >= 2 else array.reshape(1, -1)
+    return rows.astype(COMPUTE_DTYPE, copy=False)

@@ -1,0 +1,81 @@
+"""Ops that only move data: Flatten, Reshape, Concat."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cnnlens.errors import ModelError
+from cnnlens.ops.arguments import Inputs, axis, optional, required
+
+
+def flatten(x: np.ndarray, at: int) -> np.ndarray:
+    """``(d0, ..., dn)`` → ``(d0 * ... * d(at-1), d(at) * ... * dn)``; ``at`` in ``[0, rank]``."""
+    return x.reshape(math.prod(x.shape[:at]), math.prod(x.shape[at:]))
+
+
+def reshape_target(shape: Sequence[int], target: Sequence[int], allowzero: bool) -> tuple[int, ...]:
+    """Resolve ONNX Reshape's special values against the input ``shape``.
+
+    ``0`` copies the input dimension at that position (unless ``allowzero``, where it means
+    a real zero); one ``-1`` is inferred from the remaining element count.
+    """
+    target = [int(d) for d in target]
+    if target.count(-1) > 1:
+        raise ModelError(f"Reshape: more than one -1 in target {tuple(target)}")
+    if any(d < -1 for d in target):
+        raise ModelError(f"Reshape: invalid dimension in target {tuple(target)}")
+    if allowzero and 0 in target and -1 in target:
+        raise ModelError("Reshape: allowzero=1 forbids combining 0 and -1 in the target")
+    resolved = []
+    for i, d in enumerate(target):
+        if d == 0 and not allowzero:
+            if i >= len(shape):
+                raise ModelError(f"Reshape: target {tuple(target)} copies missing axis {i}")
+            d = shape[i]
+        resolved.append(d)
+    size = math.prod(shape)
+    if -1 in resolved:
+        known = math.prod(d for d in resolved if d != -1)
+        if known == 0 or size % known:
+            raise ModelError(
+                f"Reshape: cannot infer -1 reshaping {tuple(shape)} to {tuple(target)}"
+            )
+        resolved[resolved.index(-1)] = size // known
+    if math.prod(resolved) != size:
+        raise ModelError(f"Reshape: cannot reshape {tuple(shape)} to {tuple(target)}")
+    return tuple(resolved)
+
+
+def op_flatten(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
+    """ONNX Flatten: to 2-D at ``axis`` (default 1)."""
+    x = required(inputs, 0, "Flatten")
+    return [flatten(x, axis(int(attrs.get("axis", 1)), x.ndim, "Flatten", inclusive_end=True))]
+
+
+def op_reshape(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
+    """ONNX Reshape: target from input #1 (opset >= 5) or the ``shape`` attribute (before)."""
+    x = required(inputs, 0, "Reshape")
+    target = optional(inputs, 1)
+    if target is None:
+        if "shape" not in attrs:
+            raise ModelError("Reshape needs a target shape (input #1)")
+        target = np.asarray(attrs["shape"], dtype=np.int64)
+    if target.ndim != 1 or not np.issubdtype(target.dtype, np.integer):
+        raise ModelError(
+            f"Reshape: target must be a 1-D integer tensor, got {target.dtype} {target.shape}"
+        )
+    return [x.reshape(reshape_target(x.shape, target.tolist(), bool(attrs.get("allowzero", 0))))]
+
+
+def op_concat(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
+    """ONNX Concat: join along the required ``axis``."""
+    if "axis" not in attrs:
+        raise ModelError("Concat: attribute 'axis' is required")
+    arrays = [required(inputs, i, "Concat") for i in range(len(inputs))]
+    if not arrays:
+        raise ModelError("Concat needs at least one input")
+    return [np.concatenate(arrays, axis=axis(int(attrs["axis"]), arrays[0].ndim, "Concat"))]
