@@ -121,6 +121,17 @@ def test_16bit_greyscale_is_rescaled_not_clipped():
     assert pixels(decoded).tolist() == [[0, 1, 128, 255]]
 
 
+@pytest.mark.parametrize("image, expected", [
+    (Image.frombytes("I;16B", (3, 1), np.array([0, 32768, 65535], ">u2").tobytes()),
+     [0, 128, 255]),  # big-endian 16-bit
+    (Image.fromarray(np.array([[0, 70000, 140000]], np.int32)), [0, 128, 255]),  # min-max
+    (Image.fromarray(np.array([[-5, 0, 5]], np.float32)), [0, 128, 255]),  # min-max
+    (Image.fromarray(np.array([[0, 100, 255]], np.float32)), [0, 100, 255]),  # 0-255 floats
+])
+def test_high_depth_tiffs_are_rescaled(image, expected):
+    assert pixels(decode_image(encode(image, "TIFF"))).tolist() == [expected]
+
+
 def test_bilevel_becomes_black_and_white():
     image = Image.new("1", (3, 1), 0)
     image.putpixel((1, 0), 1)
@@ -201,6 +212,8 @@ def test_pixel_limit_is_adjustable_and_pillow_limit_restored():
     (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>',
      r"SVG images are not supported"),
     (b"  <svg width='10' height='10'><rect/></svg>", r"SVG images are not supported"),
+    (b"<!-- drawn by hand -->\n<svg><circle r='3'/></svg>", r"SVG images are not supported"),
+    (b"<html><body>not a picture</body></html>", r"not an image: the file is text"),
 ])
 def test_non_images_are_refused_with_a_specific_message(data, message):
     with pytest.raises(ImageError, match=message):

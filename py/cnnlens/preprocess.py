@@ -55,8 +55,9 @@ def _sniff_format(data: bytes) -> str | None:
 
 
 def _looks_like_svg(data: bytes) -> bool:
+    # Markup whose first element (after any XML prolog, doctype or comment) is <svg>.
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<svg", b"<?xml", b"<!doctype svg")) and b"<svg" in head
+    return head.startswith(b"<") and b"<svg" in head
 
 
 def _looks_like_text(data: bytes) -> bool:
