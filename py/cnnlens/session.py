@@ -1,0 +1,82 @@
+"""What the page is showing: model, image, forward pass and colour range, as one value.
+
+A `Session` is immutable. Every change builds a new one and only replaces the old one
+once it is complete, so a bad image or model raises and leaves the previous state showing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .forward import ForwardResult, check_supported, run
+from .graph import Model
+from .model_card import ModelCard, class_names, model_card
+from .onnx_reader import read_model
+from .preprocess import input_preview, preprocess
+from .views.overview import RANGE_MODES, RangeMode, overview
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model that has been read and checked, with its card."""
+
+    model: Model
+    card: ModelCard
+    name: str
+
+
+def load_model(data: bytes, name: str) -> LoadedModel:
+    """ONNX bytes → a model we can run; raises our documented errors for anything else."""
+    model = read_model(data)
+    check_supported(model)
+    return LoadedModel(model, model_card(model), name)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One complete state of the explainer."""
+
+    loaded: LoadedModel
+    image_name: str
+    image: bytes
+    x: np.ndarray  # (1, C, H, W) model input
+    result: ForwardResult
+    classes: tuple[str, ...]
+    mode: RangeMode = "layer"
+
+    @classmethod
+    def start(cls, loaded: LoadedModel, image: bytes, image_name: str,
+              mode: RangeMode = "layer") -> Session:
+        x = preprocess(image, loaded.card.preprocessing)
+        result = run(loaded.model, x)
+        classes = class_names(loaded.card, result.probabilities.shape[-1])
+        return cls(loaded, image_name, image, x, result, classes, mode)
+
+    def with_image(self, image: bytes, image_name: str) -> Session:
+        return Session.start(self.loaded, image, image_name, self.mode)
+
+    def with_model(self, loaded: LoadedModel) -> Session:
+        """Runs the current image through another model."""
+        return Session.start(loaded, self.image, self.image_name, self.mode)
+
+    def with_mode(self, mode: str) -> Session:
+        if mode not in RANGE_MODES:
+            raise ValueError(f"unknown colour range {mode!r}; expected one of {RANGE_MODES}")
+        return replace(self, mode=mode)
+
+    @property
+    def top1(self) -> str:
+        return self.classes[int(np.argmax(self.result.probabilities[0]))]
+
+    def overview(self) -> tuple[dict[str, Any], np.ndarray]:
+        """The overview's view-model and its raster buffer (see `views.overview`)."""
+        card = self.loaded.card
+        preview = input_preview(self.x, card.preprocessing)
+        view, rasters = overview(self.loaded.model, self.result, list(self.classes), preview,
+                                 self.mode)
+        view["model"] = {"name": card.name or self.loaded.name, "file": self.loaded.name}
+        view["image"] = self.image_name
+        return view, rasters

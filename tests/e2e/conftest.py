@@ -1,0 +1,112 @@
+"""Real headless Chromium (Debian's) against the page served from 127.0.0.1.
+
+Every request the browser makes is recorded; a test fails if any goes beyond
+127.0.0.1, and such requests are aborted so nothing actually leaves the machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+BOOT_TIMEOUT_MS = 180_000
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def _load_serve():
+    spec = importlib.util.spec_from_file_location("cnnlens_serve", ROOT / "build" / "serve.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    """Base URL of the repository root served on 127.0.0.1 (a free port)."""
+    if not (ROOT / "build" / "vendor" / "pyodide" / "pyodide.mjs").exists():
+        pytest.fail("the vendored runtime is missing: run `make vendor` (make test does it)")
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is missing: run `make test` as root, "
+                    "or apt-get install chromium")
+    server, url = _load_serve().serve(ROOT, 0)
+    yield url
+    server.shutdown()
+
+
+def is_local(url: str) -> bool:
+    """True for requests that stay on this machine (or never touch the network)."""
+    parts = urlsplit(url)
+    if parts.scheme in {"data", "blob", "about", "chrome-extension"}:
+        return True
+    return parts.hostname == "127.0.0.1"
+
+
+class Browser:
+    """One fresh Chromium profile with every request recorded."""
+
+    def __init__(self, playwright, profile: Path, webgpu: bool = False) -> None:
+        args = CHROMIUM_ARGS + (["--enable-unsafe-webgpu"] if webgpu else [])
+        self.context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=args,
+            viewport={"width": 1280, "height": 800},
+        )
+        self.requests: list[str] = []
+        self.context.on("request", lambda request: self.requests.append(request.url))
+        self.context.route(lambda url: not is_local(url), lambda route: route.abort())
+
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requests if not is_local(url)]
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance, tmp_path_factory) -> Iterator[Browser]:
+    b = Browser(playwright_instance, tmp_path_factory.mktemp("profile"))
+    yield b
+    b.close()
+    assert b.outside_requests() == [], "requests left 127.0.0.1"
+
+
+def wait_ready(page, count: int) -> None:
+    """Waits until the overview has been completely drawn `count` times."""
+    page.wait_for_function(
+        "n => Number(document.documentElement.dataset.cnnlensReady || 0) >= n",
+        arg=count, timeout=BOOT_TIMEOUT_MS,
+    )
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
