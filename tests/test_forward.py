@@ -300,6 +300,16 @@ def test_a_softmax_over_the_batch_axis_is_not_taken_for_probabilities():
     np.testing.assert_allclose(result.probabilities.sum(axis=1), 1.0, rtol=1e-6)
 
 
+def test_a_softmax_over_several_rows_per_sample_is_not_taken_for_probabilities():
+    b = ModelBuilder((2, 3, 4))
+    b.add("Softmax", [b.input], axis=-1)  # three distributions per sample
+    x = np.random.default_rng(4).normal(size=(2, 3, 4)).astype(np.float32)
+    result = run(load(b.build()), x)
+    assert result.logits_name == result.output_name
+    assert result.probabilities.shape == (2, 12)
+    np.testing.assert_allclose(result.probabilities.sum(axis=1), 1.0, rtol=1e-6)
+
+
 def test_huge_logits_give_finite_probabilities():
     b = ModelBuilder((1, 3))
     b.add("Identity", [b.input])

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from onnx import TensorProto, helper, numpy_helper
 
 from cnnlens.errors import CnnlensError, ModelError, OnnxFormatError
-from cnnlens.graph import Model, OpaqueAttribute
+from cnnlens.graph import Graph, Model, Node, OpaqueAttribute, ValueInfo
 from cnnlens.onnx_reader import read_model
 from tests.onnx_builders import ModelBuilder, make_model, tensor_info
 
@@ -284,6 +284,35 @@ def test_sorted_file_order_is_kept():
     b.add("Add", [left, right])
     proto = b.build()
     assert [n.name for n in read(proto).topological_order()] == [n.name for n in proto.graph.node]
+
+
+@st.composite
+def random_dags(draw) -> list[Node]:
+    """Nodes in a valid execution order, each reading 1-2 earlier values (or the input)."""
+    nodes = []
+    for i in range(draw(st.integers(1, 12))):
+        available = ["x", *(f"v{j}" for j in range(i))]
+        inputs = draw(st.lists(st.sampled_from(available), min_size=1, max_size=2))
+        nodes.append(Node("Add", f"n{i}", tuple(inputs), (f"v{i}",)))
+    return nodes
+
+
+def dag_graph(nodes: list[Node]) -> Graph:
+    x = ValueInfo("x", 1, (1,))
+    return Graph("dag", tuple(nodes), {}, (x,), (ValueInfo(nodes[-1].outputs[0], 1, None),))
+
+
+@given(random_dags(), st.randoms())
+def test_topological_order_is_file_order_when_valid_and_valid_otherwise(nodes, random):
+    assert dag_graph(nodes).topological_order() == tuple(nodes)
+    shuffled = nodes[:]
+    random.shuffle(shuffled)
+    order = dag_graph(shuffled).topological_order()
+    assert sorted(n.name for n in order) == sorted(n.name for n in nodes)
+    defined = {"x"}
+    for node in order:
+        assert set(node.inputs) <= defined
+        defined.update(node.outputs)
 
 
 # --------------------------------------------------------------------------- model errors

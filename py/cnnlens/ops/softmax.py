@@ -12,6 +12,8 @@ from cnnlens.ops.arguments import Inputs, axis, required
 
 def softmax(x: np.ndarray, along: int = -1) -> np.ndarray:
     """``exp(x) / sum(exp(x))`` along one axis; subtracting the max first avoids overflow."""
+    if x.shape[along] == 0:  # nothing to normalise, and max() has no identity
+        return x.copy()
     shifted = x - x.max(axis=along, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=along, keepdims=True)
