@@ -157,17 +157,19 @@ def test_average_pool(kernel, strides, pads, ceil_mode, count_include_pad):
     )
 
 
-@pytest.mark.parametrize("op_type", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize(
+    ("op_type", "extra"),
+    [("MaxPool", {}), ("AveragePool", {}), ("AveragePool", {"count_include_pad": 1})],
+)
 @pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_pool_auto_pad(op_type, auto_pad, stride):
+def test_pool_auto_pad(op_type, extra, auto_pad, stride):
     x, kernel, strides = normal(1, 2, 7, 8), [3, 2], [stride, stride]
     deviates = onnx_reference_pool_deviates(
         op_type, x.shape[2:], kernel, strides, [0] * 4, auto_pad=auto_pad
     )
-    check(
-        op_type, x, kernel_shape=kernel, strides=strides, auto_pad=auto_pad, reference=not deviates
-    )
+    attrs = {"kernel_shape": kernel, "strides": strides, "auto_pad": auto_pad, **extra}
+    check(op_type, x, reference=not deviates, **attrs)
 
 
 def test_average_pool_with_dilations_opset_19():

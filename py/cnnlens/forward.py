@@ -25,7 +25,8 @@ class ForwardResult:
 
     ``tensors`` is insertion-ordered: the graph input first, then every node output in
     execution order, each with its batch axis. ``logits`` and ``probabilities`` are
-    ``(N, K)``; probability rows sum to 1.
+    ``(N, K)``; probability rows sum to 1. Treat the arrays as read-only: outputs of
+    Reshape, Flatten or Identity may be views sharing memory with their inputs.
     """
 
     tensors: dict[str, np.ndarray]

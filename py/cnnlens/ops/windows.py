@@ -9,7 +9,6 @@ Per spatial axis, a window of ``kernel`` taps spaced ``dilation`` apart spans
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,19 +94,18 @@ def plan_windows(
     if min(pads, default=0) < 0:
         raise ModelError(f"{op}: negative pads {tuple(pads)} are not supported")
     spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations, strict=True)]
+    ceil = ceil_mode and auto_pad == "NOTSET"
     begin, end, overhang, output = [], [], [], []
     for i in range(rank):
         size, span, stride = spatial[i], spans[i], strides[i]
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            out = math.ceil(size / stride)
+            out = -(-size // stride)
             total = max(0, (out - 1) * stride + span - size)
             low = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
             pad_begin, pad_end = low, total - low
         else:
             pad_begin, pad_end = (0, 0) if auto_pad == "VALID" else (pads[i], pads[rank + i])
-            out = _output_size(
-                size + pad_begin + pad_end, span, stride, ceil_mode and auto_pad == "NOTSET"
-            )
+            out = _output_size(size + pad_begin + pad_end, span, stride, ceil)
             if out < 1:
                 raise ModelError(
                     f"{op}: window of {span} on axis {i} does not fit the padded input "
@@ -115,7 +113,7 @@ def plan_windows(
                 )
             # PyTorch / onnxruntime rule: a ceil-mode window must start inside the input or
             # its begin padding, never wholly in the end padding.
-            if ceil_mode and (out - 1) * stride >= size + pad_begin:
+            if ceil and (out - 1) * stride >= size + pad_begin:
                 out -= 1
         begin.append(pad_begin)
         end.append(pad_end)
