@@ -1,0 +1,67 @@
+# cnnlens — every target prepares what it needs and is safe to run again (no re-downloads).
+#   make serve   venv + vendored runtime, then serve on http://127.0.0.1:$(PORT)/
+#   make test    venv + vendored runtime + Debian's chromium, then ruff and pytest
+#   make vendor  fetch, verify and lay out build/vendor/ from build/manifest.json
+#   make lint    ruff
+#   make model   train the TinyVGG model in .venv-train (torch, onnx)
+#   make clean   remove build/vendor, build/cache and .venv
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+VENV_STAMP := $(VENV)/.stamp
+TRAIN_VENV := .venv-train
+TRAIN_VENV_STAMP := $(TRAIN_VENV)/.stamp
+# torch==2.13.0 onnx==1.23.2 numpy pillow, pinned in one place
+TRAIN_REQS := build/requirements-train.txt
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: serve test vendor lint model clean chromium
+
+# The stamp is newer than pyproject.toml once its dependencies are installed.
+$(VENV_STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -e '.[dev]'
+	touch $@
+
+# Always run: vendor.py verifies the tree against the manifest in a fraction of a second and
+# fetches only what is missing or wrong, which file dates alone cannot tell.
+vendor:
+	$(PYTHON) build/vendor.py
+
+chromium:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update && apt-get install -y chromium; \
+	else \
+		echo "The browser tests need Debian's chromium at $(CHROMIUM). Install it with:" >&2; \
+		echo "    sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+		echo "or run the other tests alone: $(VENV)/bin/pytest -m 'not e2e'" >&2; \
+		exit 1; \
+	fi
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check py tests build
+
+serve: $(VENV_STAMP) vendor
+	$(VENV)/bin/python build/serve.py --port $(PORT)
+
+test: $(VENV_STAMP) vendor chromium
+	$(VENV)/bin/ruff check py tests build
+	$(VENV)/bin/pytest
+
+# torch 2.13.0 is the CPU wheel; the training venv is kept apart from .venv (hundreds of MB).
+$(TRAIN_VENV_STAMP): $(TRAIN_REQS)
+	test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -r $(TRAIN_REQS)
+	touch $@
+
+model: $(TRAIN_VENV_STAMP)
+	$(TRAIN_VENV)/bin/python build/train_tinyvgg.py
+
+clean:
+	rm -rf build/vendor build/cache $(VENV)
