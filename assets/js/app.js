@@ -65,6 +65,7 @@ function render(viewJson, rasters) {
   renderOverview($("overview"), view, rasters);
   const top = view.output.classes[view.output.top1];
   $("top1").textContent = top.name;
+  $("image-name").textContent = view.image;
   $("range-mode").value = view.mode;
   markSelected(view.image);
   if (redraws === 0) {

@@ -8,6 +8,8 @@ that decides *what* is shown lives in `Session` and `views/`.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import js  # type: ignore[import-not-found]  # Pyodide's bridge to the page
@@ -15,6 +17,7 @@ from pyodide.ffi import JsProxy, create_proxy, to_js  # type: ignore[import-not-
 from pyodide.http import pyfetch  # type: ignore[import-not-found]
 
 from .errors import CnnlensError
+from .forward import run
 from .session import Session, load_model
 
 MODEL_URL = "assets/models/tinyvgg-fashion-mnist.onnx"
@@ -30,6 +33,13 @@ async def _fetch(url: str) -> bytes:
 
 def _to_bytes(data: Any) -> bytes:
     return data.to_bytes() if isinstance(data, JsProxy) else bytes(data)
+
+
+def _measure(name: str, start_ms: float) -> None:
+    """Records a span in the browser's Performance timeline (devtools and benchmarks read it)."""
+    options = to_js({"start": start_ms, "end": js.performance.now()},
+                    dict_converter=js.Object.fromEntries)
+    js.performance.measure(f"cnnlens:{name}", options)
 
 
 class Page:
@@ -57,6 +67,7 @@ class Page:
             "image": self.on_image,
             "example": self.on_example,
             "mode": self.on_mode,
+            "timeForward": self.time_forward,
         }
         self._proxies = [create_proxy(f) for f in handlers.values()]
         self.ui.connect(to_js(dict(zip(handlers, self._proxies, strict=True)),
@@ -64,16 +75,23 @@ class Page:
 
     def draw(self) -> None:
         assert self.session is not None
+        start = js.performance.now()
         view, rasters = self.session.overview()
+        _measure("view-model", start)
+        start = js.performance.now()
         self.ui.render(json.dumps(view), to_js(memoryview(rasters)))
+        _measure("render", start)
 
-    def _replace(self, make: Any) -> bool:
+    def _replace(self, make: Callable[[], Session]) -> bool:
         """Builds the next session; on our documented errors shows the message and keeps the old."""
+        start = js.performance.now()
         try:
-            self.session = make()
+            session = make()
         except CnnlensError as error:
             self.ui.showError(str(error))
             return False
+        _measure("compute", start)
+        self.session = session
         self.ui.clearError()
         self.draw()
         return True
@@ -97,6 +115,16 @@ class Page:
         self.session = self.session.with_mode(str(mode))
         self.draw()
         return True
+
+    def time_forward(self, repeats: int) -> Any:
+        """Seconds per forward pass of the current model and input, `repeats` times (benchmarks)."""
+        assert self.session is not None
+        times = []
+        for _ in range(int(repeats)):
+            start = time.perf_counter()
+            run(self.session.loaded.model, self.session.x)
+            times.append(time.perf_counter() - start)
+        return to_js(times)
 
 
 async def main() -> None:

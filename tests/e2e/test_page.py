@@ -83,12 +83,23 @@ def test_boot_draws_every_layer_with_one_tile_per_channel(page):
     screenshot(page, "foundation-overview")
 
 
+def by_name(prediction: dict) -> dict[str, float]:
+    return dict(zip(prediction["classes"], prediction["probabilities"], strict=True))
+
+
+def assert_same_probabilities(page, prediction: dict) -> None:
+    shown = {c["name"]: c["probability"] for c in shown_classes(page)}
+    expected = by_name(prediction)
+    assert shown.keys() == expected.keys()
+    names = sorted(shown)
+    np.testing.assert_allclose([shown[n] for n in names], [expected[n] for n in names],
+                               rtol=1e-5, atol=1e-7)
+
+
 def test_prediction_matches_the_cli(page):
     expected = cli_predict(first_example())[0]
     shown = shown_classes(page)
-    assert [c["name"] for c in shown] == expected["classes"]
-    np.testing.assert_allclose([c["probability"] for c in shown], expected["probabilities"],
-                               rtol=1e-5, atol=1e-7)
+    assert_same_probabilities(page, expected)
     assert page.get_by_test_id("top1").text_content() == expected["top1"]
     assert [c["name"] for c in shown if c["top"]] == [expected["top1"]]
 
@@ -101,8 +112,7 @@ def test_every_example_matches_the_cli(page):
         page.click(f"button.example[data-file='{file}']")
         wait_ready(page, before + 1)
         assert page.get_by_test_id("top1").text_content() == expected[file]["top1"]
-        np.testing.assert_allclose([c["probability"] for c in shown_classes(page)],
-                                   expected[file]["probabilities"], rtol=1e-5, atol=1e-7)
+        assert_same_probabilities(page, expected[file])
 
 
 def _light_background_png(tmp: Path) -> Path:
@@ -124,8 +134,7 @@ def test_upload_changes_the_view_and_matches_the_cli(page, tmp_path):
     page.set_input_files("#upload", str(image))
     wait_ready(page, before + 1)
     assert page.get_by_test_id("top1").text_content() == expected["top1"]
-    np.testing.assert_allclose([c["probability"] for c in shown_classes(page)],
-                               expected["probabilities"], rtol=1e-5, atol=1e-7)
+    assert_same_probabilities(page, expected)
     assert tile_pixels(page, "conv_1_1") != pixels_before
     screenshot(page, "foundation-after-upload")
 
