@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlens.errors import ImageError, ModelError
+from cnnlens.errors import CnnlensError, ImageError, ModelError
 from cnnlens.session import Session, load_model
 from tests.onnx_builders import ModelBuilder
 
@@ -54,7 +54,7 @@ def test_new_image_and_colour_range_make_new_sessions(bundled):
     assert other.image_name == "diagonal.png"
     assert not np.array_equal(other.result.probabilities, session.result.probabilities)
     assert session.with_mode("network").overview()[0]["mode"] == "network"
-    with pytest.raises(ValueError, match="colour range"):
+    with pytest.raises(CnnlensError, match="colour range"):
         session.with_mode("sideways")
 
 

@@ -1,8 +1,10 @@
-"""The page's Python side (Pyodide only): loads the bundled model, answers the UI, draws.
+"""The page's Python side: it runs in a Web Worker and answers the page's requests.
 
-JavaScript (`assets/js/app.js`) owns the DOM events and the drawing; it calls the
-handlers registered here with plain values and receives view-models back. Everything
-that decides *what* is shown lives in `Session` and `views/`.
+The page (assets/js/app.js) asks; this module owns the model, the current image and what
+the overview shows, and answers every request with the complete next view (JSON plus one
+raster buffer) or with an error message while the previous state stays. No call reaches
+back into the page, so no cross-origin isolation (SharedArrayBuffer) is needed: static
+hosts cannot send those headers.
 """
 
 from __future__ import annotations
@@ -12,128 +14,89 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import js  # type: ignore[import-not-found]  # Pyodide's bridge to the page
-from pyodide.ffi import JsProxy, create_proxy, to_js  # type: ignore[import-not-found]
-from pyodide.http import pyfetch  # type: ignore[import-not-found]
-
 from .errors import CnnlensError
 from .forward import run
-from .session import Session, load_model
+from .session import LoadedModel, Session, load_model
 
-MODEL_URL = "assets/models/tinyvgg-fashion-mnist.onnx"
-EXAMPLES_URL = "assets/images/fashion-mnist/"
+MODEL_PATH = "assets/models/tinyvgg-fashion-mnist.onnx"
+EXAMPLES_PATH = "assets/images/fashion-mnist/"
 
-
-async def _fetch(url: str) -> bytes:
-    response = await pyfetch(url)
-    if not response.ok:
-        raise CnnlensError(f"could not load {url} (HTTP {response.status})")
-    return await response.bytes()
+Fetch = Callable[[str], Any]  # async: URL → bytes
 
 
-def _to_bytes(data: Any) -> bytes:
-    return data.to_bytes() if isinstance(data, JsProxy) else bytes(data)
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
 
 
-def _measure(name: str, start_ms: float) -> None:
-    """Records a span in the browser's Performance timeline (devtools and benchmarks read it)."""
-    options = to_js({"start": start_ms, "end": js.performance.now()},
-                    dict_converter=js.Object.fromEntries)
-    js.performance.measure(f"cnnlens:{name}", options)
+class App:
+    """Holds the loaded model and the current `Session`; swaps in only complete new ones."""
 
-
-class Page:
-    """Holds the current `Session` and swaps it only for a complete new one."""
-
-    def __init__(self, ui: Any) -> None:
-        self.ui = ui
+    def __init__(self, fetch: Fetch, base_url: str) -> None:
+        self.fetch = fetch
+        self.base_url = base_url
+        self.loaded: LoadedModel | None = None
         self.session: Session | None = None
         self.examples: list[dict[str, Any]] = []
-        self._proxies: list[Any] = []
 
-    async def start(self) -> None:
-        self.ui.stage("model", "Loading the model")
-        loaded = load_model(await _fetch(MODEL_URL), MODEL_URL.rsplit("/", 1)[-1])
-        self.examples = json.loads(await _fetch(EXAMPLES_URL + "index.json"))
-        self.ui.setExamples(json.dumps(self.examples))
-        self.ui.stage("forward", "Running the network")
-        first = self.examples[0]["file"]
-        self.session = Session.start(loaded, await _fetch(EXAMPLES_URL + first), first)
-        self._connect()
-        self.draw()
+    async def start(self) -> dict[str, Any]:
+        """Loads the bundled model and the example index (no image yet)."""
+        start = time.perf_counter()
+        name = MODEL_PATH.rsplit("/", 1)[-1]
+        try:
+            self.loaded = load_model(await self.fetch(self.base_url + MODEL_PATH), name)
+            self.examples = json.loads(
+                await self.fetch(self.base_url + EXAMPLES_PATH + "index.json"))
+        except CnnlensError as error:
+            return {"error": f"the model {name} could not be loaded: {error}"}
+        return {"examples": json.dumps(self.examples), "timings": {"model_ms": _ms_since(start)}}
 
-    def _connect(self) -> None:
-        handlers = {
-            "image": self.on_image,
-            "example": self.on_example,
-            "mode": self.on_mode,
-            "timeForward": self.time_forward,
-        }
-        self._proxies = [create_proxy(f) for f in handlers.values()]
-        self.ui.connect(to_js(dict(zip(handlers, self._proxies, strict=True)),
-                              dict_converter=js.Object.fromEntries))
-
-    def draw(self) -> None:
-        assert self.session is not None
-        start = js.performance.now()
-        view, rasters = self.session.overview()
-        _measure("view-model", start)
-        start = js.performance.now()
-        self.ui.render(json.dumps(view), to_js(memoryview(rasters)))
-        _measure("render", start)
-
-    def _replace(self, make: Callable[[], Session]) -> bool:
-        """Builds the next session; on our documented errors shows the message and keeps the old."""
-        start = js.performance.now()
+    def _replace(self, make: Callable[[], Session]) -> dict[str, Any]:
+        """The next session and its view, or our documented error (the old session stays)."""
+        start = time.perf_counter()
         try:
             session = make()
         except CnnlensError as error:
-            self.ui.showError(str(error))
-            return False
-        _measure("compute", start)
+            return {"error": str(error)}
+        compute_ms = _ms_since(start)
+        start = time.perf_counter()
+        view, rasters = session.overview()
         self.session = session
-        self.ui.clearError()
-        self.draw()
-        return True
+        return {
+            "view": json.dumps(view),
+            "rasters": memoryview(rasters),
+            "timings": {"compute_ms": compute_ms, "view_ms": _ms_since(start)},
+        }
 
-    def on_image(self, data: Any, name: str) -> bool:
-        assert self.session is not None
-        image = _to_bytes(data)
-        return self._replace(lambda: self.session.with_image(image, str(name)))
+    def _with_image(self, data: bytes, name: str) -> Session:
+        if self.session is not None:
+            return self.session.with_image(data, name)
+        if self.loaded is None:
+            raise CnnlensError("no model is loaded yet")
+        return Session.start(self.loaded, data, name)
 
-    async def on_example(self, file: str) -> bool:
-        assert self.session is not None
-        try:
-            image = await _fetch(EXAMPLES_URL + str(file))
-        except CnnlensError as error:
-            self.ui.showError(str(error))
-            return False
-        return self._replace(lambda: self.session.with_image(image, str(file)))
+    def image(self, data: bytes, name: str) -> dict[str, Any]:
+        return self._replace(lambda: self._with_image(data, name))
 
-    def on_mode(self, mode: str) -> bool:
-        assert self.session is not None
-        self.session = self.session.with_mode(str(mode))
-        self.draw()
-        return True
+    async def example(self, file: str) -> dict[str, Any]:
+        if file not in {e["file"] for e in self.examples}:
+            return {"error": f"there is no example called {file!r}"}
+        data = await self.fetch(self.base_url + EXAMPLES_PATH + file)
+        return self._replace(lambda: self._with_image(data, file))
 
-    def time_forward(self, repeats: int) -> Any:
-        """Seconds per forward pass of the current model and input, `repeats` times (benchmarks)."""
-        assert self.session is not None
+    def mode(self, mode: str) -> dict[str, Any]:
+        if self.session is None:
+            return {"error": "there is no image to colour yet"}
+        session = self.session
+        return self._replace(lambda: session.with_mode(mode))
+
+    def time_forward(self, repeats: int) -> list[float]:
+        """Milliseconds per forward pass of the current model and input (for benchmarks)."""
+        if self.session is None:
+            return []
+        session = self.session
         times = []
-        for _ in range(int(repeats)):
+        for _ in range(repeats):
             start = time.perf_counter()
-            run(self.session.loaded.model, self.session.x)
-            times.append(time.perf_counter() - start)
-        return to_js(times)
-
-
-async def main() -> None:
-    page = Page(js.cnnlens)
-    try:
-        await page.start()
-    except CnnlensError as error:
-        js.cnnlens.fail(str(error))
-        raise
-    # Keep the page object alive for the proxies' sake.
-    js.cnnlens.pythonReady = True
-    globals()["_page"] = page
+            run(session.loaded.model, session.x)
+            times.append(_ms_since(start))
+        return times

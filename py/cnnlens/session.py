@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import CnnlensError
 from .forward import ForwardResult, check_supported, run
 from .graph import Model
 from .model_card import ModelCard, class_names, model_card
@@ -64,7 +65,7 @@ class Session:
 
     def with_mode(self, mode: str) -> Session:
         if mode not in RANGE_MODES:
-            raise ValueError(f"unknown colour range {mode!r}; expected one of {RANGE_MODES}")
+            raise CnnlensError(f"unknown colour range {mode!r}; expected one of {RANGE_MODES}")
         return replace(self, mode=mode)
 
     @property

@@ -187,3 +187,12 @@ def test_no_request_left_127_0_0_1(page, browser):
     """Runs last in this module: everything above (boot, examples, uploads) stayed local."""
     assert browser.requests, "the recorder saw no requests at all"
     assert browser.outside_requests() == []
+
+
+def test_boot_goes_through_its_stages_in_order(page):
+    marks = page.evaluate(
+        "performance.getEntriesByType('mark').filter(m => m.name.startsWith('cnnlens:stage:'))"
+        ".map(m => m.name.slice('cnnlens:stage:'.length))")
+    assert marks == ["runtime", "packages", "model", "forward", "draw"]
+    assert page.locator("#boot").is_hidden()
+    assert page.locator("#app").is_visible()
