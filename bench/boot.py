@@ -112,8 +112,12 @@ def warm_page_figures(playwright, url: str, switches: int) -> dict:
 
 
 def git_sha() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, cwd=ROOT).stdout.strip() or "unknown"
+    """The commit measured; "-dirty" when the working tree differs from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout
+
+    sha = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return sha + ("-dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
 
 
 def main() -> int:
