@@ -183,12 +183,6 @@ def test_colour_range_switch_repaints(page):
     assert tile_pixels(page, "conv_2_1") != pixels
 
 
-def test_no_request_left_127_0_0_1(page, browser):
-    """Runs last in this module: everything above (boot, examples, uploads) stayed local."""
-    assert browser.requests, "the recorder saw no requests at all"
-    assert browser.outside_requests() == []
-
-
 def test_boot_goes_through_its_stages_in_order(page):
     marks = page.evaluate(
         "performance.getEntriesByType('mark').filter(m => m.name.startsWith('cnnlens:stage:'))"
@@ -196,3 +190,46 @@ def test_boot_goes_through_its_stages_in_order(page):
     assert marks == ["runtime", "packages", "model", "forward", "draw"]
     assert page.locator("#boot").is_hidden()
     assert page.locator("#app").is_visible()
+
+
+def _awkward_images(tmp: Path) -> list[tuple[Path, bool]]:
+    """Image files in modes a camera, a scanner or an editor produce: (path, lossless)."""
+    rng = np.random.default_rng(7)
+    shape = np.zeros((40, 30), np.uint8)
+    shape[5:35, 8:22] = 200
+    files = []
+    palette = Image.fromarray(shape // 100).convert("P")
+    palette.putpalette([0, 0, 0, 255, 255, 255, 120, 120, 120] + [0] * 759)
+    palette.info["transparency"] = 0
+    files.append((tmp / "palette-transparent.png", palette, True))
+    wide = (shape.astype(np.uint16) * 257 + rng.integers(0, 200, shape.shape)).astype(np.uint16)
+    files.append((tmp / "grey-16-bit.png", Image.fromarray(wide), True))
+    files.append((tmp / "grey-alpha.png",
+                  Image.fromarray(np.dstack([shape, np.full_like(shape, 255)])), True))
+    files.append((tmp / "cmyk.jpg", Image.fromarray(shape).convert("CMYK"), False))
+    rotated = Image.fromarray(shape.T.copy())
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: viewers rotate 90° clockwise
+    files.append((tmp / "exif-rotated.jpg", rotated, False))
+    for path, image, _ in files:
+        image.save(path, exif=exif) if path.name.startswith("exif") else image.save(path)
+    return [(path, lossless) for path, _, lossless in files]
+
+
+def test_uploads_in_awkward_modes_match_the_cli(page, tmp_path):
+    images = _awkward_images(tmp_path)
+    expected = {Path(r["image"]).name: r for r in cli_predict(*(p for p, _ in images))}
+    for path, lossless in images:
+        before = ready_count(page)
+        page.set_input_files("#upload", str(path))
+        wait_ready(page, before + 1)
+        assert page.locator("#image-name").text_content() == path.name
+        assert page.get_by_test_id("top1").text_content() == expected[path.name]["top1"]
+        if lossless:
+            assert_same_probabilities(page, expected[path.name])
+
+
+def test_no_request_left_127_0_0_1(page, browser):
+    """Runs last in this module: everything above (boot, examples, uploads) stayed local."""
+    assert browser.requests, "the recorder saw no requests at all"
+    assert browser.outside_requests() == []
