@@ -22,10 +22,11 @@ import pytest
 from onnx import TensorProto, shape_inference
 from PIL import Image, ImageOps
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL_PATH = ROOT / "assets/models/tinyvgg-fashion-mnist.onnx"
+from tests.paths import BUNDLED_MODEL as MODEL_PATH
+from tests.paths import EXAMPLES as IMAGES_DIR
+from tests.paths import ROOT
+
 CARD_PATH = ROOT / "assets/models/MODEL_CARD.md"
-IMAGES_DIR = ROOT / "assets/images/fashion-mnist"
 DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 CLASSES = [

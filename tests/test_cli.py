@@ -22,10 +22,7 @@ from tests.onnx_builders import (
     reference_outputs,
     value_names,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
-EXAMPLES = ROOT / "assets" / "images" / "fashion-mnist"
+from tests.paths import BUNDLED_MODEL, EXAMPLES, ROOT
 
 CLASSES = ["cat", "dog", "bird"]
 GREY_PREP = Preprocessing(mode="L", size=(28, 28), resize="fit", mean=(0.5,), std=(0.25,),

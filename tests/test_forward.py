@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -29,8 +28,8 @@ from tests.onnx_builders import (
     tensor_info,
     value_names,
 )
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_MODELS = sorted((ROOT / "assets" / "models").glob("*.onnx"))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +17,7 @@ from cnnlens.model_card import (
 )
 from cnnlens.onnx_reader import read_model
 from tests.onnx_builders import make_model, tensor_info
-
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
+from tests.paths import BUNDLED_MODEL
 
 
 def card_for(metadata: dict[str, str] | None = None, *, input_shape=(1, 1, 28, 28),

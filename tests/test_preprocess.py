@@ -10,7 +10,6 @@ import struct
 import time
 import tracemalloc
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,10 +27,7 @@ from cnnlens.preprocess import (
     preprocess,
     to_input,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
-EXAMPLES = ROOT / "assets" / "images" / "fashion-mnist"
+from tests.paths import BUNDLED_MODEL, EXAMPLES
 
 GREY = Preprocessing(mode="L", size=(28, 28), mean=(0.0,), std=(1.0,))
 

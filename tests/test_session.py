@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +12,8 @@ from PIL import Image
 from cnnlens.errors import CnnlensError, ImageError, ModelError
 from cnnlens.session import Session, load_model
 from tests.onnx_builders import ModelBuilder
-
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
-EXAMPLES = ROOT / "assets" / "images" / "fashion-mnist"
+from tests.paths import BUNDLED_MODEL as MODEL
+from tests.paths import EXAMPLES
 
 
 def png(array: np.ndarray) -> bytes:

@@ -20,7 +20,8 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 VENDOR_PY = ROOT / "build" / "vendor.py"
 SERVE_PY = ROOT / "build" / "serve.py"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .conftest import BOOT_TIMEOUT_MS, ROOT, screenshot
+from tests.paths import BUNDLED_MODEL as MODEL
 
-MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
+from .conftest import BOOT_TIMEOUT_MS, screenshot
 
 
 def test_a_corrupt_bundled_model_is_reported_on_the_boot_screen(browser, site):

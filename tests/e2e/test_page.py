@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import ROOT, screenshot, wait_ready
+from tests.paths import BUNDLED_MODEL as MODEL
+from tests.paths import EXAMPLES
 
-MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
-EXAMPLES = ROOT / "assets" / "images" / "fashion-mnist"
+from .conftest import ROOT, screenshot, wait_ready
 
 
 def cli_predict(*images: Path) -> list[dict]:
