@@ -21,7 +21,8 @@ from .errors import ImageError
 from .model_card import Preprocessing
 
 DEFAULT_MAX_PIXELS = 40_000_000
-"""Largest declared width x height we decode; bigger images are refused before decoding."""
+"""Most pixels we decode (declared width x height, or for a large JPEG the reduced size it
+decodes at); bigger images are refused before any pixel is decoded."""
 
 MAX_SIDE = 1024
 """Decoded images are shrunk so their longer side is at most this (or the model's size),
@@ -106,16 +107,26 @@ def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = previous
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    """Reads only the header and refuses images declaring more than `max_pixels` pixels."""
+def _open(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
+    """Reads only the header and refuses images that would decode to more than `max_pixels`.
+
+    JPEG decodes at 1/2, 1/4 or 1/8 scale directly, so a large photo is asked for at the
+    smallest scale that still covers `max_side` (`draft`), and the budget applies to the
+    pixels that will actually be decoded: an 8000 x 6000 phone photo decodes as 2000 x
+    1500. Other formats decode at full size, so their declared size is what counts.
+    """
     # Our explicit check below reports the declared size, which Pillow's error would not.
     with _pillow_pixel_limit(None):
         try:
             image = Image.open(io.BytesIO(data))
+            declared = image.size
+            if max(declared) > max_side:
+                image.draft(None, _fit_within(declared, max_side))
         except Exception as exc:  # Pillow raises many types for bad bytes; all mean "not an image"
             raise _not_an_image(data) from exc
-    width, height = image.size
-    if width * height > max_pixels:
+    width, height = declared
+    decoded = image.size[0] * image.size[1]
+    if decoded > max_pixels:
         raise ImageError(
             f"image is too large: {width}x{height} pixels ({width * height:,}) exceeds the "
             f"limit of {max_pixels:,} pixels"
@@ -130,15 +141,12 @@ def _fit_within(size: tuple[int, int], bound: int) -> tuple[int, int]:
     return max(1, round(width * factor)), max(1, round(height * factor))
 
 
-def _load(image: Image.Image, max_pixels: int, max_side: int) -> Image.Image:
-    """Decodes the first frame upright, letting JPEG decode at a reduced scale when large."""
+def _load(image: Image.Image, max_pixels: int) -> Image.Image:
+    """Decodes the first frame upright (a large JPEG at the reduced scale `_open` chose)."""
     with _pillow_pixel_limit(max_pixels):
         try:
-            if max(image.size) > max_side:
-                # JPEG decodes at 1/2, 1/4 or 1/8 scale directly (other formats ignore
-                # this): far faster for photos. `draft` keeps both sides at least as large
-                # as the size `_shrink` will then resample to.
-                image.draft(None, _fit_within(image.size, max_side))
+            # `_open` has already asked JPEG for a reduced scale (`draft`), which keeps
+            # both sides at least as large as the size `_shrink` will resample to.
             image.load()  # the current frame, i.e. the first frame of an animation
             return ImageOps.exif_transpose(image)
         except Image.DecompressionBombError as exc:
@@ -227,7 +235,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
         raise ImageError("not an image: the file is empty")
     if _looks_like_svg(data):
         raise ImageError("SVG images are not supported; export the picture as PNG or JPEG")
-    image = _load(_open(data, max_pixels), max_pixels, max_side)
+    image = _load(_open(data, max_pixels, max_side), max_pixels)
     return _shrink(_to_l_or_rgb(image), max_side)
 
 
