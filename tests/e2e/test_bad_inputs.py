@@ -1,0 +1,135 @@
+"""The bad-image corpus (tests/bad_inputs.py) uploaded to the page through `#upload`.
+
+Every file either updates the view (and then agrees with the CLI) or shows a specific
+message in `#message` while the previous view stays exactly as it was. The huge photo is
+also timed: Python decodes it in the worker, so the main thread must stay responsive.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.bad_inputs import HUGE_SIZE, ImageCase, write_bad_images
+from tests.paths import BUNDLED_MODEL
+
+from .conftest import ROOT, wait_ready
+
+HUGE = f"huge-{HUGE_SIZE[0]}x{HUGE_SIZE[1]}.jpg"
+MAX_ANSWER_S = 5.0  # the page's answer for the huge photo, generous for slow CI machines
+MAX_LONG_TASK_MS = 1000  # "decoding never blocks the page for more than a second"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, list[ImageCase]]:
+    folder = tmp_path_factory.mktemp("bad_images")
+    return folder, write_bad_images(folder)
+
+
+@pytest.fixture(scope="module")
+def cli(corpus) -> dict[str, dict]:
+    folder, cases = corpus
+    good = [folder / c.name for c in cases if c.refused is None]
+    out = subprocess.run(
+        [sys.executable, "-m", "cnnlens", "predict", str(BUNDLED_MODEL), *map(str, good),
+         "--json"], check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return {Path(r["image"]).name: r for r in map(json.loads, out.splitlines())}
+
+
+@pytest.fixture(scope="module")
+def page(browser, site):
+    page = browser.context.new_page()
+    # Main-thread tasks over 50 ms, recorded from the start (the Long Tasks API).
+    page.add_init_script("""
+        window.__longTasks = [];
+        new PerformanceObserver(list => {
+            for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
+        }).observe({type: 'longtask', buffered: true});
+    """)
+    page.goto(site + "index.html")
+    wait_ready(page, 1)
+    return page
+
+
+def ready_count(page) -> int:
+    return int(page.evaluate("document.documentElement.dataset.cnnlensReady"))
+
+
+def shown(page) -> dict:
+    """Everything a refusal must leave alone: top-1, image name, probabilities, tiles."""
+    return page.evaluate("""() => ({
+        top1: document.querySelector('[data-testid=top1]').textContent,
+        image: document.getElementById('image-name').textContent,
+        classes: [...document.querySelectorAll('section.kind-output li.class')].map(li =>
+            [li.querySelector('.name').textContent, li.dataset.probability]),
+        tiles: [...document.querySelectorAll('section.column canvas.tile')].slice(0, 12).map(c =>
+            Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)),
+    })""")
+
+
+def assert_matches_cli(page, expected: dict) -> None:
+    """Same top-1 and probabilities. JPEG decoding differs slightly between the libjpeg
+    builds of Pyodide's Pillow and the CLI's (most at reduced DCT scale), so JPEG pictures
+    get a looser tolerance than lossless ones."""
+    state = shown(page)
+    lossy = expected["image"].endswith(".jpg")
+    assert state["top1"] == expected["top1"]
+    got = {name: float(p) for name, p in state["classes"]}
+    want = dict(zip(expected["classes"], expected["probabilities"], strict=True))
+    assert got.keys() == want.keys()
+    names = sorted(want)
+    np.testing.assert_allclose([got[n] for n in names], [want[n] for n in names],
+                               rtol=1e-5, atol=2e-3 if lossy else 1e-7)
+
+
+def upload(page, path: Path) -> None:
+    page.set_input_files("#upload", str(path))
+
+
+def test_every_bad_image_in_the_page(page, corpus, cli):
+    folder, cases = corpus
+    outcomes = {}
+    for case in cases:
+        before, state = ready_count(page), shown(page)
+        if case.refused is None:
+            upload(page, folder / case.name)
+            wait_ready(page, before + 1)
+            assert page.locator("#message").is_hidden()
+            assert shown(page)["image"] == case.name
+            assert_matches_cli(page, cli[case.name])
+            outcomes[case.name] = shown(page)["top1"]
+        else:
+            # Blank the message text only (not Python's state), so a repeat is noticed.
+            page.evaluate("document.getElementById('message').textContent = ''")
+            upload(page, folder / case.name)
+            page.wait_for_function(
+                "document.getElementById('message').textContent.length > 0", timeout=10_000)
+            message = page.locator("#message")
+            assert message.is_visible()
+            assert case.refused in message.text_content().lower(), message.text_content()
+            assert ready_count(page) == before
+            assert shown(page) == state, f"{case.name} changed the view"
+            outcomes[case.name] = message.text_content()
+    assert len(outcomes) == len(cases)
+
+
+def test_the_huge_photo_never_blocks_the_page(page, corpus, cli):
+    folder, _ = corpus
+    page.evaluate("window.__longTasks = []")
+    before = ready_count(page)
+    start = time.perf_counter()
+    upload(page, folder / HUGE)
+    wait_ready(page, before + 1)
+    answer_s = time.perf_counter() - start
+    longest = max((d for _, d in page.evaluate("window.__longTasks")), default=0.0)
+    print(f"\n{HUGE}: page answered in {answer_s:.2f} s; longest main-thread task "
+          f"{longest:.0f} ms")
+    assert_matches_cli(page, cli[HUGE])
+    assert answer_s < MAX_ANSWER_S
+    assert longest < MAX_LONG_TASK_MS
