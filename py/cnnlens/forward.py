@@ -13,6 +13,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError, UnsupportedOpError
 from cnnlens.graph import Model, Node, ValueInfo
+from cnnlens.limits import MAX_ACTIVATION_BYTES, check_budget, describe_bytes
 from cnnlens.ops import op_function
 from cnnlens.ops.softmax import softmax
 
@@ -61,6 +62,7 @@ def run(model: Model, x: np.ndarray) -> ForwardResult:
     cannot run on what it receives (the message names the node).
     """
     check_supported(model)
+    check_budget(model, np.shape(x))  # refuse what would not fit before allocating any of it
     graph = model.graph
     source = model.input
     order = model.topological_order()
@@ -70,9 +72,16 @@ def run(model: Model, x: np.ndarray) -> ForwardResult:
     }
     values[source.name] = _prepare_input(source, x)
     tensors = {source.name: values[source.name]}
+    allocated = 0
     for node in order:
         for name, array in _run_node(node, values, model.opset).items():
             values[name] = tensors[name] = array
+            # Shapes `check_budget` could not infer are counted here, as they appear.
+            allocated += array.nbytes
+            if allocated > MAX_ACTIVATION_BYTES:
+                raise ModelError(
+                    f"the activations up to {name!r} take {describe_bytes(allocated)}, over the "
+                    f"limit of {describe_bytes(MAX_ACTIVATION_BYTES)} for one forward pass")
 
     output_name = model.output.name
     output = values[output_name]
@@ -105,6 +114,8 @@ def _run_node(node: Node, values: dict[str, np.ndarray], opset: int) -> dict[str
     # TypeError/IndexError; all mean this node cannot run on this model, so say which node.
     except (ValueError, TypeError, IndexError) as exc:
         raise ModelError(f"node {node.name!r} ({node.op_type}): {exc}") from exc
+    except MemoryError as exc:  # the last line of defence, after the budget checks
+        raise ModelError(f"node {node.name!r} ({node.op_type}) ran out of memory") from exc
     named = {}
     for i, name in enumerate(node.outputs):
         if not name:

@@ -24,6 +24,7 @@ from typing import Any
 
 from .errors import ModelError
 from .graph import Dim, Model
+from .limits import check_budget
 
 CLASSES_KEY = "cnnlens.classes"
 PREPROCESSING_KEY = "cnnlens.preprocessing"
@@ -289,6 +290,10 @@ def model_card(model: Model) -> ModelCard:
     metadata = model.metadata
     prep = (parse_preprocessing(metadata[PREPROCESSING_KEY], model)
             if PREPROCESSING_KEY in metadata else default_preprocessing(model))
+    # The card fixes the input size, so this is the first point where the memory of a
+    # forward pass is known: refuse a model that would not fit before an image is resized
+    # to a gigantic input (the page and the CLI both read the card right after the model).
+    check_budget(model, (1, prep.channels, *prep.size))
     return ModelCard(
         name=metadata.get(NAME_KEY, "").strip(),
         description=metadata.get(DESCRIPTION_KEY, "").strip(),

@@ -16,6 +16,7 @@ import numpy as np
 
 from cnnlens import graph as g
 from cnnlens.errors import ModelError, OnnxFormatError
+from cnnlens.limits import check_tensor_size
 from cnnlens.protobuf import Buffer, Message
 
 
@@ -166,6 +167,15 @@ def read_model(data: Buffer) -> g.Model:
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"read_model expects bytes, got {type(data).__name__}")
+    try:
+        return _read_model(data)
+    except OnnxFormatError as exc:
+        # The wire-format details (field, byte offset) help a developer; the prefix tells
+        # everyone else what happened.
+        raise OnnxFormatError(f"not a readable ONNX file (truncated or corrupt?): {exc}") from exc
+
+
+def _read_model(data: Buffer) -> g.Model:
     proto = Message(data, 0, "ModelProto")
     graph_proto = proto.message(_ModelProto.GRAPH, "graph")
     if graph_proto is None:
@@ -313,6 +323,8 @@ def read_tensor(proto: Message) -> np.ndarray:
             "which cnnlens does not support"
         )
     dtype, typed_field, encoding = _TENSOR_LAYOUT[elem_type]
+    # Refuse a tensor that claims gigabytes before decoding (and so copying) any of it.
+    check_tensor_size(label, dims, dtype.itemsize)
 
     if proto.has(T.RAW_DATA):
         raw = proto.payload(T.RAW_DATA)

@@ -1,0 +1,182 @@
+"""Memory budgets for models, checked from declared sizes and shapes before anything is allocated.
+
+A hostile or careless model can claim gigabytes with a few bytes: a tensor whose dims say
+100 000 x 100 000, a Conv padded by a million pixels, a broadcast of two long vectors into a
+matrix. In the browser, running out of memory kills the worker and with it the page, so we
+refuse such models with a `ModelError` that names the tensor and its size:
+
+- `check_tensor_size` is called by the ONNX reader for every initializer *before* its data
+  is decoded;
+- `check_budget(model, input_shape)` infers every intermediate shape it can (the op set is
+  small and its shape rules are simple) and is called by `forward.run` before any node runs;
+- `forward.run` also adds up what it has really allocated, for the shapes inference could
+  not know (it stops at values it cannot infer), so one node's output is the most that can
+  ever be over the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from cnnlens.errors import ModelError
+from cnnlens.graph import Model, Node
+from cnnlens.ops.shape import reshape_target
+from cnnlens.ops.windows import plan_from_attributes
+
+MAX_TENSOR_BYTES = 256 * 2**20
+"""Largest single tensor (weights or activation). Big ImageNet CNNs stay under 200 MB."""
+
+MAX_MODEL_BYTES = 512 * 2**20
+"""All initializers together; WebAssembly has 4 GiB, and the page also needs activations."""
+
+MAX_ACTIVATION_BYTES = 1024 * 2**20
+"""All activations of one forward pass together (the explainer keeps every one)."""
+
+FLOAT_BYTES = 4  # activations are computed in float32
+
+Shape = tuple[int, ...]
+
+
+def describe_bytes(size: int) -> str:
+    """A byte count as people read it: 1.5 GiB, 300.0 MiB, 12,288 bytes."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size:,} bytes"
+
+
+def check_tensor_size(label: str, dims: Sequence[int], itemsize: int,
+                      limit: int = MAX_TENSOR_BYTES) -> None:
+    """Refuses a tensor whose declared `dims` need more than `limit` bytes."""
+    size = math.prod(dims) * itemsize
+    if size > limit:
+        raise ModelError(
+            f"tensor {label!r} declares shape {tuple(dims)}, {describe_bytes(size)}, over the "
+            f"limit of {describe_bytes(limit)} for one tensor"
+        )
+
+
+def check_model_size(model: Model, limit: int = MAX_MODEL_BYTES) -> None:
+    """Refuses a model whose initializers together take more than `limit` bytes."""
+    size = sum(int(a.nbytes) for a in model.graph.initializers.values())
+    if size > limit:
+        raise ModelError(
+            f"the model's weights take {describe_bytes(size)}, over the limit of "
+            f"{describe_bytes(limit)}"
+        )
+
+
+def check_budget(model: Model, input_shape: Sequence[int], *,
+                 tensor_limit: int = MAX_TENSOR_BYTES,
+                 total_limit: int = MAX_ACTIVATION_BYTES) -> None:
+    """Refuses, before running, a forward pass whose activations would not fit the budget.
+
+    Shapes are inferred from `input_shape`, the initializers and the node attributes; a
+    value whose shape cannot be inferred (an op used wrongly, which the forward pass will
+    report) is skipped along with everything computed from it.
+    """
+    check_model_size(model)
+    shapes: dict[str, Shape] = {name: a.shape for name, a in model.graph.initializers.items()}
+    shapes[model.input.name] = tuple(int(d) for d in input_shape)
+    total = 0
+    for name in _inferred(model, shapes):
+        size = math.prod(shapes[name]) * FLOAT_BYTES
+        total += size
+        if size > tensor_limit:
+            raise ModelError(
+                f"tensor {name!r} would have shape {shapes[name]}, {describe_bytes(size)}, over "
+                f"the limit of {describe_bytes(tensor_limit)} for one activation"
+            )
+        if total > total_limit:
+            raise ModelError(
+                f"the activations up to {name!r} would take {describe_bytes(total)}, over the "
+                f"limit of {describe_bytes(total_limit)} for one forward pass"
+            )
+
+
+def _inferred(model: Model, shapes: dict[str, Shape]) -> Iterator[str]:
+    """Yields the input, then every node output whose shape could be inferred, in execution
+    order, after recording its shape in `shapes` (so the caller can stop at the first one
+    over budget before inferring, let alone allocating, the rest)."""
+    yield model.input.name
+    initializers = model.graph.initializers
+    for node in model.topological_order():
+        if not node.outputs or not node.outputs[0]:
+            continue
+        inputs = [shapes.get(name) if name else None for name in node.inputs]
+        try:
+            shape = _output_shape(node, inputs, initializers)
+        except (ModelError, ValueError, TypeError, IndexError, KeyError, ZeroDivisionError):
+            shape = None  # the node is used wrongly; the forward pass will say how
+        if shape is not None:
+            shapes[node.outputs[0]] = tuple(int(d) for d in shape)
+            yield node.outputs[0]
+
+
+_SAME_SHAPE = {
+    "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Identity", "Dropout", "Softmax",
+    "BatchNormalization",
+}
+_BROADCAST = {"Add", "Sub", "Mul", "Div"}
+
+
+def _output_shape(node: Node, inputs: list[Shape | None], values: dict[str, np.ndarray]
+                  ) -> Shape | None:
+    op, attrs = node.op_type, node.attributes
+    if node.domain or (inputs and inputs[0] is None and op != "Constant"):
+        return None
+    if op in _SAME_SHAPE:
+        return inputs[0]
+    if op in _BROADCAST:
+        if any(s is None for s in inputs[:2]):
+            return None
+        return tuple(np.broadcast_shapes(*inputs[:2]))
+    if op == "Constant":
+        value = attrs.get("value")
+        return tuple(np.shape(value)) if value is not None else None
+    x = inputs[0]
+    assert x is not None
+    if op == "Conv":
+        w = inputs[1]
+        if w is None or len(w) != len(x):
+            return None
+        plan = plan_from_attributes(x[2:], w[2:], attrs, op)
+        return (x[0], w[0], *plan.output)
+    if op in ("MaxPool", "AveragePool"):
+        kernel = tuple(int(k) for k in attrs["kernel_shape"])
+        plan = plan_from_attributes(x[2:], kernel, attrs, op,
+                                    ceil_mode=bool(attrs.get("ceil_mode", 0)))
+        return (x[0], x[1], *plan.output)
+    if op in ("GlobalAveragePool", "GlobalMaxPool"):
+        return (x[0], x[1], *(1,) * (len(x) - 2))
+    if op == "Flatten":
+        axis = int(attrs.get("axis", 1)) % (len(x) + 1) if x else 0
+        return (math.prod(x[:axis]), math.prod(x[axis:]))
+    if op == "Reshape":
+        target = values.get(node.inputs[1]) if len(node.inputs) > 1 else None
+        if target is None:
+            return None  # computed at run time: the running total in forward.run covers it
+        return reshape_target(x, target.tolist(), bool(attrs.get("allowzero", 0)))
+    if op == "Concat":
+        if any(s is None for s in inputs):
+            return None
+        axis = int(attrs["axis"]) % len(x)
+        return (*x[:axis], sum(s[axis] for s in inputs if s), *x[axis + 1:])
+    if op == "Gemm":
+        b = inputs[1]
+        if b is None or len(x) != 2 or len(b) != 2:
+            return None
+        rows = x[1] if attrs.get("transA", 0) else x[0]
+        cols = b[0] if attrs.get("transB", 0) else b[1]
+        return (rows, cols)
+    if op == "MatMul":
+        b = inputs[1]
+        if b is None or len(x) < 2 or len(b) < 2:
+            return None
+        batch = np.broadcast_shapes(x[:-2], b[:-2])
+        return (*batch, x[-2], b[-1])
+    return None
+
