@@ -4,6 +4,7 @@
 #   make vendor  fetch, verify and lay out build/vendor/ from build/manifest.json
 #   make lint    ruff
 #   make model   train the TinyVGG model in .venv-train (torch, onnx)
+#   make fuzz    fuzz the model loader with atheris for $(FUZZ_SECONDS) s (docs/FUZZING.md)
 #   make clean   remove build/vendor, build/cache and .venv
 
 SHELL := /bin/bash
@@ -19,7 +20,7 @@ TRAIN_REQS := build/requirements-train.txt
 CHROMIUM := /usr/bin/chromium
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: serve test vendor lint model clean system-packages
+.PHONY: serve test vendor lint model clean system-packages fuzz
 
 # The stamp is newer than pyproject.toml once its dependencies are installed.
 $(VENV_STAMP): pyproject.toml
@@ -57,6 +58,19 @@ serve: $(VENV_STAMP) vendor
 test: $(VENV_STAMP) vendor system-packages
 	$(VENV)/bin/ruff check py tests build
 	$(VENV)/bin/pytest
+
+# atheris (libFuzzer for Python) is only for this target, so it is an extra of its own.
+FUZZ_SECONDS ?= 300
+FUZZ_VENV_STAMP := $(VENV)/.stamp-fuzz
+$(FUZZ_VENV_STAMP): $(VENV_STAMP)
+	$(VENV)/bin/pip install -e '.[dev,fuzz]'
+	touch $@
+
+# Any exception other than our documented errors stops it and leaves build/fuzz/crash-*.
+fuzz: $(FUZZ_VENV_STAMP)
+	mkdir -p build/fuzz/corpus
+	$(VENV)/bin/python tests/fuzz_onnx.py -max_total_time=$(FUZZ_SECONDS) \
+		-artifact_prefix=build/fuzz/ -print_final_stats=1 build/fuzz/corpus
 
 # torch 2.13.0 is the CPU wheel; the training venv is kept apart from .venv (hundreds of MB).
 $(TRAIN_VENV_STAMP): $(TRAIN_REQS)

@@ -108,3 +108,23 @@ def test_budget_limits_are_enforced_at_the_boundary():
     check_budget(model, (1, 1, 28, 28), total_limit=total)
     with pytest.raises(ModelError, match="forward pass"):
         check_budget(model, (1, 1, 28, 28), total_limit=total - 1)
+
+
+# Inputs the fuzzer (make fuzz, docs/FUZZING.md) found raising something other than our errors.
+FUZZ_FINDINGS = {
+    # an empty initializer of 57 dims (2, 1, 3, 3, 0, 0, 8064, ...): NumPy could not reshape
+    "empty-tensor-with-giant-dims": (
+        "CAg6uQEKMAoBeAoBxBIBeRoEY29udjEEQ29OdioZCgRwYWRzQODUA0Dg1ANA4NQDQODUA6ABBxIEdGVz"
+        "dCpXCAIIAQgDCAMQAUIBdwpIAACAPwAAgD8AAIA/AACAPwAAgD8AAIA/AACAPwAAgD8AAIA/AACAPwAA"
+        "gD8AAIA/AACAPwAAgD8AAIA/AACAPwAAgD8AAIA/WhsKAXgSFgoUCAESEAoCCAEKAggBCgIIHAoCCBxi"
+        "CQoBeRIECgIIAUIECgAQEQ=="
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FUZZ_FINDINGS))
+def test_fuzz_findings_raise_our_errors(name: str):
+    import base64
+
+    with pytest.raises(CnnlensError):
+        load_model(base64.b64decode(FUZZ_FINDINGS[name]), name)

@@ -35,6 +35,9 @@ MAX_MODEL_BYTES = 512 * 2**20
 MAX_ACTIVATION_BYTES = 1024 * 2**20
 """All activations of one forward pass together (the explainer keeps every one)."""
 
+MAX_RANK = 32
+"""Most dims a tensor may have (NumPy allows 64; CNN tensors have at most 5)."""
+
 FLOAT_BYTES = 4  # activations are computed in float32
 
 Shape = tuple[int, ...]
@@ -51,6 +54,17 @@ def describe_bytes(size: int) -> str:
 def check_tensor_size(label: str, dims: Sequence[int], itemsize: int,
                       limit: int = MAX_TENSOR_BYTES) -> None:
     """Refuses a tensor whose declared `dims` need more than `limit` bytes."""
+    if len(dims) > MAX_RANK:
+        raise ModelError(f"tensor {label!r} has {len(dims)} dims; cnnlens supports {MAX_RANK}")
+    # An empty tensor (a 0 among its dims) is measured as if the 0s were 1s: otherwise any
+    # other dims would pass, and NumPy cannot even describe dims whose product overflows
+    # 64 bits (found by fuzzing, docs/FUZZING.md).
+    if math.prod(max(d, 1) for d in dims) * itemsize > limit:
+        size = math.prod(max(d, 1) for d in dims) * itemsize
+        raise ModelError(
+            f"tensor {label!r} declares shape {tuple(dims)}, {describe_bytes(size)} without "
+            f"its empty dims, over the limit of {describe_bytes(limit)} for one tensor"
+        )
     size = math.prod(dims) * itemsize
     if size > limit:
         raise ModelError(
