@@ -1,0 +1,84 @@
+"""Hostile text is shown as text, and nothing the user gives the page leaves the browser."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from tests.paths import BUNDLED_MODEL
+
+from .conftest import Browser, wait_ready
+
+HOSTILE = [f"<img src=x onerror=alert({i})>" for i in range(10)]
+HOSTILE_NAME = "<script>alert('name')</script><b>bold</b>"
+
+
+def hostile_model() -> bytes:
+    """The bundled graph with class names and model name that are HTML payloads."""
+    model = onnx.load(str(BUNDLED_MODEL))
+    props = {p.key: p.value for p in model.metadata_props}
+    props["cnnlens.classes"] = json.dumps(HOSTILE)
+    props["cnnlens.name"] = HOSTILE_NAME
+    onnx.helper.set_model_props(model, props)
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def hostile_page(playwright_instance, tmp_path_factory, site):
+    browser = Browser(playwright_instance, tmp_path_factory.mktemp("profile"))
+    dialogs: list[str] = []
+    body = hostile_model()
+    browser.context.route("**/assets/models/tinyvgg-fashion-mnist.onnx",
+                          lambda route: route.fulfill(status=200, body=body,
+                                                      content_type="application/octet-stream"))
+    page = browser.context.new_page()
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(site + "index.html")
+    wait_ready(page, 1)
+    yield page, dialogs
+    browser.close()
+
+
+def test_hostile_labels_are_shown_as_literal_text(hostile_page):
+    page, dialogs = hostile_page
+    names = page.eval_on_selector_all("section.kind-output li.class .name",
+                                      "els => els.map(e => e.textContent)")
+    assert sorted(names) == sorted(HOSTILE)
+    assert page.get_by_test_id("top1").text_content() in HOSTILE
+    # The markup stayed text: no element was made from it anywhere in the page.
+    assert page.locator("section.kind-output img").count() == 0
+    assert page.locator("#overview img, #overview script, #overview b").count() == 0
+    assert page.locator("img[src=x]").count() == 0
+    page.wait_for_timeout(300)  # give any injected handler a moment to fire
+    assert dialogs == []
+
+
+def test_hostile_model_name_is_not_markup(hostile_page):
+    page, dialogs = hostile_page
+    html = page.content()
+    assert HOSTILE_NAME not in html  # if it appears at all, it is escaped
+    assert page.locator("b:text('bold')").count() == 0
+    assert dialogs == []
+
+
+def test_an_upload_sends_nothing_anywhere(browser, site, tmp_path):
+    """The picture is processed in the browser: not one request, not even to 127.0.0.1."""
+    from PIL import Image
+
+    page = browser.context.new_page()
+    page.goto(site + "index.html")
+    wait_ready(page, 1)
+    page.wait_for_load_state("networkidle")
+    path = tmp_path / "private photo.png"
+    Image.fromarray(np.tri(28, dtype=np.uint8) * 255).save(path)
+    seen = len(browser.requests)
+    before = int(page.evaluate("document.documentElement.dataset.cnnlensReady"))
+    page.set_input_files("#upload", str(path))
+    wait_ready(page, before + 1)
+    page.wait_for_timeout(1000)  # and after: nothing is sent later either
+    assert page.locator("#image-name").text_content() == path.name
+    assert browser.requests[seen:] == []
+    page.close()
