@@ -50,8 +50,28 @@ def mode(name):
     return _to_js(_app.mode(str(name)))
 
 
+def neuron(layer, channel):
+    return _to_js(_app.neuron(str(layer), int(channel)))
+
+
 def time_forward(repeats):
     return _to_js(_app.time_forward(int(repeats)))
 
 
-__export__ = ["load_packages", "start", "example", "image", "mode", "time_forward"]
+__export__ = [
+    "load_packages", "start", "example", "image", "mode", "neuron", "time_forward",
+]
+
+
+# For the benchmarks (bench/): per-layer forward timings and the size of Pyodide's heap.
+def time_layers(repeats):
+    return _to_js(_app.time_layers(int(repeats)))
+
+
+def memory():
+    # The WebAssembly memory Python and NumPy live in; it only grows, so growth after
+    # many requests shows as a leak.
+    return _to_js({"wasm_bytes": int(pyodide_js._module.HEAP8.length)})
+
+
+__export__ += ["time_layers", "memory"]

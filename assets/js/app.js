@@ -2,7 +2,8 @@
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request
 // returns the complete next view, or an error message while the current view stays.
 import { PyWorker } from "../../build/vendor/pyscript/core.js";
-import { renderOverview } from "./overview.js";
+import { showDetail } from "./detail.js";
+import { Overview } from "./overview.js";
 
 const $ = (id) => document.getElementById(id);
 const here = (path) => new URL(path, document.baseURI).href;
@@ -10,6 +11,8 @@ const STAGES = ["runtime", "packages", "model", "forward", "draw"];
 let python = null;
 let redraws = 0;
 let queue = Promise.resolve();
+let current = null;  // the view on screen
+let overview = null;
 
 function stage(key, label) {
   const index = STAGES.indexOf(key);
@@ -72,12 +75,14 @@ function show(answer) {
   }
   const start = performance.now();
   const view = JSON.parse(answer.view);
-  renderOverview($("overview"), view, answer.rasters);
+  current = view;
+  overview.render(view, answer.rasters);
   $("top1").textContent = view.output.classes[view.output.top1].name;
   $("image-name").textContent = view.image;
   $("range-mode").value = view.mode;
   markSelected(view.image);
   clearError();
+  writeHash();
   if (redraws === 0) {
     stage("draw", "Ready");
     $("boot").hidden = true;
@@ -103,20 +108,129 @@ function ask(request) {
 async function sendFile(file) {
   if (!python || !file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
-  ask(() => python.image(bytes, file.name));
+  await ask(() => python.image(bytes, file.name || "pasted image"));
+  refreshDetail();
+}
+
+// The user asked for this address: the one kind of request the page makes beyond its own files.
+async function sendUrl(address) {
+  let response;
+  try {
+    response = await fetch(address, { mode: "cors", credentials: "omit" });
+  } catch {
+    showError(`Could not download ${address}: the network failed or that site does not allow other pages to read its images.`);
+    return;
+  }
+  if (!response.ok) {
+    showError(`Could not download ${address}: the server answered ${response.status} ${response.statusText}.`);
+    return;
+  }
+  const name = decodeURIComponent(new URL(address).pathname.split("/").pop() || address);
+  await sendFile(new File([await response.arrayBuffer()], name));
+}
+
+// --- selection, detail panel and the URL hash (what a shared link restores) ---
+
+function writeHash() {
+  if (!current) return;
+  const params = new URLSearchParams({ model: current.model.file, image: current.image, range: current.mode });
+  const panel = $("detail");
+  if (!panel.hidden) {
+    params.set("layer", panel.dataset.layer);
+    params.set("channel", panel.dataset.channel);
+  }
+  history.replaceState(null, "", `#${params}`);
+}
+
+function readHash() {
+  return new URLSearchParams(location.hash.slice(1));
+}
+
+async function openDetail(layer, channel) {
+  const answer = await python.neuron(layer, channel);
+  if (answer.error !== undefined) {
+    showError(answer.error);
+    return;
+  }
+  const tile = $("overview").querySelector(`canvas.tile[data-layer="${CSS.escape(layer)}"][data-channel="${channel}"]`);
+  showDetail($("detail"), JSON.parse(answer.neuron), tile);
+  writeHash();
+}
+
+function refreshDetail() {
+  const panel = $("detail");
+  if (!panel.hidden && overview.select(panel.dataset.layer, Number(panel.dataset.channel))) {
+    openDetail(panel.dataset.layer, Number(panel.dataset.channel));
+  } else if (!panel.hidden) {
+    closeDetail();
+  }
+}
+
+function closeDetail() {
+  const panel = $("detail");
+  if (panel.hidden) return;
+  const item = overview.find(panel.dataset.layer, panel.dataset.channel);
+  panel.hidden = true;
+  overview.clearSelection();
+  writeHash();
+  if (item) item.focus();
+}
+
+async function restore(params) {
+  const file = params.get("image");
+  if (file && file !== current.image) {
+    if ([...$("examples").children].some((b) => b.dataset.file === file)) {
+      await ask(() => python.example(file));
+    } else {
+      showError(`The image “${file}” in this link was uploaded by someone, so it is not part of the site; showing an example instead.`);
+    }
+  }
+  const mode = params.get("range");
+  if (mode && mode !== current.mode) await ask(() => python.mode(mode));
+  const layer = params.get("layer");
+  if (layer !== null && overview.select(layer, Number(params.get("channel")))) {
+    await openDetail(layer, Number(params.get("channel")));
+  }
 }
 
 function wire() {
-  $("examples").addEventListener("click", (event) => {
+  overview = new Overview($("overview"), { onOpen: (layer, channel) => python && openDetail(layer, channel) });
+  $("examples").addEventListener("click", async (event) => {
     const button = event.target.closest("button.example");
-    if (button && python) ask(() => python.example(button.dataset.file));
+    if (!button || !python) return;
+    await ask(() => python.example(button.dataset.file));
+    refreshDetail();
+  });
+  $("url-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const address = $("image-url").value.trim();
+    if (address) sendUrl(address);
+  });
+  document.addEventListener("paste", (event) => {
+    // Pasting into the address field is typing, not an image.
+    if (event.target instanceof Element && event.target.closest("input")) return;
+    const file = [...event.clipboardData.files].find((f) => f.type.startsWith("image/"));
+    if (file) {
+      event.preventDefault();
+      sendFile(file);
+    }
+  });
+  $("show-details").addEventListener("change", (event) => {
+    $("overview").classList.toggle("show-details", event.target.checked);
+    overview.redrawEdges();
+  });
+  $("detail-close").addEventListener("click", closeDetail);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeDetail();
   });
   $("upload").addEventListener("change", (event) => {
     sendFile(event.target.files[0]);
     event.target.value = "";  // choosing the same file again still fires change
   });
-  $("range-mode").addEventListener("change", (event) => {
-    if (python) ask(() => python.mode(event.target.value));
+  $("range-mode").addEventListener("change", async (event) => {
+    if (!python) return;
+    await ask(() => python.mode(event.target.value));
+    refreshDetail();
   });
   document.addEventListener("dragover", (event) => {
     event.preventDefault();
@@ -131,6 +245,7 @@ function wire() {
 }
 
 async function boot() {
+  const wanted = readHash();  // read before the first draw rewrites it
   stage("runtime", "Starting the Python runtime");
   const worker = await PyWorker(here("py/worker.py"), {
     config: here("assets/pyscript.json"),
@@ -145,11 +260,15 @@ async function boot() {
   if (started.error !== undefined) throw new Error(started.error);
   setExamples(JSON.parse(started.examples));
   stage("forward", "Running the network");
-  const first = await sync.example(JSON.parse(started.examples)[0].file);
+  const examples = JSON.parse(started.examples);
+  const linked = wanted.get("image");
+  const first = await sync.example(examples.some((e) => e.file === linked) ? linked : examples[0].file);
   if (!show(first)) throw new Error(first.error);
   python = sync;
+  await restore(wanted);
   // For automation and benchmarks: the same requests the page makes.
   window.cnnlens = { python: sync, ask };
+  document.documentElement.dataset.cnnlensBooted = "true";
 }
 
 wire();

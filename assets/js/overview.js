@@ -1,5 +1,9 @@
-// Draws the overview view-model that Python computed (cnnlens/views/overview.py).
-// No decisions here: layout comes from CSS, values and colours from Python.
+// Draws the overview view-model that Python computed (cnnlens/views/overview.py) and
+// handles pointing at it: hover lights a tile's incoming edges, click or Enter selects it,
+// arrow keys move between tiles. No decisions about values or colours are made here.
+import { drawEdges } from "./edges.js";
+
+const NS = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs = {}, text) {
   const node = document.createElement(tag);
@@ -8,60 +12,75 @@ function el(tag, attrs = {}, text) {
   return node;
 }
 
-function fmt(x) {
-  return Math.abs(x) >= 100 || x === 0 ? x.toFixed(0) : x.toPrecision(3);
+export function fmt(x) {
+  if (x === 0) return "0";
+  const abs = Math.abs(x);
+  return abs >= 1000 || abs < 0.001 ? x.toExponential(2) : x.toPrecision(3);
 }
 
-function legend(column) {
-  const { min, max, colors } = column.legend;
-  const box = el("div", { class: "legend", "aria-label": `colour scale from ${fmt(min)} to ${fmt(max)}` });
+function legend(spec, caption) {
+  const box = el("div", { class: "legend", role: "img", "aria-label": `${caption}: colour scale from ${fmt(spec.min)} to ${fmt(spec.max)}` });
   const bar = el("span", { class: "legend-bar" });
-  bar.style.background = `linear-gradient(to right, ${colors.join(", ")})`;
-  box.append(el("span", { class: "legend-min" }, fmt(min)), bar, el("span", { class: "legend-max" }, fmt(max)));
+  bar.style.background = `linear-gradient(to right, ${spec.colors.join(", ")})`;
+  box.append(bar, el("span", { class: "legend-min" }, fmt(spec.min)), el("span", { class: "legend-max" }, fmt(spec.max)));
   return box;
 }
 
-function tileTitle(column, tile) {
-  return `${column.name} channel ${tile.channel}: min ${fmt(tile.min)}, max ${fmt(tile.max)}`;
+function tileLabel(column, tile) {
+  return `${column.name}, channel ${tile.channel}: values from ${fmt(tile.min)} to ${fmt(tile.max)}`;
+}
+
+function details(column) {
+  const box = el("div", { class: "details" });
+  if (column.details) box.append(el("span", {}, column.details));
+  if (column.kind !== "input") box.append(el("span", {}, `${column.params.toLocaleString("en")} parameters`));
+  box.append(legend(column.legend, column.kind === "input" ? "pixel values" : "activations"));
+  if (column.weights) box.append(el("span", { class: "legend-caption" }, "weights"), legend(column.weights, "weights"));
+  return box;
 }
 
 function spatialColumn(column) {
-  const section = el("section", { class: `column kind-${column.kind}`, "data-layer": column.name, "data-kind": column.kind });
+  const section = el("section", { class: `column kind-${column.kind}`, "data-layer": column.name, "data-kind": column.kind, "aria-label": column.label });
   const header = el("header");
-  header.append(el("h3", {}, column.name), el("span", { class: "kind" }, `${column.op}`),
+  header.append(el("h3", {}, column.name), el("span", { class: "kind" }, column.op),
                 el("span", { class: "shape" }, column.shape.join(" × ")));
   const tiles = el("div", { class: "tiles" });
   for (const tile of column.tiles) {
-    const canvas = el("canvas", {
-      class: "tile", width: column.width, height: column.height,
-      "data-channel": tile.channel, role: "img", "aria-label": tileTitle(column, tile),
-    });
-    canvas.title = tileTitle(column, tile);
-    tiles.append(canvas);
+    tiles.append(el("canvas", {
+      class: "tile", width: column.width, height: column.height, tabindex: "-1",
+      "data-layer": column.name, "data-channel": tile.channel, role: "button", "aria-label": tileLabel(column, tile),
+    }));
   }
-  section.append(header, tiles);
-  if (column.legend) section.append(legend(column));
+  section.append(header, tiles, details(column));
   return section;
 }
 
 function outputColumn(output) {
-  const section = el("section", { class: "column kind-output", "data-layer": output.name, "data-kind": "output" });
+  const section = el("section", { class: "column kind-output", "data-layer": output.name, "data-kind": "output", "aria-label": "output: class probabilities" });
   const header = el("header");
   header.append(el("h3", {}, "output"), el("span", { class: "kind" }, "Softmax"),
                 el("span", { class: "shape" }, `${output.classes.length} classes`));
   const list = el("ol", { class: "classes" });
   for (const cls of output.classes) {
+    const pct = `${(cls.probability * 100).toFixed(2)}%`;
     const item = el("li", {
-      class: cls.index === output.top1 ? "class top" : "class",
-      "data-class": cls.index, "data-probability": String(cls.probability), "data-logit": String(cls.logit),
+      class: cls.index === output.top1 ? "class top" : "class", tabindex: "-1", role: "button",
+      "data-layer": output.name, "data-channel": cls.index,
+      "data-probability": String(cls.probability), "data-logit": String(cls.logit),
+      "aria-label": `${cls.name}: probability ${pct}, logit ${fmt(cls.logit)}`,
     });
+    const chip = el("span", { class: "logit", title: `logit ${fmt(cls.logit)}` });
+    chip.style.background = cls.color;
+    const track = el("span", { class: "track" });
     const bar = el("span", { class: "bar" });
-    bar.style.width = `${(cls.probability * 100).toFixed(2)}%`;
-    item.append(el("span", { class: "name" }, cls.name), el("span", { class: "track" }), el("span", { class: "pct" }, `${(cls.probability * 100).toFixed(2)}%`));
-    item.querySelector(".track").append(bar);
+    bar.style.width = pct;
+    track.append(bar);
+    item.append(chip, el("span", { class: "name" }, cls.name), track, el("span", { class: "pct" }, pct));
     list.append(item);
   }
-  section.append(header, list);
+  const box = el("div", { class: "details" });
+  box.append(legend(output.legend, "logits"));
+  section.append(header, list, box);
   return section;
 }
 
@@ -69,34 +88,147 @@ function structure(view) {
   return JSON.stringify([view.columns.map((c) => [c.name, c.shape]), view.output.classes.map((c) => c.name)]);
 }
 
-// Paints every tile from the one raster buffer: ImageData views into it, no per-pixel work.
-function paint(root, view, rasters) {
-  const columns = root.querySelectorAll("section.column[data-kind]:not([data-kind=output])");
-  view.columns.forEach((column, i) => {
-    const canvases = columns[i].querySelectorAll("canvas.tile");
-    const size = column.width * column.height * 4;
-    column.tiles.forEach((tile, k) => {
-      const pixels = new Uint8ClampedArray(rasters.buffer, rasters.byteOffset + tile.offset, size);
-      canvases[k].getContext("2d").putImageData(new ImageData(pixels, column.width, column.height), 0, 0);
-      const label = tileTitle(column, tile);
-      canvases[k].title = label;
-      canvases[k].setAttribute("aria-label", label);
-    });
-    const old = columns[i].querySelector(".legend");
-    if (column.legend && old) old.replaceWith(legend(column));
-  });
-}
+const key = (layer, channel) => `${layer}:${channel}`;
 
-// Builds the columns (only when the network's structure changed), then paints, all in
-// one synchronous pass so no half-updated state is ever on screen.
-export function renderOverview(root, view, rasters) {
-  const key = structure(view);
-  if (root.dataset.structure !== key) {
-    const columns = view.columns.map(spatialColumn);
-    root.replaceChildren(...columns, outputColumn(view.output));
-    root.dataset.structure = key;
-  } else {
-    root.querySelector("section.kind-output").replaceWith(outputColumn(view.output));
+export class Overview {
+  constructor(root, { onOpen }) {
+    this.root = root;
+    this.onOpen = onOpen;
+    this.view = null;
+    this.incoming = new Map();
+    this.focusKey = null;
+    this.selectedKey = null;
+    this.svg = document.createElementNS(NS, "svg");
+    this.svg.setAttribute("class", "edges");
+    this.svg.setAttribute("aria-hidden", "true");
+    this.tooltip = el("div", { class: "tooltip", role: "tooltip", hidden: "" });
+    root.addEventListener("pointerover", (event) => this.hover(event.target.closest("[data-channel]")));
+    root.addEventListener("pointerleave", () => this.hover(null));
+    root.addEventListener("focusin", (event) => this.hover(event.target.closest("[data-channel]")));
+    root.addEventListener("click", (event) => {
+      const item = event.target.closest("[data-channel]");
+      if (item) this.activate(item);
+    });
+    root.addEventListener("keydown", (event) => this.key(event));
+    new ResizeObserver(() => this.view && this.redrawEdges()).observe(root);
   }
-  paint(root, view, rasters);
+
+  items() {
+    return [...this.root.querySelectorAll("section.column")].map((c) => [...c.querySelectorAll("[data-channel]")]);
+  }
+
+  find(layer, channel) {
+    return this.root.querySelector(`[data-layer="${CSS.escape(layer)}"][data-channel="${channel}"]`);
+  }
+
+  render(view, rasters) {
+    this.view = view;
+    if (this.root.dataset.structure !== structure(view)) {
+      this.root.replaceChildren(this.svg, ...view.columns.map(spatialColumn), outputColumn(view.output), this.tooltip);
+      this.root.dataset.structure = structure(view);
+    } else {
+      view.columns.forEach((column) => {
+        const section = this.root.querySelector(`section.column[data-layer="${CSS.escape(column.name)}"]`);
+        section.querySelector(".details").replaceWith(details(column));
+        section.querySelectorAll("canvas.tile").forEach((c, k) => c.setAttribute("aria-label", tileLabel(column, column.tiles[k])));
+      });
+      this.root.querySelector("section.kind-output").replaceWith(outputColumn(view.output));
+    }
+    this.paint(view, rasters);
+    this.redrawEdges();
+    this.restoreMarks();
+  }
+
+  // Every tile from the one raster buffer: ImageData views into it, no per-pixel work.
+  paint(view, rasters) {
+    for (const column of view.columns) {
+      const canvases = this.root.querySelectorAll(`section.column[data-layer="${CSS.escape(column.name)}"] canvas.tile`);
+      const size = column.width * column.height * 4;
+      column.tiles.forEach((tile, k) => {
+        const pixels = new Uint8ClampedArray(rasters.buffer, rasters.byteOffset + tile.offset, size);
+        canvases[k].getContext("2d").putImageData(new ImageData(pixels, column.width, column.height), 0, 0);
+      });
+    }
+  }
+
+  redrawEdges() {
+    this.incoming = drawEdges(this.root, this.svg, this.view);
+  }
+
+  restoreMarks() {
+    const all = this.items().flat();
+    all.forEach((item) => item.setAttribute("tabindex", "-1"));
+    const focus = (this.focusKey && this.find(...this.focusKey.split(/:(?=\d+$)/))) || all[0];
+    if (focus) focus.setAttribute("tabindex", "0");
+    const selected = this.selectedKey && this.find(...this.selectedKey.split(/:(?=\d+$)/));
+    if (selected) selected.classList.add("selected");
+  }
+
+  hover(item) {
+    for (const path of this.svg.querySelectorAll("path.lit")) path.classList.remove("lit");
+    if (!item || !this.view) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    for (const path of this.incoming.get(key(item.dataset.layer, item.dataset.channel)) || []) path.classList.add("lit");
+    this.tooltip.textContent = item.getAttribute("aria-label");
+    const box = this.root.getBoundingClientRect();
+    const r = item.getBoundingClientRect();
+    this.tooltip.style.left = `${r.left - box.left + this.root.scrollLeft}px`;
+    this.tooltip.style.top = `${r.bottom - box.top + 4}px`;
+    this.tooltip.hidden = false;
+  }
+
+  select(layer, channel) {
+    const item = this.find(layer, channel);
+    if (!item) return null;
+    this.root.querySelectorAll(".selected").forEach((e) => e.classList.remove("selected"));
+    item.classList.add("selected");
+    this.selectedKey = key(layer, channel);
+    this.moveFocus(item, false);
+    return item;
+  }
+
+  clearSelection() {
+    this.root.querySelectorAll(".selected").forEach((e) => e.classList.remove("selected"));
+    this.selectedKey = null;
+  }
+
+  activate(item) {
+    this.select(item.dataset.layer, Number(item.dataset.channel));
+    this.onOpen(item.dataset.layer, Number(item.dataset.channel));
+  }
+
+  moveFocus(item, focus = true) {
+    this.root.querySelectorAll('[tabindex="0"]').forEach((e) => e.setAttribute("tabindex", "-1"));
+    item.setAttribute("tabindex", "0");
+    this.focusKey = key(item.dataset.layer, item.dataset.channel);
+    if (focus) item.focus();
+  }
+
+  key(event) {
+    const item = event.target.closest("[data-channel]");
+    if (!item) return;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      this.activate(item);
+      return;
+    }
+    const grid = this.items();
+    if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      const all = grid.flat();
+      this.moveFocus(event.key === "Home" ? all[0] : all[all.length - 1]);
+      return;
+    }
+    const moves = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const col = grid.findIndex((c) => c.includes(item));
+    const row = grid[col].indexOf(item);
+    const [dx, dy] = moves[event.key];
+    const nextCol = grid[Math.min(Math.max(col + dx, 0), grid.length - 1)];
+    const next = nextCol[Math.min(Math.max(row + dy, 0), nextCol.length - 1)];
+    this.moveFocus(next);
+  }
 }

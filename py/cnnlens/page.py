@@ -89,6 +89,14 @@ class App:
         session = self.session
         return self._replace(lambda: session.with_mode(mode))
 
+    def neuron(self, layer: str, channel: int) -> dict[str, Any]:
+        if self.session is None:
+            return {"error": "there is no image yet"}
+        try:
+            return {"neuron": json.dumps(self.session.neuron(layer, channel))}
+        except CnnlensError as error:
+            return {"error": str(error)}
+
     def time_forward(self, repeats: int) -> list[float]:
         """Milliseconds per forward pass of the current model and input (for benchmarks)."""
         if self.session is None:
@@ -100,3 +108,21 @@ class App:
             run(session.loaded.model, session.x)
             times.append(_ms_since(start))
         return times
+
+    def time_layers(self, repeats: int) -> list[dict[str, Any]]:
+        """Per node of the current model: its name, op and milliseconds in each of
+        ``repeats`` forward passes of the current input (for benchmarks)."""
+        from .profile import profile  # only the benchmarks need it
+
+        if self.session is None:
+            return []
+        session = self.session
+        nodes: list[dict[str, Any]] = []
+        for _ in range(repeats):
+            timings, _tensors = profile(session.loaded.model, session.x)
+            if not nodes:
+                nodes = [{"node": t.node, "op": t.op_type, "output": t.output, "ms": []}
+                         for t in timings]
+            for entry, timing in zip(nodes, timings, strict=True):
+                entry["ms"].append(timing.ms)
+        return nodes

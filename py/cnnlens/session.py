@@ -17,6 +17,7 @@ from .graph import Model
 from .model_card import ModelCard, class_names, model_card
 from .onnx_reader import read_model
 from .preprocess import input_preview, preprocess
+from .views.neuron import neuron
 from .views.overview import RANGE_MODES, RangeMode, overview
 
 
@@ -81,3 +82,7 @@ class Session:
         view["model"] = {"name": card.name or self.loaded.name, "file": self.loaded.name}
         view["image"] = self.image_name
         return view, rasters
+
+    def neuron(self, layer: str, channel: int) -> dict[str, Any]:
+        """The numbers behind one tile or class (see `views.neuron`)."""
+        return neuron(self.loaded.model, self.result, list(self.classes), layer, channel)

@@ -97,11 +97,14 @@ def browser(playwright_instance, tmp_path_factory) -> Iterator[Browser]:
     assert b.outside_requests() == [], "requests left 127.0.0.1"
 
 
+REDRAW_TIMEOUT_MS = 30_000
+
+
 def wait_ready(page, count: int) -> None:
-    """Waits until the overview has been completely drawn `count` times."""
+    """Waits until the overview has been completely drawn `count` times (the first is the boot)."""
     page.wait_for_function(
         "n => Number(document.documentElement.dataset.cnnlensReady || 0) >= n",
-        arg=count, timeout=BOOT_TIMEOUT_MS,
+        arg=count, timeout=BOOT_TIMEOUT_MS if count <= 1 else REDRAW_TIMEOUT_MS,
     )
 
 

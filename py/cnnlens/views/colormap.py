@@ -40,6 +40,7 @@ SCALES: dict[str, np.ndarray] = {
     "activation": _lut(RED_WHITE_BLUE),
     "weight": _lut(BROWN_GREEN),
     "logit": _lut(ORANGES),
+    "grey": _lut(("#000000", "#ffffff")),
 }
 
 

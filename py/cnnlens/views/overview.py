@@ -12,8 +12,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..forward import ForwardResult
-from ..graph import Model
+from ..graph import Model, Node
 from . import colormap
+from .connections import channel_sources, source_column
 
 RangeMode = Literal["neuron", "layer", "network"]
 RANGE_MODES: tuple[RangeMode, ...] = ("neuron", "layer", "network")
@@ -34,8 +35,12 @@ class SpatialLayer:
     """One node output drawn as a column of activation maps."""
 
     name: str
-    op_type: str
+    node: Node
     values: np.ndarray  # (C, H, W), batch item 0
+
+    @property
+    def op_type(self) -> str:
+        return self.node.op_type
 
     @property
     def kind(self) -> str:
@@ -50,7 +55,7 @@ def spatial_layers(model: Model, result: ForwardResult) -> list[SpatialLayer]:
         node = producers.get(name)
         if node is None or node.op_type in _PASS_THROUGH or tensor.ndim != 4:
             continue
-        layers.append(SpatialLayer(name, node.op_type, tensor[0]))
+        layers.append(SpatialLayer(name, node, tensor[0]))
     return layers
 
 
@@ -81,16 +86,50 @@ def _shape_label(shape: tuple[int, ...]) -> str:
     return " × ".join(str(d) for d in shape)
 
 
-def _legend(vmax: float) -> dict[str, Any]:
-    stops = colormap.lookup(np.linspace(0.0, 1.0, 11), "activation")
-    return {"min": -vmax, "max": vmax, "colors": [colormap.hex_colour(c) for c in stops]}
+def _legend(low: float, high: float, scale: str) -> dict[str, Any]:
+    stops = colormap.lookup(np.linspace(0.0, 1.0, 11), scale)
+    return {"min": low, "max": high, "scale": scale,
+            "colors": [colormap.hex_colour(c) for c in stops]}
 
 
-def _column(name: str, kind: str, op_type: str, values: np.ndarray, offset: int,
-            vmax: np.ndarray | None) -> dict[str, Any]:
+def _pair(values: Any) -> str:
+    values = tuple(int(v) for v in values)
+    return "×".join(map(str, values)) if len(set(values)) > 1 else str(values[0])
+
+
+def hyperparameters(model: Model, node: Node) -> str:
+    """A one-line summary of a conv or pooling node's geometry, e.g. "3×3 · stride 1 · pad 1"."""
+    attrs = node.attributes
+    if node.op_type == "Conv":
+        weight = model.graph.initializers.get(node.inputs[1])
+        kernel = attrs.get("kernel_shape", weight.shape[2:] if weight is not None else ())
+    elif node.op_type in ("MaxPool", "AveragePool"):
+        kernel = attrs.get("kernel_shape", ())
+    else:
+        return ""
+    parts = [_shape_label(tuple(int(k) for k in kernel))] if len(kernel) else []
+    parts.append(f"stride {_pair(attrs.get('strides', (1,) * len(kernel) or (1,)))}")
+    pads = attrs.get("pads")
+    if attrs.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
+        parts.append(str(attrs["auto_pad"]).lower().replace("_", " "))
+    elif pads:
+        parts.append(f"pad {_pair(pads)}")
+    if any(int(d) != 1 for d in attrs.get("dilations", ())):
+        parts.append(f"dilation {_pair(attrs['dilations'])}")
+    if int(attrs.get("group", 1)) != 1:
+        parts.append(f"groups {attrs['group']}")
+    return " · ".join(parts)
+
+
+def parameter_count(model: Model, node: Node) -> int:
+    return sum(int(model.graph.initializers[name].size) for name in node.inputs
+               if name in model.graph.initializers)
+
+
+def _tiles(values: np.ndarray, offset: int, vmax: np.ndarray | None) -> list[dict[str, Any]]:
     c, h, w = values.shape
     lows, highs = values.min(axis=(1, 2)), values.max(axis=(1, 2))
-    tiles = [
+    return [
         {
             "channel": k,
             "offset": offset + k * h * w * 4,
@@ -100,13 +139,58 @@ def _column(name: str, kind: str, op_type: str, values: np.ndarray, offset: int,
         }
         for k in range(c)
     ]
-    column: dict[str, Any] = {
+
+
+def _column(name: str, kind: str, op_type: str, values: np.ndarray, tiles: list[dict[str, Any]],
+            legend: dict[str, Any]) -> dict[str, Any]:
+    c, h, w = values.shape
+    return {
         "name": name, "kind": kind, "op": op_type, "shape": [c, h, w],
-        "label": f"{name} · {_shape_label((c, h, w))}", "width": w, "height": h, "tiles": tiles,
+        "label": f"{name} · {_shape_label((c, h, w))}", "width": w, "height": h,
+        "tiles": tiles, "legend": legend, "params": 0, "details": "", "sources": None,
     }
-    if vmax is not None:
-        column["legend"] = _legend(float(vmax.max()))
+
+
+def _layer_column(model: Model, layer: SpatialLayer, vmax: np.ndarray, offset: int,
+                  previous: dict[str, Any] | None) -> dict[str, Any]:
+    top = float(vmax.max())
+    column = _column(layer.name, layer.kind, layer.op_type, layer.values,
+                     _tiles(layer.values, offset, vmax), _legend(-top, top, "activation"))
+    column["params"] = parameter_count(model, layer.node)
+    column["details"] = hyperparameters(model, layer.node)
+    if previous is not None:
+        column["sources"] = {
+            "column": previous["name"],
+            "channels": channel_sources(layer.node, previous["shape"][0], layer.values.shape[0]),
+        }
+    if layer.op_type == "Conv" and layer.node.inputs[1] in model.graph.initializers:
+        weights = model.graph.initializers[layer.node.inputs[1]]
+        reach = float(np.abs(weights).max())
+        column["weights"] = _legend(-reach, reach, "weight")
     return column
+
+
+def _output(result: ForwardResult, classes: list[str]) -> dict[str, Any]:
+    probabilities = result.probabilities[0]
+    logits = result.logits[0]
+    low, high = float(logits.min()), float(logits.max())
+    colours = colormap.sequential(logits, low, high, "logit")
+    return {
+        "name": result.logits_name,
+        "classes": [
+            {"index": i, "name": classes[i], "probability": float(p), "logit": float(z),
+             "color": colormap.hex_colour(colours[i])}
+            for i, (p, z) in enumerate(zip(probabilities, logits, strict=True))
+        ],
+        "top1": int(np.argmax(probabilities)),
+        "legend": _legend(low, high, "logit"),
+    }
+
+
+def _aliases(model: Model) -> dict[str, str]:
+    """Maps outputs of pass-through nodes to the tensor they pass on."""
+    return {node.outputs[0]: node.inputs[0] for node in model.graph.nodes
+            if node.op_type in _PASS_THROUGH and node.inputs and node.outputs}
 
 
 def overview(model: Model, result: ForwardResult, classes: list[str], preview: np.ndarray,
@@ -118,31 +202,22 @@ def overview(model: Model, result: ForwardResult, classes: list[str], preview: n
     RGBA tiles, each tile addressed by its `offset` and its column's width and height.
     """
     encoding, input_tiles = input_rasters(preview)
+    pixels = np.moveaxis(preview, -1, 0).astype(np.float32)
+    input_column = _column(result.input_name, "input", encoding, pixels,
+                           _tiles(pixels, 0, None), _legend(0.0, 255.0, "grey"))
+    columns = {result.input_name: input_column}
     chunks = [input_tiles.reshape(-1)]
-    columns = [_column(result.input_name, "input", encoding, np.moveaxis(preview, -1, 0)
-                       .astype(np.float32), 0, None)]
     offset = input_tiles.size
 
+    aliases = _aliases(model)
     layers = spatial_layers(model, result)
     for layer, vmax in zip(layers, color_ranges(layers, mode), strict=True):
+        source = source_column(layer.node, set(columns), aliases)
+        previous = columns[source] if source is not None else None
+        columns[layer.name] = _layer_column(model, layer, vmax, offset, previous)
         rgba = colormap.diverging(layer.values, vmax)
-        columns.append(_column(layer.name, layer.kind, layer.op_type, layer.values, offset, vmax))
         chunks.append(rgba.reshape(-1))
         offset += rgba.size
 
-    probabilities = result.probabilities[0]
-    logits = result.logits[0]
-    top = int(np.argmax(probabilities))
-    view = {
-        "mode": mode,
-        "columns": columns,
-        "output": {
-            "name": result.logits_name,
-            "classes": [
-                {"index": i, "name": classes[i], "probability": float(p), "logit": float(z)}
-                for i, (p, z) in enumerate(zip(probabilities, logits, strict=True))
-            ],
-            "top1": top,
-        },
-    }
+    view = {"mode": mode, "columns": list(columns.values()), "output": _output(result, classes)}
     return view, np.concatenate(chunks)

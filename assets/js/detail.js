@@ -1,0 +1,61 @@
+// The detail panel for one selected neuron: its map enlarged and its numbers, as Python
+// reported them (cnnlens/views/neuron.py). The per-kind animated views will replace it.
+import { fmt } from "./overview.js";
+
+function el(tag, attrs = {}, text) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function numbers(rows) {
+  const table = el("dl", { class: "numbers" });
+  for (const [name, value] of rows) table.append(el("dt", {}, name), el("dd", {}, value));
+  return table;
+}
+
+function enlarged(source) {
+  const canvas = el("canvas", { class: "enlarged", width: source.width, height: source.height, "aria-hidden": "true" });
+  canvas.getContext("2d").drawImage(source, 0, 0);
+  return canvas;
+}
+
+function kernels(data) {
+  const box = el("div", { class: "kernels" });
+  data.kernels.forEach((kernel, c) => {
+    const grid = el("div", { class: "kernel", role: "img", "aria-label": `kernel for input channel ${c}: ${kernel.flat().map(fmt).join(", ")}` });
+    grid.style.gridTemplateColumns = `repeat(${kernel[0].length}, 1fr)`;
+    kernel.forEach((row, i) => row.forEach((w, j) => {
+      const cell = el("span", { title: fmt(w) });
+      cell.style.background = data.kernel_colors[c][i][j];
+      grid.append(cell);
+    }));
+    box.append(grid);
+  });
+  return box;
+}
+
+export function showDetail(panel, data, source) {
+  const body = panel.querySelector(".detail-body");
+  const title = panel.querySelector("#detail-title");
+  if (data.kind === "output") {
+    title.textContent = `${data.layer} · class ${data.channel}: ${data.name}`;
+    body.replaceChildren(numbers([["logit", fmt(data.logit)], ["probability", `${(data.probability * 100).toFixed(2)}%`]]));
+  } else {
+    title.textContent = `${data.layer} · channel ${data.channel} (${data.kind})`;
+    const parts = [];
+    if (source) parts.push(enlarged(source));
+    parts.push(numbers([
+      ["size", data.shape.join(" × ")], ["min", fmt(data.min)], ["max", fmt(data.max)],
+      ["mean", fmt(data.mean)], ["std", fmt(data.std)],
+    ]));
+    if (data.kernels) {
+      parts.push(el("h4", {}, `${data.kernels.length} kernels, one per input channel, and the bias ${fmt(data.bias)}`), kernels(data));
+    }
+    body.replaceChildren(...parts);
+  }
+  panel.dataset.layer = data.layer;
+  panel.dataset.channel = String(data.channel);
+  panel.hidden = false;
+}

@@ -1,0 +1,47 @@
+// The SVG edges between tiles: which tiles of the previous column feed each tile.
+// Python decides the connections (column.sources); this only draws and highlights them.
+
+const NS = "http://www.w3.org/2000/svg";
+
+function anchor(tile, box, side) {
+  const r = tile.getBoundingClientRect();
+  return [side === "right" ? r.right - box.left : r.left - box.left, r.top - box.top + r.height / 2];
+}
+
+function curve([x1, y1], [x2, y2]) {
+  const mid = (x1 + x2) / 2;
+  return `M${x1.toFixed(1)},${y1.toFixed(1)} C${mid.toFixed(1)},${y1.toFixed(1)} ${mid.toFixed(1)},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
+}
+
+// Draws every edge faintly and returns, per "layer:channel", the edges that enter that tile.
+export function drawEdges(root, svg, view) {
+  const box = root.getBoundingClientRect();
+  const scrollX = root.scrollLeft;
+  const incoming = new Map();
+  const paths = [];
+  // Shrink first: the old size would otherwise keep the scroll area as large as it was.
+  svg.setAttribute("width", 0);
+  svg.setAttribute("height", 0);
+  svg.setAttribute("width", root.scrollWidth);
+  svg.setAttribute("height", root.scrollHeight);
+  for (const column of view.columns) {
+    if (!column.sources) continue;
+    const from = root.querySelectorAll(`section.column[data-layer="${CSS.escape(column.sources.column)}"] canvas.tile`);
+    const to = root.querySelectorAll(`section.column[data-layer="${CSS.escape(column.name)}"] canvas.tile`);
+    column.sources.channels.forEach((sources, k) => {
+      const end = anchor(to[k], box, "left");
+      const edges = sources.map((s) => {
+        const start = anchor(from[s], box, "right");
+        const path = document.createElementNS(NS, "path");
+        path.setAttribute("d", curve([start[0] + scrollX, start[1]], [end[0] + scrollX, end[1]]));
+        path.dataset.to = `${column.name}:${k}`;
+        path.dataset.from = `${column.sources.column}:${s}`;
+        paths.push(path);
+        return path;
+      });
+      incoming.set(`${column.name}:${k}`, edges);
+    });
+  }
+  svg.replaceChildren(...paths);
+  return incoming;
+}
