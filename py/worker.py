@@ -75,3 +75,11 @@ def memory():
 
 
 __export__ += ["time_layers", "memory"]
+
+
+# The hyperparameter playground of the article (needs no model or image).
+def playground(n, p, k, s):
+    return _to_js(_app.playground(n, p, k, s))  # whole numbers are checked there
+
+
+__export__ += ["playground"]

@@ -126,3 +126,12 @@ class App:
             for entry, timing in zip(nodes, timings, strict=True):
                 entry["ms"].append(timing.ms)
         return nodes
+
+    def playground(self, n: int, p: int, k: int, s: int) -> dict[str, Any]:
+        """The hyperparameter playground for one setting (needs no model or image)."""
+        from .views.playground import playground
+
+        try:
+            return {"playground": json.dumps(playground(n, p, k, s))}
+        except CnnlensError as error:
+            return {"error": str(error)}
