@@ -50,6 +50,10 @@ def mode(name):
     return _to_js(_app.mode(str(name)))
 
 
+def detail(layer, channel):
+    return _to_js(_app.detail(str(layer), int(channel)))
+
+
 def neuron(layer, channel):
     return _to_js(_app.neuron(str(layer), int(channel)))
 
@@ -59,7 +63,7 @@ def time_forward(repeats):
 
 
 __export__ = [
-    "load_packages", "start", "example", "image", "mode", "neuron", "time_forward",
+    "load_packages", "start", "example", "image", "mode", "detail", "neuron", "time_forward",
 ]
 
 
@@ -83,3 +87,11 @@ def playground(n, p, k, s):
 
 
 __export__ += ["playground"]
+
+
+# Opening a model the user picked: the bytes come from the page, never from the network.
+def model(data, name):
+    return _to_js(_app.model(data.to_bytes(), str(name)))
+
+
+__export__ += ["model"]

@@ -2,7 +2,7 @@
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request
 // returns the complete next view, or an error message while the current view stays.
 import { PyWorker } from "../../build/vendor/pyscript/core.js";
-import { showDetail } from "./detail.js";
+import { showDetail, stopDetail } from "./detail.js";
 import { Overview } from "./overview.js";
 
 const $ = (id) => document.getElementById(id);
@@ -147,13 +147,14 @@ function readHash() {
 }
 
 async function openDetail(layer, channel) {
-  const answer = await python.neuron(layer, channel);
+  const answer = await python.detail(layer, channel);
   if (answer.error !== undefined) {
     showError(answer.error);
     return;
   }
   const tile = $("overview").querySelector(`canvas.tile[data-layer="${CSS.escape(layer)}"][data-channel="${channel}"]`);
-  showDetail($("detail"), JSON.parse(answer.neuron), tile);
+  showDetail($("detail"), answer, tile);
+  $("detail").dataset.opened = String(Number($("detail").dataset.opened || 0) + 1);
   writeHash();
 }
 
@@ -170,6 +171,7 @@ function closeDetail() {
   const panel = $("detail");
   if (panel.hidden) return;
   const item = overview.find(panel.dataset.layer, panel.dataset.channel);
+  stopDetail();
   panel.hidden = true;
   overview.clearSelection();
   writeHash();
@@ -269,7 +271,22 @@ async function boot() {
   // For automation and benchmarks: the same requests the page makes.
   window.cnnlens = { python: sync, ask };
   document.documentElement.dataset.cnnlensBooted = "true";
+  // Links inside the page (the article's) change only the hash: restore what they name.
+  window.addEventListener("hashchange", async () => {
+    await restore(readHash());
+    ($("detail").hidden ? $("overview") : $("detail")).scrollIntoView({ block: "nearest" });
+  });
 }
 
 wire();
 boot().catch((error) => fail(error.message || String(error)));
+
+// Opening a model: read locally and handed to Python in the worker; nothing is sent anywhere.
+// An unusable model answers with a message and the current model and view stay.
+$("open-model").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  event.target.value = "";  // choosing the same file again still fires change
+  if (!python || !file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  ask(() => python.model(bytes, file.name));
+});

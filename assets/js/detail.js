@@ -1,6 +1,19 @@
-// The detail panel for one selected neuron: its map enlarged and its numbers, as Python
-// reported them (cnnlens/views/neuron.py). The per-kind animated views will replace it.
+// The detail panel for one selected neuron: the view for its layer kind (convolution,
+// ReLU, pooling, flatten + softmax for a class), or its plain numbers for anything else.
 import { fmt } from "./overview.js";
+import { Packed } from "./views/common.js";
+import { convView } from "./views/conv.js";
+import { flattenView, softmaxView } from "./views/flatten.js";
+import { poolView } from "./views/pool.js";
+import { reluView } from "./views/relu.js";
+
+let cleanups = [];
+
+// Stops whatever the open view animates (called before another view replaces it).
+export function stopDetail() {
+  cleanups.forEach((f) => f());
+  cleanups = [];
+}
 
 function el(tag, attrs = {}, text) {
   const node = document.createElement(tag);
@@ -36,7 +49,34 @@ function kernels(data) {
   return box;
 }
 
-export function showDetail(panel, data, source) {
+const VIEWS = {
+  conv: (packed, stop) => [convView(packed, stop)],
+  relu: (packed) => [reluView(packed)],
+  pool: (packed, stop) => [poolView(packed, stop)],
+  flatten: (packed) => [flattenView(packed), softmaxView(packed.view.softmax, packed.view.channel)],
+};
+
+export function showDetail(panel, answer, source) {
+  stopDetail();
+  const packed = new Packed(answer);
+  const view = packed.view;
+  const build = VIEWS[view.kind];
+  if (!build) {
+    showNumbers(panel, view, source);
+    return;
+  }
+  const titles = { conv: "convolution", relu: "ReLU", pool: "pooling", flatten: "flatten and output" };
+  panel.querySelector("#detail-title").textContent = view.kind === "flatten"
+    ? `${view.layer} · class ${view.channel}: ${view.name} (${titles.flatten})`
+    : `${view.layer} · channel ${view.channel} (${titles[view.kind]})`;
+  panel.querySelector(".detail-body").replaceChildren(...build(packed, (f) => cleanups.push(f)));
+  panel.dataset.layer = view.layer;
+  panel.dataset.channel = String(view.channel);
+  panel.dataset.kind = view.kind;
+  panel.hidden = false;
+}
+
+function showNumbers(panel, data, source) {
   const body = panel.querySelector(".detail-body");
   const title = panel.querySelector("#detail-title");
   if (data.kind === "output") {
@@ -57,5 +97,6 @@ export function showDetail(panel, data, source) {
   }
   panel.dataset.layer = data.layer;
   panel.dataset.channel = String(data.channel);
+  panel.dataset.kind = "neuron";
   panel.hidden = false;
 }

@@ -83,11 +83,43 @@ class App:
         data = await self.fetch(self.base_url + EXAMPLES_PATH + file)
         return self._replace(lambda: self._with_image(data, file))
 
+    def model(self, data: bytes, name: str) -> dict[str, Any]:
+        """Opens a model the user picked and runs the current image through it.
+
+        Any documented error (unreadable bytes, an unusable graph, over the memory budget,
+        an image it cannot take) is answered as `{error}` and the previous model, image and
+        view all stay: `self.loaded` changes only once the new session is complete.
+        """
+        try:
+            loaded = load_model(data, name)
+        except CnnlensError as error:
+            return {"error": f"the model {name} could not be opened: {error}"}
+        session = self.session
+        if session is None:
+            return {"error": "there is no image yet to run the model on"}
+        answer = self._replace(lambda: session.with_model(loaded))
+        if "error" in answer:
+            answer["error"] = f"the model {name} could not run: {answer['error']}"
+        else:
+            self.loaded = loaded
+        return answer
+
     def mode(self, mode: str) -> dict[str, Any]:
         if self.session is None:
             return {"error": "there is no image to colour yet"}
         session = self.session
         return self._replace(lambda: session.with_mode(mode))
+
+    def detail(self, layer: str, channel: int) -> dict[str, Any]:
+        """The detail view of a tile or class: JSON plus a float32 and an RGBA buffer."""
+        if self.session is None:
+            return {"error": "there is no image yet"}
+        try:
+            view, numbers, rasters = self.session.detail(layer, channel)
+        except CnnlensError as error:
+            return {"error": str(error)}
+        return {"view": json.dumps(view), "numbers": memoryview(numbers),
+                "rasters": memoryview(rasters)}
 
     def neuron(self, layer: str, channel: int) -> dict[str, Any]:
         if self.session is None:

@@ -1,0 +1,85 @@
+// Shared by the detail views: reading the arrays and images Python packed
+// (cnnlens/views/bundle.py), and small DOM helpers. Values are only looked up, never computed.
+
+export function el(tag, attrs = {}, text) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;  // always text, never HTML
+  return node;
+}
+
+export function fmt(x) {
+  if (x === 0) return "0";
+  if (!Number.isFinite(x)) return String(x);
+  const abs = Math.abs(x);
+  return abs >= 1000 || abs < 0.001 ? x.toExponential(2) : x.toPrecision(3);
+}
+
+// A number shown in the page, carrying its full value for readers and tests.
+export function num(x, tag = "span") {
+  return el(tag, { class: "num", "data-value": String(x) }, fmt(x));
+}
+
+function asFloats(buffer) {
+  return buffer instanceof Float32Array ? buffer : new Float32Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 4);
+}
+
+export class Packed {
+  constructor(answer) {
+    this.view = JSON.parse(answer.view);
+    this.numbers = asFloats(answer.numbers);
+    this.rasters = answer.rasters;
+  }
+
+  shape(name) {
+    return this.view.arrays[name].shape;
+  }
+
+  // The value at a multi-index of a named array.
+  at(name, ...index) {
+    const { offset, shape } = this.view.arrays[name];
+    let flat = 0;
+    for (let i = 0; i < shape.length; i += 1) flat = flat * shape[i] + index[i];
+    return this.numbers[offset + flat];
+  }
+
+  // One image (picked by its leading indices) as a canvas at its native size.
+  canvas(name, lead = [], attrs = {}) {
+    const { offset, shape } = this.view.images[name];
+    const [h, w] = shape.slice(-2);
+    let index = 0;
+    lead.forEach((k, i) => { index = index * shape[i] + k; });
+    const canvas = el("canvas", { width: w, height: h, class: "map", ...attrs });
+    const pixels = new Uint8ClampedArray(this.rasters.buffer, this.rasters.byteOffset + offset + index * w * h * 4, w * h * 4);
+    canvas.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
+    return canvas;
+  }
+}
+
+// Where a pointer is over a map canvas, in cells.
+export function cellAt(event, canvas) {
+  const r = canvas.getBoundingClientRect();
+  const x = Math.floor(((event.clientX - r.left) / r.width) * canvas.width);
+  const y = Math.floor(((event.clientY - r.top) / r.height) * canvas.height);
+  return [Math.min(Math.max(y, 0), canvas.height - 1), Math.min(Math.max(x, 0), canvas.width - 1)];
+}
+
+// A map with an overlay for highlighting cells: a wrapper holding the canvas and an SVG.
+export function mapWithOverlay(canvas, size) {
+  const box = el("div", { class: "map-box" });
+  box.style.width = `${size}px`;
+  box.style.height = `${(size * canvas.height) / canvas.width}px`;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${canvas.width} ${canvas.height}`);
+  svg.setAttribute("class", "overlay");
+  svg.setAttribute("aria-hidden", "true");
+  box.append(canvas, svg);
+  return { box, svg };
+}
+
+export function rect(svg, [y, x], [h, w], cls) {
+  const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+  Object.entries({ x, y, width: w, height: h, class: cls }).forEach(([k, v]) => r.setAttribute(k, v));
+  svg.append(r);
+  return r;
+}
