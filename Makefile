@@ -2,6 +2,7 @@
 #   make serve   venv + vendored runtime, then serve on http://127.0.0.1:$(PORT)/
 #   make test    venv + vendored runtime + Debian's chromium, then ruff and pytest
 #   make vendor  fetch, verify and lay out build/vendor/ from build/manifest.json
+#   make site    build the deployable static site into dist/ (and dist/cnnlens-site.zip)
 #   make lint    ruff
 #   make model   train the TinyVGG model in .venv-train (torch, onnx)
 #   make fuzz    fuzz the model loader with atheris for $(FUZZ_SECONDS) s (docs/FUZZING.md)
@@ -20,7 +21,7 @@ TRAIN_REQS := build/requirements-train.txt
 CHROMIUM := /usr/bin/chromium
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: serve test vendor lint model clean system-packages fuzz
+.PHONY: serve test vendor lint model clean system-packages site fuzz
 
 # The stamp is newer than pyproject.toml once its dependencies are installed.
 $(VENV_STAMP): pyproject.toml
@@ -48,6 +49,10 @@ system-packages:
 		echo "or run the other tests alone: $(VENV)/bin/pytest -m 'not e2e'" >&2; \
 		exit 1; \
 	fi
+
+# Stdlib only; prints the first-visit bytes per file group (runtime, packages, app, model, images).
+site: vendor
+	$(PYTHON) build/site.py --compare
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check py tests build

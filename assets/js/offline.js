@@ -1,0 +1,89 @@
+// Offline support for the built site (dist/, made by build/site.py): registers the service
+// worker once the page has booted, shows "Available offline" when every file of this release
+// is cached, reloads when a new release takes over, and explains a boot that failed because
+// the visit started offline before anything was cached. Independent of app.js: it only reads
+// the data-cnnlens-* attributes that app.js sets on <html>.
+const SERVICE_WORKER = null;  // build/site.py switches this on in dist/
+
+const root = document.documentElement;
+const OFFLINE_HINT = "You seem to be offline, and cnnlens works offline only after one "
+  + "complete visit while online.";
+
+function whenAttribute(name) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (root.hasAttribute(name)) {
+        observer.disconnect();
+        resolve();
+      }
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(root, { attributes: true, attributeFilter: [name] });
+    check();
+  });
+}
+
+async function versionOf(worker) {
+  const channel = new MessageChannel();
+  const answer = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
+  worker.postMessage("version", [channel.port2]);
+  return answer;
+}
+
+async function showReady() {
+  const registration = await navigator.serviceWorker.ready;  // active = fully precached
+  const indicator = document.querySelector("[data-testid=offline-ready]");
+  if (!indicator || !registration.active) return;
+  const version = await versionOf(registration.active);
+  indicator.dataset.version = version;
+  indicator.title = `Every file of this release (${version}) is stored in your browser.`;
+  indicator.hidden = false;
+}
+
+async function offline() {
+  if (!navigator.onLine) return true;
+  try {  // navigator.onLine is only a hint: ask the server for the page itself
+    await fetch(location.href, { method: "HEAD", cache: "no-store" });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+// A failed boot (app.js says why) or app.js itself never running: add the offline hint.
+let explained = false;
+async function explainFailure() {
+  const label = document.getElementById("boot-label");
+  if (explained || !label || navigator.serviceWorker?.controller || !(await offline())) return;
+  explained = true;
+  if (!root.dataset.cnnlensStage) {
+    label.textContent = "cnnlens could not start: its files could not be downloaded.";
+    document.getElementById("boot")?.classList.add("failed");
+    root.dataset.cnnlensFailed = "true";
+  }
+  label.textContent = `${label.textContent.trim()} ${OFFLINE_HINT}`;
+}
+
+whenAttribute("data-cnnlens-failed").then(explainFailure);
+// Module scripts run before "load"; no stage by then means app.js could not be loaded.
+window.addEventListener("load", () => {
+  if (!root.dataset.cnnlensStage && !root.dataset.cnnlensFailed) explainFailure();
+});
+
+if (SERVICE_WORKER && "serviceWorker" in navigator) {
+  const hadController = Boolean(navigator.serviceWorker.controller);
+  // A new release took over this page: reload so that the page runs one release only.
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (hadController) location.reload();
+  });
+  // Registering after the first overview keeps precaching from competing with the boot,
+  // and lets it revalidate what the boot has just put into the HTTP cache.
+  whenAttribute("data-cnnlens-ready").then(async () => {
+    const registration = await navigator.serviceWorker.register(SERVICE_WORKER);
+    // register() does not look for a new release once registered, and the browser's own
+    // check after a navigation may come late or not at all: ask on every visit (offline,
+    // this fails quietly and the cached release goes on).
+    registration.update().catch(() => {});
+    await showReady();
+  }).catch((error) => console.warn("cnnlens: offline support unavailable:", error));
+}
