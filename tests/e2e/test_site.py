@@ -1,0 +1,247 @@
+"""The built site (build/site.py) on a plain static host, from a sub-path, and offline.
+
+The host is the standard library's `http.server` with nothing added: no cross-origin
+isolation headers, no cache headers, no MIME types of ours. The site is served at
+/courses/ml/cnn/, a symlink that a test repoints to publish a new release.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.paths import BUNDLED_MODEL as MODEL
+from tests.paths import EXAMPLES
+
+from .conftest import BOOT_TIMEOUT_MS, CHROMIUM, ROOT, Browser, screenshot, wait_ready
+
+SUB_PATH = "courses/ml/cnn/"
+# Precaching ~18 MB from 127.0.0.1 takes a second or two after the boot.
+OFFLINE_READY_TIMEOUT_MS = 60_000
+
+
+def _load_site():
+    spec = importlib.util.spec_from_file_location("cnnlens_site", ROOT / "build" / "site.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+site_build = _load_site()
+
+
+class PlainHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Host:
+    url: str  # the site's URL, ending in SUB_PATH
+    link: Path  # the symlink the sub-path is; repoint it to publish another build
+    headers: dict[str, dict[str, str]]  # response headers by URL path, as sent
+
+    def publish(self, build: Path) -> None:
+        tmp = self.link.with_name("next")
+        tmp.symlink_to(build, target_is_directory=True)
+        tmp.replace(self.link)
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory) -> dict[str, object]:
+    """Release 1 as `make site` builds it, and release 2: the same with one file changed."""
+    if not (ROOT / "build" / "vendor" / "pyodide" / "pyodide.mjs").exists():
+        pytest.fail("the vendored runtime is missing: run `make vendor` (make test does it)")
+    base = tmp_path_factory.mktemp("releases")
+    one = site_build.build_site(base / "one")
+    shutil.copytree(one.out, base / "two")
+    index = base / "two" / "index.html"
+    index.write_text(index.read_text().replace("<title>", "<title>release two — "))
+    two = site_build.write_service_worker(base / "two")
+    return {"one": one, "two": two}
+
+
+@pytest.fixture(scope="module")
+def host(releases, tmp_path_factory) -> Iterator[Host]:
+    docroot = tmp_path_factory.mktemp("docroot")
+    (docroot / "courses" / "ml").mkdir(parents=True)
+    link = docroot / "courses" / "ml" / "cnn"
+    link.symlink_to(releases["one"].out, target_is_directory=True)
+    headers: dict[str, dict[str, str]] = {}
+
+    class Recording(PlainHandler):
+        def end_headers(self) -> None:
+            headers[urlsplit(self.path).path] = dict(self._headers_buffer_as_dict())
+            super().end_headers()
+
+        def _headers_buffer_as_dict(self) -> dict[str, str]:
+            lines = b"".join(self._headers_buffer).decode("latin-1").split("\r\n")[1:]
+            return dict(line.split(": ", 1) for line in lines if ": " in line)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        Recording, directory=str(docroot)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Host(f"http://127.0.0.1:{server.server_address[1]}/{SUB_PATH}", link, headers)
+    server.shutdown()
+    server.server_close()
+
+
+class SiteBrowser(Browser):
+    """Also tells the page's and its Python worker's requests from the service worker's."""
+
+    def __init__(self, playwright, profile: Path) -> None:
+        if not Path(CHROMIUM).exists():
+            pytest.fail("Debian's chromium is missing: run `make test` as root")
+        super().__init__(playwright, profile)
+        self.page_requests: list[str] = []
+        self.failed: list[str] = []
+        self.context.on("request", self._record)
+        self.context.on("requestfinished", self._check)
+
+    def _record(self, request) -> None:
+        if request.service_worker is None:
+            self.page_requests.append(request.url)
+
+    def _check(self, request) -> None:
+        response = request.response()
+        if response is not None and response.status >= 400:
+            self.failed.append(f"{response.status} {request.url}")
+
+
+@pytest.fixture(scope="module")
+def visitor(playwright_instance, tmp_path_factory) -> Iterator[SiteBrowser]:
+    b = SiteBrowser(playwright_instance, tmp_path_factory.mktemp("site-profile"))
+    yield b
+    b.close()
+    assert b.outside_requests() == [], "requests left 127.0.0.1"
+
+
+def cli_top1(image: Path) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "cnnlens", "predict", str(MODEL), str(image), "--json"],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    ).stdout
+    return json.loads(out.splitlines()[0])["top1"]
+
+
+def upload_and_check(page, image: Path) -> None:
+    before = int(page.evaluate("document.documentElement.dataset.cnnlensReady"))
+    page.set_input_files("#upload", str(image))
+    wait_ready(page, before + 1)
+    assert page.locator("#image-name").text_content() == image.name
+    assert page.get_by_test_id("top1").text_content() == cli_top1(image)
+
+
+def cache_names(page) -> list[str]:
+    return page.evaluate("caches.keys()")
+
+
+def wait_offline_ready(page, version: str) -> None:
+    page.wait_for_selector(
+        f"[data-testid=offline-ready][data-version='{version}']:not([hidden])",
+        timeout=OFFLINE_READY_TIMEOUT_MS)
+
+
+UPLOAD = EXAMPLES / "trouser_2.png"
+
+
+@pytest.fixture(scope="module")
+def page(visitor, host):
+    page = visitor.context.new_page()
+    page.goto(host.url)
+    wait_ready(page, 1)
+    return page
+
+
+def test_the_site_boots_from_a_sub_path_of_a_plain_host(page, host, visitor):
+    assert page.evaluate("self.crossOriginIsolated") is False
+    sent = {k.lower() for h in host.headers.values() for k in h}
+    assert not sent & {"cross-origin-opener-policy", "cross-origin-embedder-policy"}
+    upload_and_check(page, UPLOAD)
+    assert visitor.failed == []
+    assert all(urlsplit(u).path.startswith("/" + SUB_PATH) for u in visitor.page_requests)
+
+
+def test_dist_holds_what_the_page_requests_and_nothing_else(page, host, releases, visitor):
+    """Fails when the PyScript/Pyodide chunk lists in build/site.py go stale either way."""
+    one = releases["one"]
+    requested = {urlsplit(u).path.removeprefix("/" + SUB_PATH) or "index.html"
+                 for u in visitor.page_requests}
+    requested.discard("")
+    shipped = set(one.files)
+    assert requested - shipped - {"sw.js"} == set(), "requested but not in dist"
+    assert shipped - requested == set(), "in dist but never requested by the page"
+    names = {p.relative_to(one.out).as_posix() for p in one.out.rglob("*") if p.is_file()}
+    assert names == shipped | {"sw.js", "cnnlens-site.zip", *site_build.LICENSES}
+    assert not any(n.startswith(("tests/", "bench/")) or n.endswith((".map", ".tgz"))
+                   for n in names)
+
+
+def test_precached_then_boots_and_classifies_offline(page, host, releases, visitor):
+    one = releases["one"]
+    wait_offline_ready(page, one.version)
+    assert [n.endswith(one.version) for n in cache_names(page)] == [True]
+    screenshot(page, "site-offline-ready")
+    visitor.context.set_offline(True)
+    try:
+        page.reload()
+        wait_ready(page, 1)
+        assert page.evaluate("navigator.onLine") is False
+        assert page.evaluate("Boolean(navigator.serviceWorker.controller)")
+        upload_and_check(page, EXAMPLES / "sandal_1.png")
+    finally:
+        visitor.context.set_offline(False)
+
+
+def test_a_new_release_takes_over_and_the_old_cache_goes(page, host, releases):
+    one, two = releases["one"], releases["two"]
+    assert one.version != two.version
+    host.publish(two.out)
+    page.reload()
+    # The old release answers this load; the new one installs, takes over, and the page
+    # reloads itself into it.
+    wait_offline_ready(page, two.version)
+    wait_ready(page, 1)
+    assert page.title().startswith("release two — ")
+    names = cache_names(page)
+    assert len(names) == 1 and names[0].endswith(two.version), names
+    upload_and_check(page, UPLOAD)
+
+
+def test_a_visit_that_starts_offline_says_it_needs_one_online_visit(
+        playwright_instance, host, tmp_path):
+    """index.html loaded (e.g. from the HTTP cache) but nothing else can be reached."""
+    b = SiteBrowser(playwright_instance, tmp_path / "profile")
+    try:
+        b.context.route("**/build/vendor/**", lambda route: route.abort("internetdisconnected"))
+        b.context.route(lambda url: True, lambda route: (
+            route.abort("internetdisconnected") if route.request.method == "HEAD"
+            else route.fallback()))
+        page = b.context.new_page()
+        page.goto(host.url)
+        page.wait_for_function("document.documentElement.dataset.cnnlensFailed",
+                               timeout=BOOT_TIMEOUT_MS)
+        page.wait_for_function(
+            "document.getElementById('boot-label').textContent.includes('while online')")
+        label = page.locator("#boot-label").text_content()
+        assert label.startswith("cnnlens could not start:"), label
+        assert "one complete visit while online" in label
+        assert page.locator("#boot").is_visible()
+        screenshot(page, "site-offline-first-visit")
+    finally:
+        b.close()
