@@ -223,12 +223,16 @@ def test_a_new_release_takes_over_and_the_old_cache_goes(page, host, releases):
     upload_and_check(page, UPLOAD)
 
 
+@pytest.mark.parametrize("unreachable", [
+    "**/build/vendor/pyodide/**",  # app.js runs, the Python runtime cannot be loaded
+    "**/build/vendor/pyscript/**",  # app.js itself cannot run: its import fails
+])
 def test_a_visit_that_starts_offline_says_it_needs_one_online_visit(
-        playwright_instance, host, tmp_path):
-    """index.html loaded (e.g. from the HTTP cache) but nothing else can be reached."""
+        playwright_instance, host, tmp_path, unreachable):
+    """index.html loaded (e.g. from the HTTP cache) but the rest cannot be reached."""
     b = SiteBrowser(playwright_instance, tmp_path / "profile")
     try:
-        b.context.route("**/build/vendor/**", lambda route: route.abort("internetdisconnected"))
+        b.context.route(unreachable, lambda route: route.abort("internetdisconnected"))
         b.context.route(lambda url: True, lambda route: (
             route.abort("internetdisconnected") if route.request.method == "HEAD"
             else route.fallback()))
@@ -242,6 +246,6 @@ def test_a_visit_that_starts_offline_says_it_needs_one_online_visit(
         assert label.startswith("cnnlens could not start:"), label
         assert "one complete visit while online" in label
         assert page.locator("#boot").is_visible()
-        screenshot(page, "site-offline-first-visit")
+        screenshot(page, f"site-offline-first-visit-{unreachable.split('/')[-2]}")
     finally:
         b.close()
