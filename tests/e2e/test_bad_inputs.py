@@ -1,8 +1,10 @@
-"""The bad-image corpus (tests/bad_inputs.py) uploaded to the page through `#upload`.
+"""Bad images (tests/bad_inputs.py) uploaded through `#upload` and broken models
+(tests/bad_models.py) opened through `#open-model`, in one booted page.
 
 Every file either updates the view (and then agrees with the CLI) or shows a specific
 message in `#message` while the previous view stays exactly as it was. The huge photo is
 also timed: Python decodes it in the worker, so the main thread must stay responsive.
+Opening a model sends no request, good or bad. The relabelled good model opens last.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from tests.bad_inputs import HUGE_SIZE, ImageCase, write_bad_images
+from tests.bad_models import bad_model_files
 from tests.paths import BUNDLED_MODEL
 
 from .conftest import ROOT, wait_ready
@@ -133,3 +137,55 @@ def test_the_huge_photo_never_blocks_the_page(page, corpus, cli):
     assert_matches_cli(page, cli[HUGE])
     assert answer_s < MAX_ANSWER_S
     assert longest < MAX_LONG_TASK_MS
+
+
+# One of each kind of failure (the whole corpus runs in tests/test_bad_models.py).
+BAD = ["truncated-at-500.onnx", "graph-as-varint.onnx", "giant-tensor.onnx",
+       "giant-padding.onnx", "cycle.onnx", "unsupported-ops.onnx", "int-input.onnx",
+       "empty-graph.onnx"]
+NAMES = [f"kind <{i}>" for i in range(10)]
+
+
+def relabelled(tmp: Path) -> Path:
+    model = onnx.load(str(BUNDLED_MODEL))
+    props = {p.key: p.value for p in model.metadata_props}
+    props["cnnlens.classes"] = json.dumps(NAMES)
+    onnx.helper.set_model_props(model, props)
+    path = tmp / "relabelled.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_broken_models_are_refused_and_the_view_stays(page, browser, tmp_path):
+    cases = bad_model_files()
+    seen = len(browser.requests)
+    for name in BAD:
+        before, state = ready_count(page), shown(page)
+        path = tmp_path / name
+        path.write_bytes(cases[name].data)
+        page.evaluate("document.getElementById('message').textContent = ''")
+        page.set_input_files("#open-model", str(path))
+        page.wait_for_function(
+            "document.getElementById('message').textContent.length > 0", timeout=10_000)
+        message = page.locator("#message").text_content()
+        assert message.startswith(f"the model {name} could not"), message
+        for word in cases[name].words:
+            assert word in message.lower(), message
+        assert ready_count(page) == before
+        assert shown(page) == state, f"{name} changed the view"
+    assert browser.requests[seen:] == []
+
+
+def test_a_good_model_replaces_the_model_and_keeps_the_image(page, browser, tmp_path):
+    image = shown(page)["image"]
+    seen = len(browser.requests)
+    before = ready_count(page)
+    page.set_input_files("#open-model", str(relabelled(tmp_path)))
+    wait_ready(page, before + 1)
+    state = shown(page)
+    assert sorted(name for name, _ in state["classes"]) == sorted(NAMES)
+    assert state["top1"] in NAMES
+    assert state["image"] == image
+    assert page.locator("#message").is_hidden()
+    page.wait_for_timeout(500)
+    assert browser.requests[seen:] == []

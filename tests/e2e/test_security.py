@@ -1,8 +1,15 @@
-"""Hostile text is shown as text, and nothing the user gives the page leaves the browser."""
+"""Hostile text is shown as text, the Content-Security-Policy holds, and nothing the user
+gives the page leaves the browser.
+
+One boot serves every test here: the page loads the bundled graph with hostile metadata
+(served in place of the bundled model), with CSP violations and dialogs recorded from the
+first byte. The test that injects code to prove the CSP is enforced runs last.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
@@ -15,6 +22,13 @@ from .conftest import Browser, wait_ready
 HOSTILE = [f"<img src=x onerror=alert({i})>" for i in range(10)]
 HOSTILE_NAME = "<script>alert('name')</script><b>bold</b>"
 
+# Every `securitypolicyviolation` from the first byte on, kept on the window.
+RECORD_VIOLATIONS = """
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
+        {directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile}));
+"""
+
 
 def hostile_model() -> bytes:
     """The bundled graph with class names and model name that are HTML payloads."""
@@ -26,24 +40,33 @@ def hostile_model() -> bytes:
     return model.SerializeToString()
 
 
+@dataclass
+class Hostile:
+    page: object
+    browser: Browser
+    dialogs: list[str] = field(default_factory=list)
+
+
 @pytest.fixture(scope="module")
-def hostile_page(playwright_instance, tmp_path_factory, site):
+def hostile(playwright_instance, tmp_path_factory, site):
     browser = Browser(playwright_instance, tmp_path_factory.mktemp("profile"))
-    dialogs: list[str] = []
     body = hostile_model()
     browser.context.route("**/assets/models/tinyvgg-fashion-mnist.onnx",
                           lambda route: route.fulfill(status=200, body=body,
                                                       content_type="application/octet-stream"))
     page = browser.context.new_page()
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    state = Hostile(page, browser)
+    page.on("dialog", lambda dialog: (state.dialogs.append(dialog.message), dialog.dismiss()))
+    page.add_init_script(RECORD_VIOLATIONS)
     page.goto(site + "index.html")
     wait_ready(page, 1)
-    yield page, dialogs
+    yield state
     browser.close()
+    assert browser.outside_requests() == [], "requests left 127.0.0.1"
 
 
-def test_hostile_labels_are_shown_as_literal_text(hostile_page):
-    page, dialogs = hostile_page
+def test_hostile_labels_are_shown_as_literal_text(hostile):
+    page = hostile.page
     names = page.eval_on_selector_all("section.kind-output li.class .name",
                                       "els => els.map(e => e.textContent)")
     assert sorted(names) == sorted(HOSTILE)
@@ -53,43 +76,31 @@ def test_hostile_labels_are_shown_as_literal_text(hostile_page):
     assert page.locator("#overview img, #overview script, #overview b").count() == 0
     assert page.locator("img[src=x]").count() == 0
     page.wait_for_timeout(300)  # give any injected handler a moment to fire
-    assert dialogs == []
+    assert hostile.dialogs == []
 
 
-def test_hostile_model_name_is_not_markup(hostile_page):
-    page, dialogs = hostile_page
-    html = page.content()
-    assert HOSTILE_NAME not in html  # if it appears at all, it is escaped
+def test_hostile_model_name_is_not_markup(hostile):
+    page = hostile.page
+    assert HOSTILE_NAME not in page.content()  # if it appears at all, it is escaped
     assert page.locator("b:text('bold')").count() == 0
-    assert dialogs == []
+    assert hostile.dialogs == []
 
 
-def test_an_upload_sends_nothing_anywhere(browser, site, tmp_path):
+def test_an_upload_sends_nothing_anywhere(hostile, tmp_path):
     """The picture is processed in the browser: not one request, not even to 127.0.0.1."""
     from PIL import Image
 
-    page = browser.context.new_page()
-    page.goto(site + "index.html")
-    wait_ready(page, 1)
+    page = hostile.page
     page.wait_for_load_state("networkidle")
     path = tmp_path / "private photo.png"
     Image.fromarray(np.tri(28, dtype=np.uint8) * 255).save(path)
-    seen = len(browser.requests)
+    seen = len(hostile.browser.requests)
     before = int(page.evaluate("document.documentElement.dataset.cnnlensReady"))
     page.set_input_files("#upload", str(path))
     wait_ready(page, before + 1)
     page.wait_for_timeout(1000)  # and after: nothing is sent later either
     assert page.locator("#image-name").text_content() == path.name
-    assert browser.requests[seen:] == []
-    page.close()
-
-
-# Every `securitypolicyviolation` from the first byte on, kept on the window.
-RECORD_VIOLATIONS = """
-    window.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
-        {directive: e.effectiveDirective, blocked: e.blockedURI, source: e.sourceFile}));
-"""
+    assert hostile.browser.requests[seen:] == []
 
 
 def csp_directives(page) -> dict[str, list[str]]:
@@ -99,43 +110,41 @@ def csp_directives(page) -> dict[str, list[str]]:
     return {name: sources for name, *sources in parts}
 
 
-def test_the_page_boots_under_its_csp_without_a_violation(playwright_instance,
-                                                          tmp_path_factory, site):
-    browser = Browser(playwright_instance, tmp_path_factory.mktemp("profile"))
-    try:
-        page = browser.context.new_page()
-        page.add_init_script(RECORD_VIOLATIONS)
-        page.goto(site + "index.html")
-        wait_ready(page, 1)
-        page.click("button.example >> nth=1")
-        wait_ready(page, 2)
-        assert page.evaluate("window.__cspViolations") == []
-        policy = csp_directives(page)
-        assert policy["default-src"] == ["'self'"]
-        assert policy["object-src"] == ["'none'"]
-        assert policy["base-uri"] == ["'self'"]
-        assert policy["connect-src"] == ["'self'"]
-        assert not any("'unsafe-inline'" in sources for sources in policy.values())
-        assert all(source.startswith("'") or source == "blob:"
-                   for sources in policy.values() for source in sources), policy
+def test_the_page_boots_under_its_csp_without_a_violation(hostile):
+    page = hostile.page
+    page.click("button.example >> nth=1")  # one more request/answer round under the policy
+    page.wait_for_function("document.getElementById('image-name').textContent.length > 0")
+    assert page.evaluate("window.__cspViolations") == []
+    policy = csp_directives(page)
+    assert policy["default-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["base-uri"] == ["'self'"]
+    assert policy["connect-src"] == ["'self'"]
+    assert not any("'unsafe-inline'" in sources for sources in policy.values())
+    assert all(source.startswith("'") or source == "blob:"
+               for sources in policy.values() for source in sources), policy
 
-        # The policy is enforced, not just declared: injected inline code does not run and
-        # is reported, and nothing can be fetched from another origin.
-        page.evaluate("""() => {
-            const s = document.createElement('script');
-            s.textContent = 'window.__injected = true';
-            document.body.append(s);
-            const b = document.createElement('button');
-            b.setAttribute('onclick', 'window.__clicked = true');
-            document.body.append(b);
-            b.click();
-        }""")
-        page.wait_for_function("window.__cspViolations.length >= 2")
-        assert page.evaluate("window.__injected === undefined && window.__clicked === undefined")
-        blocked = page.evaluate("""() => fetch('http://example.com/').then(() => 'sent',
-                                                                         () => 'blocked')""")
-        assert blocked == "blocked"
-        directives = {v["directive"] for v in page.evaluate("window.__cspViolations")}
-        assert {"script-src-elem", "script-src-attr", "connect-src"} <= directives, directives
-    finally:
-        browser.close()
+
+def test_the_csp_is_enforced(hostile):
+    """Runs last: injected inline code does not run and is reported, and nothing can be
+    fetched from another origin (the browser fixture would abort it too, but only the CSP
+    reports a `connect-src` violation)."""
+    page = hostile.page
+    page.evaluate("""() => {
+        const s = document.createElement('script');
+        s.textContent = 'window.__injected = true';
+        document.body.append(s);
+        const b = document.createElement('button');
+        b.setAttribute('onclick', 'window.__clicked = true');
+        document.body.append(b);
+        b.click();
+        b.remove();
+    }""")
+    page.wait_for_function("window.__cspViolations.length >= 2")
+    assert page.evaluate("window.__injected === undefined && window.__clicked === undefined")
+    blocked = page.evaluate(
+        "() => fetch('http://example.com/').then(() => 'sent', () => 'blocked')")
+    assert blocked == "blocked"
+    directives = {v["directive"] for v in page.evaluate("window.__cspViolations")}
+    assert {"script-src-elem", "script-src-attr", "connect-src"} <= directives, directives
+    assert hostile.dialogs == []

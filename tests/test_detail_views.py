@@ -1,0 +1,87 @@
+"""Detail view-models in CPython: recomputed numbers, and refusal when they disagree."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cnnlens.errors import CnnlensError
+from cnnlens.forward import run
+from cnnlens.model_card import model_card
+from cnnlens.onnx_reader import read_model
+from cnnlens.preprocess import preprocess
+from cnnlens.views.conv import conv_view
+from cnnlens.views.flatten import flatten_view
+from cnnlens.views.pool import pool_view
+from cnnlens.views.softmax import softmax_view
+from tests.onnx_builders import ModelBuilder
+from tests.paths import BUNDLED_MODEL, EXAMPLES
+
+
+def unpack(view, numbers, name):
+    spec = view["arrays"][name]
+    size = int(np.prod(spec["shape"]))
+    return numbers[spec["offset"]:spec["offset"] + size].reshape(spec["shape"])
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    model = read_model(BUNDLED_MODEL.read_bytes())
+    file = json.loads((EXAMPLES / "index.json").read_text())[3]["file"]
+    return model, run(model, preprocess((EXAMPLES / file).read_bytes(),
+                                        model_card(model).preprocessing))
+
+
+def test_strided_dilated_grouped_conv_products_by_explicit_loops():
+    b = ModelBuilder((1, 4, 9, 8), seed=11)
+    b.add("Conv", [b.input, b.weight((6, 2, 3, 2)), b.weight((6,), "b", 1)], outputs=["y"],
+          strides=(2, 1), dilations=(1, 2), pads=(1, 0, 2, 1), group=2)
+    model = read_model(b.build().SerializeToString())
+    x = np.random.default_rng(2).normal(size=(1, 4, 9, 8)).astype(np.float32)
+    result = run(model, x)
+    view, numbers, _ = conv_view(model, result, "y", 4)
+    assert view["input_channels"] == [2, 3]
+    padded = np.pad(x[0, 2:4], ((0, 0), (1, 2), (0, 1)))
+    w = model.graph.initializers[model.graph.nodes[0].inputs[1]][4]
+    products = unpack(view, numbers, "products")
+    ho, wo = view["out"]
+    for i in range(ho):
+        for j in range(wo):
+            for c in range(2):
+                window = padded[c, 2 * i:2 * i + 3, j:j + 4:2]
+                np.testing.assert_allclose(products[c, i, j], window * w[c], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(unpack(view, numbers, "output"), result.tensors["y"][0, 4])
+
+
+def test_a_view_refuses_to_show_numbers_that_disagree_with_the_engine(bundled):
+    model, result = bundled
+    tampered = dict(result.tensors)
+    tampered["conv_1_2"] = tampered["conv_1_2"] + np.float32(0.01)
+    with pytest.raises(CnnlensError, match="disagrees"):
+        conv_view(model, replace(result, tensors=tampered), "conv_1_2", 0)
+    with pytest.raises(CnnlensError, match="disagrees"):
+        flatten_view(model, replace(result, logits=result.logits + 1), ["c"] * 10, 2)
+
+
+def test_pool_picks_are_the_window_maxima(bundled):
+    model, result = bundled
+    view, numbers, _ = pool_view(model, result, "max_pool_1", 7)
+    source = result.tensors["relu_1_2"][0, 7]
+    picks = unpack(view, numbers, "picks").astype(int)
+    windows = source.reshape(14, 2, 14, 2).transpose(0, 2, 1, 3).reshape(14, 14, 4)
+    np.testing.assert_array_equal(np.take_along_axis(windows, picks[..., None], -1)[..., 0],
+                                  windows.max(axis=-1))
+
+
+def test_flatten_and_softmax_reproduce_logits_and_probabilities(bundled):
+    model, result = bundled
+    view, numbers, _ = flatten_view(model, result, [str(i) for i in range(10)], 3)
+    total = unpack(view, numbers, "contributions").sum() + view["bias"]
+    assert total == pytest.approx(float(result.logits[0, 3]), abs=1e-4)
+    assert view["ranges"][1] == [49, 97]
+    soft = softmax_view(result, [str(i) for i in range(10)])
+    ratios = [c["exp"] / soft["total"] for c in soft["classes"]]
+    np.testing.assert_allclose(ratios, result.probabilities[0], rtol=1e-5, atol=1e-7)

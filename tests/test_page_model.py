@@ -1,0 +1,57 @@
+"""`page.App.model`: opening a model the user picked, in CPython (the worker runs the same)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import onnx
+import pytest
+
+from cnnlens.page import App
+from tests.bad_models import bad_model_files
+from tests.paths import BUNDLED_MODEL, ROOT
+
+BAD = list(bad_model_files().values())
+
+
+async def _fetch(url: str) -> bytes:
+    return (ROOT / url.removeprefix("base/")).read_bytes()
+
+
+@pytest.fixture
+def app() -> App:
+    app = App(_fetch, "base/")
+    first = json.loads(asyncio.run(app.start())["examples"])[0]["file"]
+    assert "view" in asyncio.run(app.example(first))
+    return app
+
+
+def relabelled(names: list[str]) -> bytes:
+    model = onnx.load(str(BUNDLED_MODEL))
+    props = {p.key: p.value for p in model.metadata_props}
+    props["cnnlens.classes"] = json.dumps(names)
+    onnx.helper.set_model_props(model, props)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c.name for c in BAD])
+def test_a_bad_model_is_refused_and_everything_stays(app: App, case):
+    session, loaded = app.session, app.loaded
+    answer = app.model(case.data, case.name)
+    assert set(answer) == {"error"}
+    assert answer["error"].startswith(f"the model {case.name} could not")
+    assert app.session is session and app.loaded is loaded
+
+
+def test_a_good_model_replaces_the_model_and_keeps_the_image(app: App):
+    names = [f"kind {i}" for i in range(10)]
+    image = app.session.image
+    answer = app.model(relabelled(names), "relabelled.onnx")
+    assert "error" not in answer
+    view = json.loads(answer["view"])
+    assert [c["name"] for c in view["output"]["classes"]] == names
+    assert app.session.image == image
+    assert app.session.loaded.name == "relabelled.onnx" and app.loaded.name == "relabelled.onnx"
+    # The next image goes through the new model too.
+    assert app.session.with_image(image, "again").classes == tuple(names)
