@@ -77,6 +77,13 @@ def _huge_jpeg() -> bytes:
     return _encode(Image.fromarray(rgb), "JPEG", quality=80)
 
 
+def _noisy_jpeg(rng: np.random.Generator) -> bytes:
+    """A 64 x 64 noise JPEG (about 4 KB): cutting it at 2800 bytes lands in the scan data,
+    after every header table, so the decoder starts and then runs out of data."""
+    noise = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    return _encode(Image.fromarray(noise), "JPEG", quality=90)
+
+
 def _animated_gif() -> tuple[bytes, bytes]:
     """(a 3-frame GIF, a still GIF of its first frame): the first frame is the one shown."""
     frames = [Image.fromarray(np.roll(_shape(), shift * 7, axis=1)).convert("P")
@@ -128,6 +135,7 @@ def bad_image_files() -> dict[str, tuple[bytes, ImageCase]]:
         (jpeg[: len(jpeg) // 2], ImageCase("truncated.jpg", refused="truncated")),
         (png[: len(png) - 30], ImageCase("truncated.png", refused="truncated")),
         (png[:20], ImageCase("truncated-header.png", refused="truncated")),
+        (_noisy_jpeg(rng)[:2800], ImageCase("truncated-scan.jpg", refused="truncated")),
         (bomb_png(*BOMB_SIZE), ImageCase("bomb-50000x50000.png", refused="too large")),
         (_huge_jpeg(), ImageCase("huge-8000x6000.jpg")),
         (_encode(Image.fromarray(_shape()).convert("CMYK"), "JPEG"), ImageCase("cmyk.jpg")),
