@@ -128,3 +128,14 @@ def test_fuzz_findings_raise_our_errors(name: str):
 
     with pytest.raises(CnnlensError):
         load_model(base64.b64decode(FUZZ_FINDINGS[name]), name)
+
+
+def test_a_model_file_over_the_limit_is_refused_before_parsing(monkeypatch):
+    from cnnlens import limits
+
+    data = BUNDLED_MODEL.read_bytes()
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", len(data) - 1)
+    with pytest.raises(ModelError, match=r"model file is .* over the limit"):
+        read_model(data)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", len(data))
+    read_model(data)

@@ -35,6 +35,9 @@ MAX_MODEL_BYTES = 512 * 2**20
 MAX_ACTIVATION_BYTES = 1024 * 2**20
 """All activations of one forward pass together (the explainer keeps every one)."""
 
+MAX_FILE_BYTES = MAX_MODEL_BYTES + 64 * 2**20
+"""Largest model file we parse: the weights budget plus room for the graph and metadata."""
+
 MAX_RANK = 32
 """Most dims a tensor may have (NumPy allows 64; CNN tensors have at most 5)."""
 
@@ -49,6 +52,15 @@ def describe_bytes(size: int) -> str:
         if size >= scale:
             return f"{size / scale:,.1f} {unit}"
     return f"{size:,} bytes"
+
+
+def check_file_size(size: int, limit: int | None = None) -> None:
+    """Refuses a model file too large to hold within the budgets, before parsing it."""
+    limit = MAX_FILE_BYTES if limit is None else limit
+    if size > limit:
+        raise ModelError(
+            f"the model file is {describe_bytes(size)}, over the limit of {describe_bytes(limit)}"
+        )
 
 
 def check_tensor_size(label: str, dims: Sequence[int], itemsize: int,

@@ -16,7 +16,7 @@ import numpy as np
 
 from cnnlens import graph as g
 from cnnlens.errors import ModelError, OnnxFormatError
-from cnnlens.limits import check_tensor_size
+from cnnlens.limits import check_file_size, check_tensor_size
 from cnnlens.protobuf import Buffer, Message
 
 
@@ -167,6 +167,7 @@ def read_model(data: Buffer) -> g.Model:
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"read_model expects bytes, got {type(data).__name__}")
+    check_file_size(len(data) if not isinstance(data, memoryview) else data.nbytes)
     try:
         return _read_model(data)
     except OnnxFormatError as exc:
