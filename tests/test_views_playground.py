@@ -35,8 +35,10 @@ def check_against_brute_force(n, p, k, s):
     if starts:
         assert view["output"] == len(starts) == math.floor((n + 2 * p - k) / s) + 1
         assert view["formula"].endswith(f"= {len(starts)}")
+        assert view["last"] == starts[-1]
+        assert view["uncovered"] == (n + 2 * p) - (starts[-1] + k)
     else:
-        assert view["output"] is None
+        assert view["output"] is None and view["last"] is None
     if symmetric:
         assert view["reason"] is None
         assert len(view["steps"]) == len(starts) ** 2

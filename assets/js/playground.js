@@ -92,6 +92,13 @@ class Playground {
   async update() {
     const { n, p, k, s } = this.values();
     const asked = ++this.asked;
+    if ([n, p, k, s].some(Number.isNaN)) {  // a box is empty while someone types
+      this.pause();
+      this.view = null;
+      this.root.dataset.setting = "";
+      this.show({ valid: false, reason: "Type a whole number in each box.", formula: "", output: null, steps: [] });
+      return;
+    }
     const answer = await this.python.playground(n, p, k, s);
     if (asked !== this.asked) return;  // a newer setting was asked meanwhile
     this.pause();
@@ -151,10 +158,18 @@ class Playground {
     const size = view.padded * cell;
     const input = svg("svg", { class: "pg-input", viewBox: `-1 -1 ${size + 2} ${size + 2}`, width: size + 2, height: size + 2, role: "img",
       "aria-label": `Input ${view.n}×${view.n} with ${view.p} cells of zero padding on each side` });
+    const hatch = svg("pattern", { id: "pg-hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" });
+    hatch.append(svg("rect", { width: 6, height: 6, fill: "#fdecea" }), svg("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#8a1c12", "stroke-width": 2 }));
+    const defs = svg("defs");
+    defs.append(hatch);
+    input.append(defs);
+    // Refused: the cells no window reaches (right and bottom), and the window where it stops.
+    const missed = (i) => view.uncovered > 0 && i >= view.padded - view.uncovered;
     for (let r = 0; r < view.padded; r++) {
       for (let c = 0; c < view.padded; c++) {
         const pad = !(inside(r) && inside(c));
-        input.append(svg("rect", { class: pad ? "pad" : "cell", x: c * cell, y: r * cell, width: cell, height: cell }));
+        const kind = `${pad ? "pad" : "cell"}${missed(r) || missed(c) ? " uncovered" : ""}`;
+        input.append(svg("rect", { class: kind, x: c * cell, y: r * cell, width: cell, height: cell }));
         if (pad && cell >= 16) input.append(svg("text", { class: "zero", x: c * cell + cell / 2, y: r * cell + cell / 2 }, "0"));
       }
     }
@@ -187,7 +202,12 @@ class Playground {
     const view = this.view;
     if (!view.valid) {
       delete this.root.dataset.step;
-      this.status.textContent = "";
+      const last = view.last ?? 0;
+      this.window.setAttribute("x", last * this.cell);
+      this.window.setAttribute("y", last * this.cell);
+      this.status.textContent = view.uncovered
+        ? `The last window starts at column ${last}; the ${view.uncovered} right-most column(s) and bottom row(s), hatched, are never fully covered.`
+        : "";
       return;
     }
     const [row, col] = view.steps[this.step];

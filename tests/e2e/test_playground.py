@@ -99,6 +99,17 @@ def test_padding_is_drawn_as_zeros_around_the_input(page):
     assert set(page.locator(f"{ROOT} text.zero").all_text_contents()) == {"0"}
 
 
+def test_a_refused_setting_shows_where_the_window_stops_and_what_it_misses(page):
+    set_controls(page, 7, 1, 2, 2)  # padded 9, windows start at 0, 2, 4, 6: column 8 is missed
+    assert page.locator(f"{ROOT} rect.uncovered").count() == 9 * 9 - 8 * 8
+    cell = float(page.get_attribute(f"{ROOT} rect.pg-window", "width")) / 2
+    assert float(page.get_attribute(f"{ROOT} rect.pg-window", "x")) == 6 * cell
+    assert "never fully covered" in page.text_content("[data-testid=pg-status]")
+    page.fill("[data-testid=pg-k]", "")
+    page.wait_for_function("document.querySelector('#playground').dataset.setting === ''")
+    assert page.text_content("[data-testid=pg-reason]") == "Type a whole number in each box."
+
+
 def test_next_steps_through_every_output_position_once_per_cycle(page):
     n, p, k, s = 6, 1, 2, 2  # span 6, out 4
     set_controls(page, n, p, k, s)

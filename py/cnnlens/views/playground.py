@@ -9,6 +9,7 @@ because ``n + 2p − k`` is not a multiple of the stride.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..errors import CnnlensError
@@ -42,7 +43,9 @@ def playground(n: int, p: int, k: int, s: int) -> dict[str, Any]:
     Returns ``n, p, k, s``; ``padded`` (``n + 2p``); ``span`` (``n + 2p − k``); ``valid``;
     ``reason`` (why it is refused, ``None`` when valid); ``output`` (``⌊span / s⌋ + 1``, or
     ``None`` when the kernel does not fit at all); ``formula`` (the formula with the numbers
-    filled in); and ``steps``: for a valid setting, the top-left corner ``[row, col]`` of the
+    filled in); ``last`` (where the last window starts along each axis) and ``uncovered``
+    (how many pixels at the right and bottom edges no window reaches; ``0`` when valid); and
+    ``steps``: for a valid setting, the top-left corner ``[row, col]`` of the
     window in padded coordinates for each output position in row-major order (``output²``
     of them), empty otherwise.
     """
@@ -54,7 +57,8 @@ def playground(n: int, p: int, k: int, s: int) -> dict[str, Any]:
         reason = (f"The {k}×{k} kernel does not fit in the {padded}×{padded} padded input: "
                   f"n + 2p − k = {span} is negative, so there is no position for the window.")
         return {"n": n, "p": p, "k": k, "s": s, "padded": padded, "span": span, "valid": False,
-                "reason": reason, "output": None, "formula": f"{filled}: no output", "steps": []}
+                "reason": reason, "output": None, "formula": f"{filled}: no output", "steps": [],
+                "last": None, "uncovered": None}
     output = span // s + 1
     short = span % s
     reason = None
@@ -64,4 +68,13 @@ def playground(n: int, p: int, k: int, s: int) -> dict[str, Any]:
     steps = [] if short else [[i * s, j * s] for i in range(output) for j in range(output)]
     return {"n": n, "p": p, "k": k, "s": s, "padded": padded, "span": span,
             "valid": not short, "reason": reason, "output": output,
-            "formula": f"{filled} = ⌊{span} / {s}⌋ + 1 = {output}", "steps": steps}
+            "formula": f"{filled} = ⌊{span} / {s}⌋ + 1 = {output}", "steps": steps,
+            "last": (output - 1) * s, "uncovered": short}
+
+
+def answer(n: int, p: int, k: int, s: int) -> dict[str, Any]:
+    """The page's answer: the playground as JSON, or why these numbers are refused."""
+    try:
+        return {"playground": json.dumps(playground(n, p, k, s))}
+    except CnnlensError as error:
+        return {"error": str(error)}
