@@ -1,6 +1,7 @@
 # cnnlens — every target prepares what it needs and is safe to run again (no re-downloads).
 #   make serve   venv + vendored runtime, then serve on http://127.0.0.1:$(PORT)/
 #   make test    venv + vendored runtime + Debian's chromium, then ruff and pytest
+#   make bench   the same prerequisites, then the benchmarks (bench/README.md); not in CI
 #   make vendor  fetch, verify and lay out build/vendor/ from build/manifest.json
 #   make site    build the deployable static site into dist/ (and dist/cnnlens-site.zip)
 #   make lint    ruff
@@ -21,7 +22,7 @@ TRAIN_REQS := build/requirements-train.txt
 CHROMIUM := /usr/bin/chromium
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: serve test vendor lint model clean system-packages site fuzz
+.PHONY: serve test bench vendor lint model clean system-packages site fuzz
 
 # The stamp is newer than pyproject.toml once its dependencies are installed.
 $(VENV_STAMP): pyproject.toml
@@ -55,14 +56,19 @@ site: vendor
 	$(PYTHON) build/site.py --compare
 
 lint: $(VENV_STAMP)
-	$(VENV)/bin/ruff check py tests build
+	$(VENV)/bin/ruff check py tests build bench
 
 serve: $(VENV_STAMP) vendor
 	$(VENV)/bin/python build/serve.py --port $(PORT)
 
 test: $(VENV_STAMP) vendor system-packages
-	$(VENV)/bin/ruff check py tests build
+	$(VENV)/bin/ruff check py tests build bench
 	$(VENV)/bin/pytest
+
+# Minutes, and the figures depend on the machine: run by hand, never in CI. BENCH_ARGS
+# passes options through, e.g. make bench BENCH_ARGS='--runs 9 --no-engine'.
+bench: $(VENV_STAMP) vendor system-packages
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
 
 # atheris (libFuzzer for Python) is only for this target, so it is an extra of its own.
 FUZZ_SECONDS ?= 300

@@ -1,0 +1,1 @@
+"""cnnlens benchmarks: `make bench` runs bench/run.py; see bench/README.md."""

@@ -1,0 +1,157 @@
+"""The results as a Markdown table (for the terminal and bench/README.md) and as a small
+self-contained HTML report with inline SVG plots: no scripts, no external files.
+
+    .venv/bin/python -m bench.report [RESULTS.json]   # default: the newest results file
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.browser import ROOT
+
+RESULTS = ROOT / "bench" / "results"
+REPORT = ROOT / "bench" / "report.html"
+COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
+# The medians whose history is plotted, one small chart each.
+HISTORY = ("cold_boot_ms", "warm_boot_ms", "forward_ms", "image_switch_ms",
+           "cpython_forward_vgg224_ms")
+
+
+def _number(value: float, key: str) -> str:
+    if key.endswith("_bytes"):
+        return f"{value / 2**20:,.2f} MiB"
+    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def table(results: dict) -> str:
+    rows = ["| figure | n | min | median | max |", "|---|---:|---:|---:|---:|"]
+    for key, s in results["figures"].items():
+        rows.append(f"| {key} | {s['n']} | " + " | ".join(
+            _number(s[k], key) for k in ("min", "median", "max")) + " |")
+    sizes = results.get("first_visit_bytes")
+    if sizes:
+        rows.append(f"| first_visit_bytes ({sizes['files']} files) | 1 | raw "
+                    f"{sizes['raw'] / 2**20:,.2f} MiB | gzip {sizes['gzip'] / 2**20:,.2f} MiB | |")
+    return "\n".join(rows)
+
+
+def _bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
+    """Horizontal bars, one per label."""
+    width, row, left = 640, 18, 170
+    top = max(values, default=1) or 1
+    parts = [f'<svg width="{width}" height="{row * len(labels) + 30}" role="img">'
+             f'<title>{html.escape(title)}</title>']
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        y = 20 + i * row
+        w = (width - left - 80) * value / top
+        parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">'
+                     f'{html.escape(label)}</text><rect x="{left}" y="{y}" width="{w:.1f}" '
+                     f'height="{row - 4}" fill="{COLOURS[0]}"/><text x="{left + w + 4:.1f}" '
+                     f'y="{y + 12}">{value:.2f} {unit}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def _stacked(runs: dict[str, dict[str, dict]]) -> str:
+    """One stacked bar per boot kind (cold, warm), a segment per stage (medians)."""
+    width, left, row = 640, 60, 34
+    total = max((sum(s["median"] for s in stages.values()) for stages in runs.values()),
+                default=1) or 1
+    scale = (width - left - 20) / total
+    parts = [f'<svg width="{width}" height="{row * len(runs) + 40}" role="img">']
+    for i, (kind, stages) in enumerate(runs.items()):
+        y, x = 10 + i * row, float(left)
+        parts.append(f'<text x="0" y="{y + 17}">{kind}</text>')
+        for j, (stage, s) in enumerate(stages.items()):
+            w = s["median"] * scale
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="24" '
+                         f'fill="{COLOURS[j % len(COLOURS)]}"><title>{stage}: '
+                         f'{s["median"]:.0f} ms</title></rect>')
+            x += w
+    legend_y = 10 + len(runs) * row + 14
+    stages = next(iter(runs.values()), {})
+    for j, stage in enumerate(stages):
+        parts.append(f'<rect x="{left + j * 95}" y="{legend_y - 10}" width="10" height="10" '
+                     f'fill="{COLOURS[j % len(COLOURS)]}"/><text x="{left + j * 95 + 14}" '
+                     f'y="{legend_y}">{stage}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def _history_chart(key: str, points: list[tuple[str, float]]) -> str:
+    width, height, pad = 300, 120, 24
+    top = max((v for _, v in points), default=1) or 1
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+    xy = [(pad + i * step, height - pad - (height - 2 * pad) * v / top)
+          for i, (_, v) in enumerate(points)]
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLOURS[0]}"><title>'
+                   f'{html.escape(label)}: {v:.1f}</title></circle>'
+                   for (x, y), (label, v) in zip(xy, points, strict=True))
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    return (f'<figure><figcaption>{key} (median)</figcaption><svg width="{width}" '
+            f'height="{height}" role="img"><polyline points="{line}" fill="none" '
+            f'stroke="{COLOURS[0]}"/>{dots}<text x="{pad}" y="12">max {top:.0f}</text>'
+            f'</svg></figure>')
+
+
+def history(current: dict) -> dict[str, list[tuple[str, float]]]:
+    """Medians from every committed results file, oldest first, then the current run."""
+    listed = subprocess.run(["git", "ls-files", "bench/results/*.json"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.split()
+    runs = [json.loads((ROOT / name).read_text()) for name in listed]
+    runs = [r for r in runs if r.get("git") != current["git"]] + [current]
+    runs.sort(key=lambda r: r.get("date", ""))
+    return {key: [(f"{r['git']} {r['date'][:10]}", r["figures"][key]["median"])
+                  for r in runs if key in r.get("figures", {})] for key in HISTORY}
+
+
+def render(results: dict) -> str:
+    rows = "".join(
+        f"<tr><td>{key}</td><td>{s['n']}</td>" + "".join(
+            f"<td>{_number(s[k], key)}</td>" for k in ("min", "median", "max")) + "</tr>"
+        for key, s in results["figures"].items())
+    layers = results.get("forward_layers_ms", [])
+    sections = [
+        f"<h1>cnnlens benchmark {html.escape(results['git'])}</h1>",
+        f"<p>{html.escape(results['date'])} · "
+        f"{html.escape(json.dumps(results['machine']))}</p>",
+        "<table><tr><th>figure</th><th>n</th><th>min</th><th>median</th><th>max</th></tr>"
+        f"{rows}</table>",
+    ]
+    if "cold_boot_stages_ms" in results:
+        sections += ["<h2>Boot by stage (medians, ms)</h2>", _stacked(
+            {"cold": results["cold_boot_stages_ms"], "warm": results["warm_boot_stages_ms"]})]
+    if layers:
+        sections += ["<h2>Forward pass in Pyodide, per layer (medians)</h2>", _bars(
+            "per layer", [f"{layer['node']} ({layer['op']})" for layer in layers],
+            [layer["median"] for layer in layers], "ms")]
+    sections += ["<h2>History</h2>", "".join(
+        _history_chart(key, points) for key, points in history(results).items() if points)]
+    not_measured = "".join(f"<li>{k}: {html.escape(v)}</li>"
+                           for k, v in results.get("not_measured", {}).items())
+    sections.append(f"<h2>Not measured yet</h2><ul>{not_measured}</ul>")
+    style = ("body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}"
+             "td,th{padding:2px 8px;text-align:right}td:first-child{text-align:left}"
+             "svg text{font-size:11px}figure{display:inline-block;margin:0 1em 1em 0}")
+    return (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>cnnlens "
+            f"benchmark</title><style>{style}</style><body>{''.join(sections)}</body></html>\n")
+
+
+def write(results: dict, path: Path = REPORT) -> Path:
+    path.write_text(render(results))
+    return path
+
+
+def main() -> int:
+    files = sys.argv[1:] or [str(max(RESULTS.glob("*.json"), key=lambda p: p.stat().st_mtime))]
+    results = json.loads(Path(files[0]).read_text())
+    print(table(results))
+    print(f"wrote {write(results).relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
