@@ -83,7 +83,10 @@ __export__ += ["time_layers", "memory"]
 
 # The hyperparameter playground of the article (needs no model or image).
 def playground(n, p, k, s):
-    return _to_js(_app.playground(n, p, k, s))  # whole numbers are checked there
+    # Pure Python: it answers without NumPy or a model, so an embedded playground boots light.
+    from cnnlens.views.playground import answer
+
+    return _to_js(answer(n, p, k, s))  # whole numbers are checked there
 
 
 __export__ += ["playground"]

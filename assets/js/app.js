@@ -1,12 +1,11 @@
 // The page's JavaScript side: boot progress, DOM events, and drawing what Python answers.
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request
 // returns the complete next view, or an error message while the current view stays.
-import { PyWorker } from "../../build/vendor/pyscript/core.js";
 import { showDetail, stopDetail } from "./detail.js";
 import { Overview } from "./overview.js";
+import { startPython } from "./runtime.js";
 
 const $ = (id) => document.getElementById(id);
-const here = (path) => new URL(path, document.baseURI).href;
 const STAGES = ["runtime", "packages", "model", "forward", "draw"];
 let python = null;
 let redraws = 0;
@@ -178,6 +177,24 @@ function closeDetail() {
   if (item) item.focus();
 }
 
+// The <iframe> that shows the current view alone (embed.html), plus the host-side resizer.
+function embedCode() {
+  const panel = $("detail");
+  const kinds = { conv: "conv", relu: "relu", pool: "pool", flatten: "class" };
+  const kind = panel.hidden ? "overview" : kinds[panel.dataset.kind] || "overview";
+  const params = new URLSearchParams({ view: kind, image: current.image, range: current.mode });
+  if (kind !== "overview") {
+    params.set("layer", panel.dataset.layer);
+    params.set("channel", panel.dataset.channel);
+  }
+  const src = new URL(`embed.html#${params}`, document.baseURI).href;
+  const resizer = new URL("assets/embed.js", document.baseURI).href;
+  const title = kind === "overview" ? "cnnlens: network overview" : `cnnlens: ${panel.dataset.layer} ${kind === "class" ? "class" : "channel"} ${panel.dataset.channel}`;
+  const frame = document.createElement("iframe");
+  Object.entries({ src, title, loading: "lazy", style: "width: 100%; height: 480px; border: 0;" }).forEach(([k, v]) => frame.setAttribute(k, v));
+  return `${frame.outerHTML}\n<script src="${resizer}" async></script>`;
+}
+
 async function restore(params) {
   const file = params.get("image");
   if (file && file !== current.image) {
@@ -222,6 +239,14 @@ function wire() {
     overview.redrawEdges();
   });
   $("detail-close").addEventListener("click", closeDetail);
+  $("embed-button").addEventListener("click", () => {
+    if (!current) return;
+    $("embed-code").value = embedCode();
+    $("embed-dialog").showModal();
+    $("embed-code").select();
+  });
+  $("embed-copy").addEventListener("click", () => navigator.clipboard?.writeText($("embed-code").value));
+  $("embed-close").addEventListener("click", () => $("embed-dialog").close());
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") closeDetail();
   });
@@ -248,21 +273,9 @@ function wire() {
 
 async function boot() {
   const wanted = readHash();  // read before the first draw rewrites it
-  stage("runtime", "Starting the Python runtime");
-  const worker = await PyWorker(here("py/worker.py"), {
-    config: here("assets/pyscript.json"),
-    version: here("build/vendor/pyodide/pyodide.mjs"),
-    async: true,
-  });
-  const sync = worker.sync;
-  stage("packages", "Loading NumPy and Pillow");
-  await sync.load_packages();
-  stage("model", "Loading the model");
-  const started = await sync.start(here("./"));
-  if (started.error !== undefined) throw new Error(started.error);
-  setExamples(JSON.parse(started.examples));
+  const { python: sync, examples } = await startPython(stage);
+  setExamples(examples);
   stage("forward", "Running the network");
-  const examples = JSON.parse(started.examples);
   const linked = wanted.get("image");
   const first = await sync.example(examples.some((e) => e.file === linked) ? linked : examples[0].file);
   if (!show(first)) throw new Error(first.error);

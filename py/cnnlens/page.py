@@ -161,9 +161,6 @@ class App:
 
     def playground(self, n: int, p: int, k: int, s: int) -> dict[str, Any]:
         """The hyperparameter playground for one setting (needs no model or image)."""
-        from .views.playground import playground
+        from .views.playground import answer
 
-        try:
-            return {"playground": json.dumps(playground(n, p, k, s))}
-        except CnnlensError as error:
-            return {"error": str(error)}
+        return answer(n, p, k, s)

@@ -1,0 +1,89 @@
+// One cnnlens view alone, for an <iframe> in a blog post or course page:
+//   embed.html#view=overview|conv|relu|pool|class|playground&layer=…&channel=…&image=…&range=…
+// It boots only what the view needs, never takes focus or scrolls the host page, and tells
+// the host its height (assets/embed.js on the host resizes the frame). It accepts no messages.
+import { showDetail } from "./detail.js";
+import { Overview } from "./overview.js";
+import { startPython } from "./runtime.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.hash.slice(1));
+const view = params.get("view") || "overview";
+const DETAIL_KINDS = new Set(["conv", "relu", "pool", "class"]);
+let draws = 0;
+
+function status(text) {
+  $("embed-status").textContent = text;
+  $("embed-status").hidden = !text;
+}
+
+function fail(message) {
+  status(`This cnnlens view could not start: ${message}`);
+  document.documentElement.dataset.cnnlensFailed = "true";
+}
+
+function ready() {
+  draws += 1;
+  document.documentElement.dataset.cnnlensReady = String(draws);
+}
+
+// The host learns our height whenever it changes; "*" because the host's origin is unknown
+// and the message carries nothing but a number and the frame's own address.
+function reportHeight() {
+  const send = () => parent.postMessage({ type: "cnnlens:height", height: Math.ceil(document.documentElement.scrollHeight), href: location.href }, "*");
+  new ResizeObserver(send).observe(document.body);
+  send();
+}
+
+function fullLink() {
+  const link = new URLSearchParams(params);
+  link.delete("view");
+  $("open-full").href = `index.html#${link}`;
+}
+
+async function showOverview(python) {
+  const overview = new Overview($("overview"), { onOpen: () => {} });
+  $("overview").hidden = false;
+  const answer = await python.mode(params.get("range") || "layer");
+  if (answer.error !== undefined) throw new Error(answer.error);
+  overview.render(JSON.parse(answer.view), answer.rasters);
+}
+
+async function showView(python) {
+  const layer = params.get("layer") || (view === "class" ? "logits" : "conv_1_1");
+  const answer = await python.detail(layer, Number(params.get("channel") || 0));
+  if (answer.error !== undefined) throw new Error(answer.error);
+  showDetail($("detail"), answer, null);
+}
+
+async function boot() {
+  reportHeight();
+  fullLink();
+  if (view === "playground") {
+    $("playground").hidden = false;
+    await import("./playground.js");  // it waits for the booted flag below
+  }
+  const needModel = view !== "playground";
+  const { python, examples } = await startPython((_, label) => status(`${label}…`), { needModel });
+  window.cnnlens = { python };
+  document.documentElement.dataset.cnnlensBooted = "true";
+  if (needModel) {
+    const wanted = params.get("image");
+    const image = examples.some((e) => e.file === wanted) ? wanted : examples[0].file;
+    const first = await python.example(image);
+    if (first.error !== undefined) throw new Error(first.error);
+    if (view === "overview") await showOverview(python);
+    else if (DETAIL_KINDS.has(view)) await showView(python);
+    else throw new Error(`there is no view called “${view}”`);
+  }
+  status("");
+  if (view === "playground") {
+    await new Promise((resolve) => {
+      const wait = () => ($("playground").playground?.view ? resolve() : setTimeout(wait, 50));
+      wait();
+    });
+  }
+  ready();
+}
+
+boot().catch((error) => fail(error.message || String(error)));
