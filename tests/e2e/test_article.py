@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, is_local, screenshot, wait_ready
+from .conftest import ROOT, screenshot, wait_ready
 
 SECTIONS = ["What a CNN is", "Tensors, neurons, layers, kernels and biases", "Input",
             "Convolution", "Kernel size, stride and padding", "ReLU", "Max pooling", "Flatten",
@@ -90,21 +90,23 @@ CONTRASTS = """() => {
 
 
 @pytest.fixture(scope="module")
-def no_js(playwright_instance, site):
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    context = browser.new_context(java_script_enabled=False,
-                                  viewport={"width": 1280, "height": 800})
-    context.route(lambda url: not is_local(url), lambda route: route.abort())
-    page = context.new_page()
+def no_js(browser, site):
+    """A page of the test browser with script execution switched off (as a reader with
+    JavaScript disabled sees it; the same switch as a context without JavaScript)."""
+    page = browser.context.new_page()
+    cdp = browser.context.new_cdp_session(page)
+    cdp.send("Emulation.setScriptExecutionDisabled", {"value": True})
     page.goto(site + "index.html")
+    assert page.evaluate("1 + 1") == 2  # Playwright's own evaluation still works
     yield page
-    browser.close()
+    page.close()
 
 
 def test_the_article_is_readable_without_javascript(no_js):
     page = no_js
     assert page.locator("#app").is_hidden()  # the app needs JavaScript; the article does not
+    assert page.locator("#boot noscript").count() == 1
+    assert "cnnlensStage" not in page.evaluate("Object.keys(document.documentElement.dataset)")
     article = page.locator("article#article")
     assert article.is_visible()
     for title in SECTIONS:

@@ -154,3 +154,14 @@ def test_screenshots(page):
     page.locator(ROOT).screenshot(path=str(ARTIFACTS / "playground.png"))
     set_controls(page, 7, 1, 2, 2)
     page.locator(ROOT).screenshot(path=str(ARTIFACTS / "playground-refused.png"))
+
+
+def test_says_so_when_python_cannot_start(browser, site):
+    page = browser.context.new_page()
+    page.route("**/pyodide/pyodide.mjs", lambda route: route.fulfill(status=404, body=""))
+    page.goto(site + "index.html")
+    page.wait_for_function("document.documentElement.dataset.cnnlensFailed",
+                           timeout=BOOT_TIMEOUT_MS)
+    page.wait_for_function("!document.querySelector('[data-testid=pg-loading]')")
+    assert "The playground cannot run" in page.locator(ROOT).inner_text()
+    page.close()
