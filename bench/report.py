@@ -30,7 +30,13 @@ def _number(value: float, key: str) -> str:
 
 def table(results: dict) -> str:
     rows = ["| figure | n | min | median | max |", "|---|---:|---:|---:|---:|"]
-    for key, s in results["figures"].items():
+    named = dict(results["figures"])
+    for kind in ("cold", "warm"):
+        for stage, s in results.get(f"{kind}_boot_stages_ms", {}).items():
+            named[f"{kind}_boot_stage {stage} (ms)"] = s
+    for layer in results.get("forward_layers_ms", []):
+        named[f"forward_layer {layer['node']} ({layer['op']}, ms)"] = layer
+    for key, s in named.items():
         rows.append(f"| {key} | {s['n']} | " + " | ".join(
             _number(s[k], key) for k in ("min", "median", "max")) + " |")
     sizes = results.get("first_visit_bytes")
@@ -58,10 +64,10 @@ def _bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
 
 def _stacked(runs: dict[str, dict[str, dict]]) -> str:
     """One stacked bar per boot kind (cold, warm), a segment per stage (medians)."""
-    width, left, row = 640, 60, 34
+    width, left, row = 640, 60, 34  # 70 px on the right for the total
     total = max((sum(s["median"] for s in stages.values()) for stages in runs.values()),
                 default=1) or 1
-    scale = (width - left - 20) / total
+    scale = (width - left - 70) / total
     parts = [f'<svg width="{width}" height="{row * len(runs) + 40}" role="img">']
     for i, (kind, stages) in enumerate(runs.items()):
         y, x = 10 + i * row, float(left)
@@ -72,6 +78,8 @@ def _stacked(runs: dict[str, dict[str, dict]]) -> str:
                          f'fill="{COLOURS[j % len(COLOURS)]}"><title>{stage}: '
                          f'{s["median"]:.0f} ms</title></rect>')
             x += w
+        total_ms = sum(s["median"] for s in stages.values())
+        parts.append(f'<text x="{x + 4:.1f}" y="{y + 17}">{total_ms:,.0f} ms</text>')
     legend_y = 10 + len(runs) * row + 14
     stages = next(iter(runs.values()), {})
     for j, stage in enumerate(stages):
@@ -125,9 +133,10 @@ def render(results: dict) -> str:
         sections += ["<h2>Boot by stage (medians, ms)</h2>", _stacked(
             {"cold": results["cold_boot_stages_ms"], "warm": results["warm_boot_stages_ms"]})]
     if layers:
-        sections += ["<h2>Forward pass in Pyodide, per layer (medians)</h2>", _bars(
+        sections += ["<h2>Forward pass in Pyodide, per layer (means: the worker's clock "
+                     "ticks in 0.1 ms steps)</h2>", _bars(
             "per layer", [f"{layer['node']} ({layer['op']})" for layer in layers],
-            [layer["median"] for layer in layers], "ms")]
+            [layer.get("mean", layer["median"]) for layer in layers], "ms")]
     sections += ["<h2>History</h2>", "".join(
         _history_chart(key, points) for key, points in history(results).items() if points)]
     not_measured = "".join(f"<li>{k}: {html.escape(v)}</li>"
