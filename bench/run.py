@@ -17,8 +17,6 @@ from bench.browser import ROOT, booted_page, fresh_browser, git_sha, machine, si
 
 RESULTS = ROOT / "bench" / "results"
 NOT_MEASURED = {
-    "detail_view_open_ms": "needs the detail views (a later issue)",
-    "convolution_animation_step_ms": "needs the detail views (a later issue)",
     "forward_webgpu_ms": "there is no WebGPU path yet",
 }
 
