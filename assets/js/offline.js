@@ -70,6 +70,20 @@ window.addEventListener("load", () => {
   if (!root.dataset.cnnlensStage && !root.dataset.cnnlensFailed) explainFailure();
 });
 
+// The check can fail for a moment (a network that has just come back); try a few times.
+async function checkForRelease(registration, tries = 4) {
+  for (let i = 0; i < tries; i += 1) {
+    try {
+      await registration.update();
+      root.dataset.cnnlensReleaseCheck = "done";
+      return;
+    } catch (error) {
+      root.dataset.cnnlensReleaseCheck = `failed: ${error.message || error}`;
+      await new Promise((resolve) => { setTimeout(resolve, 1000 * (i + 1)); });
+    }
+  }
+}
+
 if (SERVICE_WORKER && "serviceWorker" in navigator) {
   const hadController = Boolean(navigator.serviceWorker.controller);
   // A new release took over this page: reload so that the page runs one release only.
@@ -83,7 +97,9 @@ if (SERVICE_WORKER && "serviceWorker" in navigator) {
     // register() does not look for a new release once registered, and the browser's own
     // check after a navigation may come late or not at all: ask on every visit (offline,
     // this fails quietly and the cached release goes on).
-    registration.update().catch(() => {});
+    checkForRelease(registration);
+    // Back online after an offline start: look again.
+    window.addEventListener("online", () => checkForRelease(registration));
     await showReady();
   }).catch((error) => console.warn("cnnlens: offline support unavailable:", error));
 }

@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +74,12 @@ def releases(tmp_path_factory) -> dict[str, object]:
     index = base / "two" / "index.html"
     index.write_text(index.read_text().replace("<title>", "<title>release two — "))
     two = site_build.write_service_worker(base / "two")
+    # A real release comes seconds or days later. Built within the same second, release two's
+    # changed files would carry release one's Last-Modified (one-second resolution), and the
+    # browser's revalidation of sw.js would get "304 Not Modified" and never see it.
+    later = time.time() + 5
+    for changed in (index, base / "two" / "sw.js"):
+        os.utime(changed, (later, later))
     return {"one": one, "two": two}
 
 
