@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import sys
 
-from bench import boot, engine, interaction, memory, pyodide_forward, report
+from bench import boot, embed, engine, interaction, memory, pyodide_forward, report
 from bench.browser import ROOT, booted_page, fresh_browser, git_sha, machine, site, summary
 
 RESULTS = ROOT / "bench" / "results"
@@ -26,6 +26,7 @@ def browser_figures(runs: int, switches: int) -> dict:
 
     with site() as url, sync_playwright() as playwright:
         results = boot.measure(playwright, url, runs)
+        results["figures"].update(embed.measure(playwright, url, runs))
         with fresh_browser(playwright) as browser:
             page = booted_page(browser, url)
             forward = pyodide_forward.measure(page, max(runs, 20))
