@@ -16,7 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e.conftest import BOOT_TIMEOUT_MS, CHROMIUM, Browser, _load_serve, wait_ready
+from tests.e2e.conftest import (
+    BOOT_TIMEOUT_MS,
+    CHROMIUM,
+    Browser,
+    load_build_script,
+    wait_ready,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +39,7 @@ def summary(values: list[float]) -> dict[str, float]:
 @contextmanager
 def site() -> Iterator[str]:
     """The repository root served on 127.0.0.1; yields the page's URL."""
-    server, base = _load_serve().serve(ROOT, 0)
+    server, base = load_build_script("serve").serve(ROOT, 0)
     try:
         yield base + "index.html"
     finally:

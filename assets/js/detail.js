@@ -1,7 +1,6 @@
 // The detail panel for one selected neuron: the view for its layer kind (convolution,
 // ReLU, pooling, flatten + softmax for a class), or its plain numbers for anything else.
-import { fmt } from "./overview.js";
-import { Packed } from "./views/common.js";
+import { el, fmt, Packed } from "./views/common.js";
 import { convView } from "./views/conv.js";
 import { flattenView, softmaxView } from "./views/flatten.js";
 import { poolView } from "./views/pool.js";
@@ -15,12 +14,6 @@ export function stopDetail() {
   cleanups = [];
 }
 
-function el(tag, attrs = {}, text) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function numbers(rows) {
   const table = el("dl", { class: "numbers" });

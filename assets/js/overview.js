@@ -2,21 +2,10 @@
 // handles pointing at it: hover lights a tile's incoming edges, click or Enter selects it,
 // arrow keys move between tiles. No decisions about values or colours are made here.
 import { drawEdges } from "./edges.js";
+import { el, fmt } from "./views/common.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
-function el(tag, attrs = {}, text) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;  // always text, never HTML
-  return node;
-}
-
-export function fmt(x) {
-  if (x === 0) return "0";
-  const abs = Math.abs(x);
-  return abs >= 1000 || abs < 0.001 ? x.toExponential(2) : x.toPrecision(3);
-}
 
 function legend(spec, caption) {
   const box = el("div", { class: "legend", role: "img", "aria-label": `${caption}: colour scale from ${fmt(spec.min)} to ${fmt(spec.max)}` });

@@ -26,8 +26,9 @@ BOOT_TIMEOUT_MS = 180_000
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
-def _load_serve():
-    spec = importlib.util.spec_from_file_location("cnnlens_serve", ROOT / "build" / "serve.py")
+def load_build_script(name: str):
+    """A module of build/ (not a package; `site` would also clash with the stdlib's)."""
+    spec = importlib.util.spec_from_file_location(f"cnnlens_{name}", ROOT / "build" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -49,7 +50,7 @@ def site() -> Iterator[str]:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.fail("Debian's chromium is missing: run `make test` as root, "
                     "or apt-get install chromium")
-    server, url = _load_serve().serve(ROOT, 0)
+    server, url = load_build_script("serve").serve(ROOT, 0)
     yield url
     server.shutdown()
 
@@ -104,6 +105,16 @@ def browser(playwright_instance, tmp_path_factory) -> Iterator[Browser]:
 
 
 REDRAW_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def page(browser, site):
+    """The app after boot: first overview drawn and every request handler connected."""
+    page = browser.context.new_page()
+    page.goto(site + "index.html")
+    wait_ready(page, 1)
+    page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
+    return page
 
 
 def wait_ready(page, count: int) -> None:

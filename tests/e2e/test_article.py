@@ -124,13 +124,6 @@ def test_the_article_is_readable_without_javascript(no_js):
     screenshot(page, "article-no-javascript")
 
 
-@pytest.fixture(scope="module")
-def page(browser, site):
-    page = browser.context.new_page()
-    page.goto(site + "index.html")
-    wait_ready(page, 1)
-    page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
-    return page
 
 
 def live_links(page) -> list[str]:

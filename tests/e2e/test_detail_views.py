@@ -13,7 +13,7 @@ from cnnlens.onnx_reader import read_model
 from cnnlens.preprocess import preprocess
 from tests.paths import BUNDLED_MODEL, EXAMPLES
 
-from .conftest import screenshot, wait_ready
+from .conftest import screenshot
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -26,13 +26,6 @@ def engine():
     return model, run(model, x)
 
 
-@pytest.fixture(scope="module")
-def page(browser, site):
-    page = browser.context.new_page()
-    page.goto(site + "index.html")
-    wait_ready(page, 1)
-    page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
-    return page
 
 
 def open_view(page, layer: str, channel: int, kind: str) -> None:

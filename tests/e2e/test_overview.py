@@ -52,13 +52,6 @@ def do(page, action) -> None:
     wait_ready(page, before + 1)
 
 
-@pytest.fixture(scope="module")
-def page(browser, site):
-    page = browser.context.new_page()
-    page.goto(site + "index.html")
-    wait_ready(page, 1)
-    page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
-    return page
 
 
 def expected_half_range(result, layer: str, channel: int, mode: str) -> float:

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from tests.paths import BUNDLED_MODEL as MODEL
@@ -43,12 +42,6 @@ def tile_pixels(page, layer: str) -> list[list[int]]:
     )
 
 
-@pytest.fixture(scope="module")
-def page(browser, site):
-    page = browser.context.new_page()
-    page.goto(site + "index.html")
-    wait_ready(page, 1)
-    return page
 
 
 def ready_count(page) -> int:

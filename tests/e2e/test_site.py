@@ -8,7 +8,6 @@ isolation headers, no cache headers, no MIME types of ours. The site is served a
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import shutil
@@ -27,23 +26,24 @@ import pytest
 from tests.paths import BUNDLED_MODEL as MODEL
 from tests.paths import EXAMPLES
 
-from .conftest import BOOT_TIMEOUT_MS, CHROMIUM, ROOT, Browser, screenshot, wait_ready
+from .conftest import (
+    BOOT_TIMEOUT_MS,
+    CHROMIUM,
+    ROOT,
+    Browser,
+    load_build_script,
+    screenshot,
+    wait_ready,
+)
 
 SUB_PATH = "courses/ml/cnn/"
 # Precaching ~18 MB from 127.0.0.1 takes a second or two after the boot.
 OFFLINE_READY_TIMEOUT_MS = 60_000
 
 
-def _load_site():
-    spec = importlib.util.spec_from_file_location("cnnlens_site", ROOT / "build" / "site.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
-site_build = _load_site()
+site_build = load_build_script("site")
 
 
 class PlainHandler(SimpleHTTPRequestHandler):

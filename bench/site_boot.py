@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Boot time of the built site in headless Chromium: cold, and warm from the service worker.
 
-    .venv/bin/python build/site_bench.py [--runs 5]
+    .venv/bin/python -m bench.site_boot [--runs 5]
 
 Builds the site into a temporary folder, serves it from a sub-path with the standard
 library's http.server (no cache headers, so a cold visit downloads everything), and
@@ -9,7 +9,7 @@ measures time from navigation start to the first complete overview (`cnnlens:rea
 - cold: a fresh browser profile per run;
 - warm: one profile, precached by a first visit, then reloads answered by the service
   worker, online and with the network off.
-Prints medians (and min/max). Lives in build/ next to site.py: bench/ is another suite's.
+Prints medians (and min/max).
 Needs the dev environment (Playwright) and Debian's chromium, unlike site.py.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -25,22 +24,13 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, load_build_script
+
 SUB_PATH = "courses/ml/cnn/"
 TIMEOUT_MS = 180_000
 READY = "performance.getEntriesByName('cnnlens:ready:1')[0].startTime"
 
 
-def _load_site():
-    spec = importlib.util.spec_from_file_location("cnnlens_site", ROOT / "build" / "site.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 class Quiet(SimpleHTTPRequestHandler):
@@ -60,7 +50,7 @@ def context(playwright, profile: Path):
     # No request routing here: Playwright's routing turns the HTTP cache off and adds a
     # round trip per request, which would distort the figures. Everything is on 127.0.0.1.
     return playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
         viewport={"width": 1280, "height": 800})
 
 
@@ -83,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         docroot = Path(tmp) / "docroot"
-        site = _load_site().build_site(docroot / SUB_PATH.rstrip("/"))
+        site = load_build_script("site").build_site(docroot / SUB_PATH.rstrip("/"))
         server, url = serve(docroot)
         cold: list[float] = []
         warm: list[float] = []
