@@ -92,3 +92,24 @@ def test_the_playground_embed_loads_no_model_and_no_numpy(playwright_instance, s
     assert ".onnx" not in asked and "numpy" not in asked and "pillow" not in asked
     browser.close()
     assert browser.outside_requests() == []
+
+
+def test_only_height_messages_from_an_embedded_frame_resize_it(blog):
+    """assets/embed.js reads messages of our shape from its frames; embeds read none at all."""
+    frame = "document.getElementById('conv-frame')"
+    before = blog.evaluate(f"{frame}.style.height")
+    blog.evaluate("""() => {
+        window.postMessage({type: 'cnnlens:height', height: 99}, '*');  // not from a frame
+        const w = document.getElementById('conv-frame').contentWindow;
+        w.postMessage({type: 'cnnlens:height', height: 77}, '*');  // to the embed: ignored
+        w.postMessage('alert(1)', '*');
+    }""")
+    blog.wait_for_timeout(300)
+    assert blog.evaluate(f"{frame}.style.height") == before
+    # A well-formed message really from the frame does resize it (the check can fail).
+    blog.locator("#conv-frame").content_frame.locator("body").evaluate(
+        "() => parent.postMessage({type: 'cnnlens:height', height: 321, href: location.href},"
+        " '*')")
+    blog.wait_for_function(f"{frame}.style.height === '321px'")
+    conv = blog.locator("#conv-frame").content_frame
+    assert "conv_1_2 · channel 3" in conv.locator("#detail-title").text_content()
