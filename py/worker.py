@@ -54,16 +54,12 @@ def detail(layer, channel):
     return _to_js(_app.detail(str(layer), int(channel)))
 
 
-def neuron(layer, channel):
-    return _to_js(_app.neuron(str(layer), int(channel)))
-
-
 def time_forward(repeats):
     return _to_js(_app.time_forward(int(repeats)))
 
 
 __export__ = [
-    "load_packages", "start", "example", "image", "mode", "detail", "neuron", "time_forward",
+    "load_packages", "start", "example", "image", "mode", "detail", "time_forward",
 ]
 
 

@@ -27,20 +27,6 @@ function enlarged(source) {
   return canvas;
 }
 
-function kernels(data) {
-  const box = el("div", { class: "kernels" });
-  data.kernels.forEach((kernel, c) => {
-    const grid = el("div", { class: "kernel", role: "img", "aria-label": `kernel for input channel ${c}: ${kernel.flat().map(fmt).join(", ")}` });
-    grid.style.gridTemplateColumns = `repeat(${kernel[0].length}, 1fr)`;
-    kernel.forEach((row, i) => row.forEach((w, j) => {
-      const cell = el("span", { title: fmt(w) });
-      cell.style.background = data.kernel_colors[c][i][j];
-      grid.append(cell);
-    }));
-    box.append(grid);
-  });
-  return box;
-}
 
 const VIEWS = {
   conv: (packed, stop) => [convView(packed, stop)],
@@ -83,9 +69,6 @@ function showNumbers(panel, data, source) {
       ["size", data.shape.join(" × ")], ["min", fmt(data.min)], ["max", fmt(data.max)],
       ["mean", fmt(data.mean)], ["std", fmt(data.std)],
     ]));
-    if (data.kernels) {
-      parts.push(el("h4", {}, `${data.kernels.length} kernels, one per input channel, and the bias ${fmt(data.bias)}`), kernels(data));
-    }
     body.replaceChildren(...parts);
   }
   panel.dataset.layer = data.layer;

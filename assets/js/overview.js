@@ -112,7 +112,8 @@ export class Overview {
 
   render(view, rasters) {
     this.view = view;
-    if (this.root.dataset.structure !== structure(view)) {
+    const rebuild = this.root.dataset.structure !== structure(view);
+    if (rebuild) {
       this.root.replaceChildren(this.svg, ...view.columns.map(spatialColumn), outputColumn(view.output), this.tooltip);
       this.root.dataset.structure = structure(view);
     } else {
@@ -124,7 +125,9 @@ export class Overview {
       this.root.querySelector("section.kind-output").replaceWith(outputColumn(view.output));
     }
     this.paint(view, rasters);
-    this.redrawEdges();
+    // Same columns, same tiles, same places: the edges drawn for them still fit (a resize
+    // of the overview redraws them through the ResizeObserver).
+    if (rebuild) this.redrawEdges();
     this.restoreMarks();
   }
 

@@ -121,14 +121,6 @@ class App:
         return {"view": json.dumps(view), "numbers": memoryview(numbers),
                 "rasters": memoryview(rasters)}
 
-    def neuron(self, layer: str, channel: int) -> dict[str, Any]:
-        if self.session is None:
-            return {"error": "there is no image yet"}
-        try:
-            return {"neuron": json.dumps(self.session.neuron(layer, channel))}
-        except CnnlensError as error:
-            return {"error": str(error)}
-
     def time_forward(self, repeats: int) -> list[float]:
         """Milliseconds per forward pass of the current model and input (for benchmarks)."""
         if self.session is None:

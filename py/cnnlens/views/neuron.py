@@ -1,7 +1,7 @@
 """The numbers behind one neuron (one channel of one layer, or one class of the output).
 
-This is what the detail panel shows until the per-kind detail views exist: the map's
-size and value range, and for a convolution the kernels and bias that produced it.
+This is what the detail panel shows for a layer kind without a view of its own (the input,
+normalisation, …) and for a class whose output layer the flatten view cannot draw.
 """
 
 from __future__ import annotations
@@ -13,29 +13,11 @@ import numpy as np
 from ..errors import CnnlensError
 from ..forward import ForwardResult
 from ..graph import Model
-from . import colormap
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
     return {"min": float(values.min()), "max": float(values.max()),
             "mean": float(values.mean()), "std": float(values.std())}
-
-
-def _conv_parameters(model: Model, layer: str, channel: int) -> dict[str, Any]:
-    node = model.graph.producers[layer]
-    weights = model.graph.initializers.get(node.inputs[1]) if len(node.inputs) > 1 else None
-    if weights is None:
-        return {}
-    bias_name = node.inputs[2] if len(node.inputs) > 2 else ""
-    bias = model.graph.initializers.get(bias_name)
-    kernels = weights[channel]  # (C_in / groups, kH, kW)
-    # One weight scale for the whole layer, so kernels of different neurons compare.
-    rgba = colormap.diverging(kernels, float(np.abs(weights).max()), "weight")
-    return {
-        "kernels": kernels.astype(float).tolist(),
-        "kernel_colors": [[[colormap.hex_colour(c) for c in row] for row in k] for k in rgba],
-        "bias": float(bias[channel]) if bias is not None else 0.0,
-    }
 
 
 def neuron(model: Model, result: ForwardResult, classes: list[str], layer: str,
@@ -58,6 +40,4 @@ def neuron(model: Model, result: ForwardResult, classes: list[str], layer: str,
         "layer": layer, "kind": "input" if node is None else node.op_type, "channel": channel,
         "shape": list(values.shape), **_stats(values),
     }
-    if node is not None and node.op_type == "Conv":
-        info.update(_conv_parameters(model, layer, channel))
     return info
