@@ -33,7 +33,7 @@ def load_and_run(data: bytes) -> None:
     """The whole model path; raises only `CnnlensError` for bad input."""
     from cnnlens.errors import CnnlensError
     from cnnlens.forward import run
-    from cnnlens.session import load_model
+    from cnnlens.loader import load_model
 
     try:
         loaded = load_model(data, "fuzz.onnx")

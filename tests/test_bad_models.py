@@ -1,4 +1,4 @@
-"""The broken-model corpus (tests/bad_models.py) through `session.load_model` and the CLI,
+"""The broken-model corpus (tests/bad_models.py) through `loader.load_model` and the CLI,
 plus the memory budget's shape inference checked against real forward passes."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from cnnlens.cli import main
 from cnnlens.errors import CnnlensError, ModelError
 from cnnlens.forward import run
 from cnnlens.limits import check_budget
+from cnnlens.loader import load_model
 from cnnlens.onnx_reader import read_model
-from cnnlens.session import load_model
 from tests.bad_models import ModelCase, bad_model_files
 from tests.paths import BUNDLED_MODEL, EXAMPLES
 from tests.test_forward import random_cnns

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import onnx
@@ -17,7 +17,7 @@ from onnx import numpy_helper
 from cnnlens.errors import ModelError, UnsupportedOpError
 from cnnlens.forward import check_supported, run
 from cnnlens.onnx_reader import read_model
-from cnnlens.ops import OPS
+from cnnlens.ops import SPECS
 from cnnlens.summary import summarize
 from tests.onnx_builders import (
     ModelBuilder,
@@ -399,7 +399,7 @@ def test_unsupported_ops_are_all_named_before_anything_runs(monkeypatch):
     def explode(inputs, attrs):
         raise AssertionError("an op ran before the support check")
 
-    monkeypatch.setitem(OPS, "Conv", explode)
+    monkeypatch.setitem(SPECS, "Conv", replace(SPECS["Conv"], forward=explode))
     model = load(unsupported_model())
     with pytest.raises(UnsupportedOpError) as caught:
         run(model, np.zeros((2, 2), np.float32))  # a wrong input must not be reported first

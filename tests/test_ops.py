@@ -14,7 +14,7 @@ from onnx import numpy_helper
 from cnnlens.errors import ModelError
 from cnnlens.forward import run
 from cnnlens.onnx_reader import read_model
-from cnnlens.ops import EARLIER_SEMANTICS, OPS, op_function
+from cnnlens.ops import SPECS, op_function
 from cnnlens.ops.shape import reshape_target
 from tests.onnx_builders import (
     ModelBuilder,
@@ -384,8 +384,8 @@ def test_softmax_is_stable_for_huge_logits():
 
 
 def test_op_function_picks_semantics_by_opset():
-    assert op_function("Softmax", 12) is EARLIER_SEMANTICS["Softmax"][0][1]
-    assert op_function("Softmax", 13) is OPS["Softmax"]
+    assert op_function("Softmax", 12) is SPECS["Softmax"].earlier[0][1]
+    assert op_function("Softmax", 13) is SPECS["Softmax"].forward
     assert op_function("Relu", 7, domain="com.microsoft") is None
     assert op_function("LRN", 17) is None
 

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from cnnlens.errors import CnnlensError, ImageError, ModelError
-from cnnlens.session import Session, load_model
+from cnnlens.loader import load_model
+from cnnlens.session import Session
 from tests.onnx_builders import ModelBuilder
 from tests.paths import BUNDLED_MODEL as MODEL
 from tests.paths import EXAMPLES

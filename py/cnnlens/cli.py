@@ -14,17 +14,16 @@ import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
 from .errors import CnnlensError
-from .forward import ForwardResult, check_supported, run
+from .forward import ForwardResult, run
 from .graph import Dim, Model, elem_type_name
-from .model_card import ModelCard, class_names, model_card, output_size
-from .onnx_reader import read_model
+from .loader import LoadedModel, load_model
+from .model_card import class_names, output_size
 from .preprocess import preprocess
 from .summary import LayerSummary, summarize
 
@@ -40,15 +39,6 @@ class CliError(Exception):
 
 class ImageFileError(CliError):
     """One image could not be read or preprocessed; others may still work."""
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A model read from disk, checked runnable, with its card."""
-
-    path: str
-    model: Model
-    card: ModelCard
 
 
 # ---------------------------------------------------------------- loading
@@ -71,20 +61,14 @@ def read_file(path: str, error: type[CliError] = CliError) -> bytes:
         raise error(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def load(path: str) -> Loaded:
-    """Reads, validates and checks an ONNX model and its card."""
+def load(path: str) -> LoadedModel:
+    """Reads, validates and checks an ONNX model and its card (the page's loader)."""
     data = read_file(path)
     with about(path):
-        model = read_model(data)
-        check_supported(model)
-        card = model_card(model)
-        count = output_size(model)
-        if count is not None:
-            class_names(card, count)  # a fixed-size output is checked before any image
-    return Loaded(path, model, card)
+        return load_model(data, path)
 
 
-def forward(loaded: Loaded, image_path: str) -> tuple[np.ndarray, ForwardResult]:
+def forward(loaded: LoadedModel, image_path: str) -> tuple[np.ndarray, ForwardResult]:
     """One image file → (model input `(1, C, H, W)`, forward result).
 
     Image problems raise `ImageFileError` (the caller may go on with other images); model
@@ -93,7 +77,7 @@ def forward(loaded: Loaded, image_path: str) -> tuple[np.ndarray, ForwardResult]
     data = read_file(image_path, ImageFileError)
     with about(image_path, ImageFileError):
         x = preprocess(data, loaded.card.preprocessing)
-    with about(loaded.path):
+    with about(loaded.name):
         result = run(loaded.model, x)
         class_names(loaded.card, result.probabilities.shape[-1])
     return x, result
@@ -108,7 +92,7 @@ def _dims(shape: Iterable[Dim] | None) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
-def _trace_shape(loaded: Loaded) -> tuple[int, ...]:
+def _trace_shape(loaded: LoadedModel) -> tuple[int, ...]:
     """A concrete `(1, C, H, W)` for the summary's trial run: declared dims, else the card's."""
     prep = loaded.card.preprocessing
     wanted = (1, prep.channels, *prep.size)
@@ -140,16 +124,16 @@ def _output_count(model: Model, layers: Sequence[LayerSummary]) -> int:
     return int(shape[-1]) if shape else output_size(model) or 0
 
 
-def describe(loaded: Loaded) -> list[str]:
+def describe(loaded: LoadedModel) -> list[str]:
     """The `inspect` report: the card, then one row per layer, then the parameter total."""
     model, card = loaded.model, loaded.card
-    with about(loaded.path):
+    with about(loaded.name):
         layers = summarize(model, _trace_shape(loaded))
         classes = class_names(card, _output_count(model, layers))
     source = model.input
     facts = [
-        ("Model", card.name or Path(loaded.path).name),
-        ("File", loaded.path),
+        ("Model", card.name or Path(loaded.name).name),
+        ("File", loaded.name),
         ("Description", card.description or "-"),
         ("Dataset", card.dataset or "-"),
         ("Test accuracy", "-" if card.test_accuracy is None else f"{card.test_accuracy:.2%}"),

@@ -7,6 +7,7 @@ types are converted), matching what exporters and onnxruntime use for these mode
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,9 +55,17 @@ def check_supported(model: Model) -> None:
         raise UnsupportedOpError(missing)
 
 
-def run(model: Model, x: np.ndarray) -> ForwardResult:
+NodeOutputs = dict[str, np.ndarray]
+NodeHook = Callable[[Node, Callable[[], NodeOutputs]], NodeOutputs]
+"""Wraps one node's computation: ``hook(node, compute)`` calls ``compute()`` (or not) and
+returns the node's named outputs. Timings, caches and backend choices live in hooks, so
+there is one forward loop."""
+
+
+def run(model: Model, x: np.ndarray, hook: NodeHook | None = None) -> ForwardResult:
     """Forward ``x`` (shaped like ``model.input``, e.g. ``(N, C, H, W)``) through the model.
 
+    ``hook``, when given, wraps every node's computation (see :data:`NodeHook`).
     Raises :class:`UnsupportedOpError` before computing anything if an op is missing, and
     :class:`ModelError` for an input that does not fit the declared shape or a node that
     cannot run on what it receives (the message names the node).
@@ -74,7 +83,11 @@ def run(model: Model, x: np.ndarray) -> ForwardResult:
     tensors = {source.name: values[source.name]}
     allocated = 0
     for node in order:
-        for name, array in _run_node(node, values, model.opset).items():
+        def compute(node: Node = node) -> NodeOutputs:
+            return _run_node(node, values, model.opset)
+
+        outputs = compute() if hook is None else hook(node, compute)
+        for name, array in outputs.items():
             values[name] = tensors[name] = array
             # Shapes `check_budget` could not infer are counted here, as they appear.
             allocated += array.nbytes

@@ -7,8 +7,8 @@ refuse such models with a `ModelError` that names the tensor and its size:
 
 - `check_tensor_size` is called by the ONNX reader for every initializer *before* its data
   is decoded;
-- `check_budget(model, input_shape)` infers every intermediate shape it can (the op set is
-  small and its shape rules are simple) and is called by `forward.run` before any node runs;
+- `check_budget(model, input_shape)` infers every intermediate shape it can (each op's
+  shape rule lives in its `OpSpec`) and is called by `forward.run` before any node runs;
 - `forward.run` also adds up what it has really allocated, for the shapes inference could
   not know (it stops at values it cannot infer), so one node's output is the most that can
   ever be over the budget.
@@ -23,8 +23,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.graph import Model, Node
-from cnnlens.ops.shape import reshape_target
-from cnnlens.ops.windows import plan_from_attributes
+from cnnlens.ops import op_spec
 
 MAX_TENSOR_BYTES = 256 * 2**20
 """Largest single tensor (weights or activation). Big ImageNet CNNs stay under 200 MB."""
@@ -142,67 +141,11 @@ def _inferred(model: Model, shapes: dict[str, Shape]) -> Iterator[str]:
             yield node.outputs[0]
 
 
-_SAME_SHAPE = {
-    "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Identity", "Dropout", "Softmax",
-    "BatchNormalization",
-}
-_BROADCAST = {"Add", "Sub", "Mul", "Div"}
-
-
 def _output_shape(node: Node, inputs: list[Shape | None], values: dict[str, np.ndarray]
                   ) -> Shape | None:
-    op, attrs = node.op_type, node.attributes
-    if node.domain or (inputs and inputs[0] is None and op != "Constant"):
+    """The first output's shape by the op's own rule; ``None`` when it cannot be known."""
+    spec = op_spec(node.op_type, node.domain)
+    if spec is None or (inputs and inputs[0] is None and node.op_type != "Constant"):
         return None
-    if op in _SAME_SHAPE:
-        return inputs[0]
-    if op in _BROADCAST:
-        if any(s is None for s in inputs[:2]):
-            return None
-        return tuple(np.broadcast_shapes(*inputs[:2]))
-    if op == "Constant":
-        value = attrs.get("value")
-        return tuple(np.shape(value)) if value is not None else None
-    x = inputs[0]
-    assert x is not None
-    if op == "Conv":
-        w = inputs[1]
-        if w is None or len(w) != len(x):
-            return None
-        plan = plan_from_attributes(x[2:], w[2:], attrs, op)
-        return (x[0], w[0], *plan.output)
-    if op in ("MaxPool", "AveragePool"):
-        kernel = tuple(int(k) for k in attrs["kernel_shape"])
-        plan = plan_from_attributes(x[2:], kernel, attrs, op,
-                                    ceil_mode=bool(attrs.get("ceil_mode", 0)))
-        return (x[0], x[1], *plan.output)
-    if op in ("GlobalAveragePool", "GlobalMaxPool"):
-        return (x[0], x[1], *(1,) * (len(x) - 2))
-    if op == "Flatten":
-        axis = int(attrs.get("axis", 1)) % (len(x) + 1) if x else 0
-        return (math.prod(x[:axis]), math.prod(x[axis:]))
-    if op == "Reshape":
-        target = values.get(node.inputs[1]) if len(node.inputs) > 1 else None
-        if target is None:
-            return None  # computed at run time: the running total in forward.run covers it
-        return reshape_target(x, target.tolist(), bool(attrs.get("allowzero", 0)))
-    if op == "Concat":
-        if any(s is None for s in inputs):
-            return None
-        axis = int(attrs["axis"]) % len(x)
-        return (*x[:axis], sum(s[axis] for s in inputs if s), *x[axis + 1:])
-    if op == "Gemm":
-        b = inputs[1]
-        if b is None or len(x) != 2 or len(b) != 2:
-            return None
-        rows = x[1] if attrs.get("transA", 0) else x[0]
-        cols = b[0] if attrs.get("transB", 0) else b[1]
-        return (rows, cols)
-    if op == "MatMul":
-        b = inputs[1]
-        if b is None or len(x) < 2 or len(b) < 2:
-            return None
-        batch = np.broadcast_shapes(x[:-2], b[:-2])
-        return (*batch, x[-2], b[-1])
-    return None
-
+    constants = [values.get(name) if name else None for name in node.inputs]
+    return spec.shape(inputs, node.attributes, constants)

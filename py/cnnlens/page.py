@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import CnnlensError
 from .forward import run
-from .session import LoadedModel, Session, load_model
+from .loader import LoadedModel, load_model
+from .session import Session
 
 MODEL_PATH = "assets/models/tinyvgg-fashion-mnist.onnx"
 EXAMPLES_PATH = "assets/images/fashion-mnist/"

@@ -1,18 +1,19 @@
 """Per-node timings of one forward pass, for the benchmarks (bench/) and nothing else.
 
-It runs the same node runner as :func:`cnnlens.forward.run`, in the same order, and only
-adds a clock around each node, so the engine itself carries no timing code.
+It runs :func:`cnnlens.forward.run` itself with a hook that puts a clock around each node,
+so the engine carries no timing code and there is one forward loop.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from cnnlens.forward import _compute_dtype, _prepare_input, _run_node, check_supported
-from cnnlens.graph import Model
+from cnnlens.forward import NodeOutputs, run
+from cnnlens.graph import Model, Node
 
 
 @dataclass(frozen=True)
@@ -26,20 +27,16 @@ class NodeTiming:
 
 
 def profile(model: Model, x: np.ndarray) -> tuple[list[NodeTiming], dict[str, np.ndarray]]:
-    """Runs ``x`` through ``model`` like ``forward.run``; returns the per-node timings in
+    """Runs ``x`` through ``model`` with ``forward.run``; returns the per-node timings in
     execution order and every produced tensor by name (input first), for checking."""
-    check_supported(model)
-    values: dict[str, np.ndarray] = {
-        name: _compute_dtype(array) for name, array in model.graph.initializers.items()
-    }
-    values[model.input.name] = _prepare_input(model.input, x)
-    tensors = {model.input.name: values[model.input.name]}
-    timings = []
-    for node in model.topological_order():
+    timings: list[NodeTiming] = []
+
+    def timed(node: Node, compute: Callable[[], NodeOutputs]) -> NodeOutputs:
         start = time.perf_counter()
-        outputs = _run_node(node, values, model.opset)
+        outputs = compute()
         ms = (time.perf_counter() - start) * 1000.0
-        for name, array in outputs.items():
-            values[name] = tensors[name] = array
         timings.append(NodeTiming(node.name, node.op_type, node.outputs[0], ms))
-    return timings, tensors
+        return outputs
+
+    result = run(model, x, hook=timed)
+    return timings, result.tensors

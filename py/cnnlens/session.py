@@ -12,34 +12,13 @@ from typing import Any
 import numpy as np
 
 from .errors import CnnlensError
-from .forward import ForwardResult, check_supported, run
-from .graph import Model
-from .model_card import ModelCard, class_names, model_card
-from .onnx_reader import read_model
+from .forward import ForwardResult, run
+from .loader import LoadedModel
+from .model_card import class_names
 from .preprocess import input_preview, preprocess
-from .views.conv import conv_view
-from .views.flatten import flatten_view
+from .views.detail import DetailView, detail_view
 from .views.neuron import neuron
 from .views.overview import RANGE_MODES, RangeMode, overview
-from .views.pool import pool_view
-from .views.relu import relu_view
-from .views.softmax import softmax_view
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model that has been read and checked, with its card."""
-
-    model: Model
-    card: ModelCard
-    name: str
-
-
-def load_model(data: bytes, name: str) -> LoadedModel:
-    """ONNX bytes → a model we can run; raises our documented errors for anything else."""
-    model = read_model(data)
-    check_supported(model)
-    return LoadedModel(model, model_card(model), name)
 
 
 @dataclass(frozen=True)
@@ -92,24 +71,6 @@ class Session:
         """The numbers behind one tile or class (see `views.neuron`)."""
         return neuron(self.loaded.model, self.result, list(self.classes), layer, channel)
 
-    def detail(self, layer: str, channel: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-        """The detail view for a tile or a class: (view, float32 numbers, RGBA rasters).
-
-        Convolution, ReLU and pooling tiles get their own views; a class gets the flatten
-        view plus the softmax; anything else the plain numbers of `neuron`.
-        """
-        model, result = self.loaded.model, self.result
-        empty = np.zeros(0, np.float32), np.zeros(0, np.uint8)
-        if layer == result.logits_name:
-            try:
-                view, numbers, rasters = flatten_view(model, result, list(self.classes), channel)
-            except CnnlensError:  # a head we cannot draw: the class's numbers still are
-                return {**self.neuron(layer, channel), "softmax": None}, *empty
-            view["softmax"] = softmax_view(result, list(self.classes))
-            return view, numbers, rasters
-        node = model.graph.producers.get(layer)
-        builders = {"Conv": conv_view, "Relu": relu_view, "MaxPool": pool_view,
-                    "AveragePool": pool_view}
-        if node is not None and node.op_type in builders:
-            return builders[node.op_type](model, result, layer, channel)
-        return self.neuron(layer, channel), *empty
+    def detail(self, layer: str, channel: int) -> DetailView:
+        """The detail view for a tile or a class (see `views.detail`)."""
+        return detail_view(self.loaded.model, self.result, list(self.classes), layer, channel)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs, optional, required
+from cnnlens.ops.spec import OpSpec, same_shape
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -57,3 +58,12 @@ def op_clip(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
     if high is None:
         high = attrs.get("max")
     return [clip(x, low, high)]
+
+
+SPECS = (
+    OpSpec("Relu", op_relu, same_shape, channelwise=True, kind="relu", detail="relu"),
+    OpSpec("LeakyRelu", op_leaky_relu, same_shape, channelwise=True, kind="relu"),
+    OpSpec("Sigmoid", op_sigmoid, same_shape, channelwise=True, kind="relu"),
+    OpSpec("Tanh", op_tanh, same_shape, channelwise=True, kind="relu"),
+    OpSpec("Clip", op_clip, same_shape, channelwise=True, kind="relu"),
+)

@@ -6,14 +6,12 @@ Opset >= 7 broadcasts like NumPy. Older models may instead set ``broadcast=1`` w
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs, axis, required
-
-OpFunction = Callable[[Inputs, dict[str, Any]], list[np.ndarray]]
+from cnnlens.ops.spec import OpFunction, OpSpec, broadcast_shape
 
 
 def align_legacy_broadcast(a: np.ndarray, b: np.ndarray, attrs: dict[str, Any]) -> np.ndarray:
@@ -49,3 +47,9 @@ def op_div(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
         quotient = np.trunc(np.true_divide(a, b))
         return [quotient.astype(np.result_type(a, b))]
     return [np.divide(a, b)]
+
+
+SPECS = tuple(
+    OpSpec(op_type, function, broadcast_shape, channelwise=True)
+    for op_type, function in (("Add", op_add), ("Sub", op_sub), ("Mul", op_mul), ("Div", op_div))
+)

@@ -14,6 +14,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, optional, required
+from cnnlens.ops.spec import OpSpec, Shape
 from cnnlens.ops.windows import WindowPlan, pad_spatial, plan_from_attributes, sliding_windows
 
 
@@ -71,3 +72,15 @@ def op_conv(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
         raise ModelError(f"Conv: bias {b.shape} should be ({w.shape[0]},)")
     plan = plan_from_attributes(x.shape[2:], kernel, attrs, "Conv")
     return [convolve(x, w, b, plan, int(attrs.get("group", 1)))]
+
+
+def conv_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+               constants: list[np.ndarray | None]) -> Shape | None:
+    x, w = shapes[0], shapes[1] if len(shapes) > 1 else None
+    if x is None or w is None or len(w) != len(x):
+        return None
+    plan = plan_from_attributes(x[2:], w[2:], attrs, "Conv")
+    return (x[0], w[0], *plan.output)
+
+
+SPECS = (OpSpec("Conv", op_conv, conv_shape, kind="conv", detail="conv"),)

@@ -8,6 +8,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, optional, required
+from cnnlens.ops.spec import OpSpec, Shape
 
 
 def gemm(
@@ -57,3 +58,27 @@ def op_gemm(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
 def op_matmul(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
     """ONNX MatMul: NumPy ``matmul`` semantics (batched, 1-D promotion)."""
     return [np.matmul(required(inputs, 0, "MatMul"), required(inputs, 1, "MatMul"))]
+
+
+def gemm_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+               constants: list[np.ndarray | None]) -> Shape | None:
+    a, b = shapes[0], shapes[1] if len(shapes) > 1 else None
+    if a is None or b is None or len(a) != 2 or len(b) != 2:
+        return None
+    rows = a[1] if attrs.get("transA", 0) else a[0]
+    cols = b[0] if attrs.get("transB", 0) else b[1]
+    return (rows, cols)
+
+
+def matmul_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+                 constants: list[np.ndarray | None]) -> Shape | None:
+    a, b = shapes[0], shapes[1] if len(shapes) > 1 else None
+    if a is None or b is None or len(a) < 2 or len(b) < 2:
+        return None
+    return (*np.broadcast_shapes(a[:-2], b[:-2]), a[-2], b[-1])
+
+
+SPECS = (
+    OpSpec("Gemm", op_gemm, gemm_shape),
+    OpSpec("MatMul", op_matmul, matmul_shape),
+)

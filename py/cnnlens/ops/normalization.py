@@ -8,6 +8,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
+from cnnlens.ops.spec import OpSpec, same_shape
 
 
 def batch_normalize(
@@ -44,3 +45,9 @@ def op_batch_normalization(inputs: Inputs, attrs: dict[str, Any]) -> list[np.nda
         raise ModelError(f"{op}: input {x.shape} needs rank >= 2, (N, C, ...)")
     parameters = [required(inputs, i, op) for i in range(1, 5)]
     return [batch_normalize(x, *parameters, float(attrs.get("epsilon", 1e-5)))]
+
+
+SPECS = (
+    OpSpec("BatchNormalization", op_batch_normalization, same_shape, channelwise=True,
+           kind="norm"),
+)

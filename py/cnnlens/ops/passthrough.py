@@ -8,6 +8,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
+from cnnlens.ops.spec import OpSpec, Shape, same_shape
 
 # Constant's value attributes (one must be set) and how each becomes an array.
 _CONSTANT_VALUES = {
@@ -50,3 +51,17 @@ def op_constant(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
         detail = f" (unsupported: {', '.join(others)})" if others else ""
         raise ModelError(f"Constant needs exactly one supported value attribute{detail}")
     return [_CONSTANT_VALUES[present[0]](attrs[present[0]])]
+
+
+def constant_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+                   constants: list[np.ndarray | None]) -> Shape | None:
+    value = attrs.get("value")
+    return tuple(np.shape(value)) if value is not None else None
+
+
+SPECS = (
+    OpSpec("Identity", op_identity, same_shape, pass_through=True),
+    OpSpec("Dropout", op_dropout, same_shape, pass_through=True,
+           earlier=((10, op_dropout_before_10), (12, op_dropout_before_12))),
+    OpSpec("Constant", op_constant, constant_shape),
+)

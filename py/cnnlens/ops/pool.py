@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
+from cnnlens.ops.spec import OpSpec, Shape
 from cnnlens.ops.windows import WindowPlan, pad_spatial, plan_from_attributes, sliding_windows
 
 
@@ -111,3 +112,31 @@ def op_global_max_pool(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray
     """``(N, C, *S)`` → ``(N, C, 1, ...)``: the maximum of each channel."""
     x = required(inputs, 0, "GlobalMaxPool")
     return [x.max(axis=tuple(range(2, x.ndim)), keepdims=True)]
+
+
+def pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+               constants: list[np.ndarray | None]) -> Shape | None:
+    x = shapes[0]
+    if x is None:
+        return None
+    kernel = tuple(int(k) for k in attrs["kernel_shape"])
+    plan = plan_from_attributes(x[2:], kernel, attrs, "pool",
+                                ceil_mode=bool(attrs.get("ceil_mode", 0)))
+    return (x[0], x[1], *plan.output)
+
+
+def global_pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+                      constants: list[np.ndarray | None]) -> Shape | None:
+    x = shapes[0]
+    return None if x is None else (x[0], x[1], *(1,) * (len(x) - 2))
+
+
+SPECS = (
+    OpSpec("MaxPool", op_max_pool, pool_shape, channelwise=True, kind="pool", detail="pool"),
+    OpSpec("AveragePool", op_average_pool, pool_shape, channelwise=True, kind="pool",
+           detail="pool"),
+    OpSpec("GlobalAveragePool", op_global_average_pool, global_pool_shape, channelwise=True,
+           kind="pool"),
+    OpSpec("GlobalMaxPool", op_global_max_pool, global_pool_shape, channelwise=True,
+           kind="pool"),
+)

@@ -10,6 +10,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, axis, optional, required
+from cnnlens.ops.spec import OpSpec, Shape
 
 
 def flatten(x: np.ndarray, at: int) -> np.ndarray:
@@ -79,3 +80,38 @@ def op_concat(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
     if not arrays:
         raise ModelError("Concat needs at least one input")
     return [np.concatenate(arrays, axis=axis(int(attrs["axis"]), arrays[0].ndim, "Concat"))]
+
+
+def flatten_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+                  constants: list[np.ndarray | None]) -> Shape | None:
+    x = shapes[0]
+    if x is None:
+        return None
+    at = axis(int(attrs.get("axis", 1)), len(x), "Flatten", inclusive_end=True)
+    return (math.prod(x[:at]), math.prod(x[at:]))
+
+
+def reshape_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+                  constants: list[np.ndarray | None]) -> Shape | None:
+    x = shapes[0]
+    target = constants[1] if len(constants) > 1 else None
+    if x is None or target is None:
+        return None  # computed at run time: forward.run's running total covers it
+    return reshape_target(x, target.tolist(), bool(attrs.get("allowzero", 0)))
+
+
+def concat_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+                 constants: list[np.ndarray | None]) -> Shape | None:
+    if not shapes or any(s is None for s in shapes):
+        return None
+    first = shapes[0]
+    assert first is not None
+    at = axis(int(attrs["axis"]), len(first), "Concat")
+    return (*first[:at], sum(s[at] for s in shapes if s), *first[at + 1:])
+
+
+SPECS = (
+    OpSpec("Flatten", op_flatten, flatten_shape),
+    OpSpec("Reshape", op_reshape, reshape_shape),
+    OpSpec("Concat", op_concat, concat_shape),
+)

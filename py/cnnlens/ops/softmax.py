@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs, axis, required
+from cnnlens.ops.spec import OpSpec, same_shape
 
 
 def softmax(x: np.ndarray, along: int = -1) -> np.ndarray:
@@ -31,3 +32,8 @@ def op_softmax_before_13(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarr
     at = axis(int(attrs.get("axis", 1)), x.ndim, "Softmax")
     rows = x.reshape(math.prod(x.shape[:at]), math.prod(x.shape[at:]))
     return [softmax(rows, 1).reshape(x.shape)]
+
+
+SPECS = (
+    OpSpec("Softmax", op_softmax, same_shape, earlier=((13, op_softmax_before_13),)),
+)

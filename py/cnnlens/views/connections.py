@@ -9,12 +9,7 @@ channel, and anything we cannot reason about is drawn as fully connected.
 from __future__ import annotations
 
 from ..graph import Node
-
-# Ops whose output channel k depends on input channel k alone.
-_CHANNELWISE = {
-    "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "MaxPool", "AveragePool",
-    "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Add", "Sub", "Mul", "Div",
-}
+from ..ops import op_spec
 
 
 def channel_sources(node: Node, c_in: int, c_out: int) -> list[list[int]]:
@@ -25,7 +20,8 @@ def channel_sources(node: Node, c_in: int, c_out: int) -> list[list[int]]:
             per_in, per_out = c_in // groups, c_out // groups
             return [list(range((k // per_out) * per_in, (k // per_out + 1) * per_in))
                     for k in range(c_out)]
-    if node.op_type in _CHANNELWISE and c_in == c_out:
+    spec = op_spec(node.op_type, node.domain)
+    if spec is not None and spec.channelwise and c_in == c_out:
         return [[k] for k in range(c_out)]
     return [list(range(c_in)) for _ in range(c_out)]
 

@@ -13,21 +13,17 @@ import numpy as np
 
 from ..forward import ForwardResult
 from ..graph import Model, Node
+from ..ops import op_spec
 from . import colormap
 from .connections import channel_sources, source_column
 
 RangeMode = Literal["neuron", "layer", "network"]
 RANGE_MODES: tuple[RangeMode, ...] = ("neuron", "layer", "network")
 
-# Op types that only pass a tensor through: a column for them would repeat its neighbour.
-_PASS_THROUGH = {"Identity", "Dropout"}
-
-_KINDS = {
-    "Conv": "conv",
-    "Relu": "relu", "LeakyRelu": "relu", "Clip": "relu", "Sigmoid": "relu", "Tanh": "relu",
-    "MaxPool": "pool", "AveragePool": "pool", "GlobalAveragePool": "pool",
-    "BatchNormalization": "norm",
-}
+def _pass_through(node: Node) -> bool:
+    """Nodes that only pass a tensor on: a column for them would repeat their neighbour."""
+    spec = op_spec(node.op_type, node.domain)
+    return spec is not None and spec.pass_through
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,8 @@ class SpatialLayer:
 
     @property
     def kind(self) -> str:
-        return _KINDS.get(self.op_type, "other")
+        spec = op_spec(self.op_type, self.node.domain)
+        return spec.kind if spec is not None else "other"
 
 
 def spatial_layers(model: Model, result: ForwardResult) -> list[SpatialLayer]:
@@ -53,7 +50,7 @@ def spatial_layers(model: Model, result: ForwardResult) -> list[SpatialLayer]:
     layers = []
     for name, tensor in result.tensors.items():
         node = producers.get(name)
-        if node is None or node.op_type in _PASS_THROUGH or tensor.ndim != 4:
+        if node is None or _pass_through(node) or tensor.ndim != 4:
             continue
         layers.append(SpatialLayer(name, node, tensor[0]))
     return layers
@@ -190,7 +187,7 @@ def _output(result: ForwardResult, classes: list[str]) -> dict[str, Any]:
 def _aliases(model: Model) -> dict[str, str]:
     """Maps outputs of pass-through nodes to the tensor they pass on."""
     return {node.outputs[0]: node.inputs[0] for node in model.graph.nodes
-            if node.op_type in _PASS_THROUGH and node.inputs and node.outputs}
+            if _pass_through(node) and node.inputs and node.outputs}
 
 
 def overview(model: Model, result: ForwardResult, classes: list[str], preview: np.ndarray,

@@ -1,0 +1,103 @@
+"""What cnnlens knows about one ONNX op type, in one place.
+
+Each op module ends with a ``SPECS`` tuple of :class:`OpSpec`: the forward function, its
+vector-Jacobian product, its output-shape rule, whether output channel ``k`` depends on
+input channel ``k`` alone, and how the views show it. Every other module (the forward and
+backward passes, the memory budget, the overview's columns and edges, the detail views)
+reads these specs, so adding an op means adding one spec and its tests.
+
+Signatures, with ``inputs`` the node's input arrays in order (``None`` for an omitted
+optional input) and ``attrs`` its decoded attributes:
+
+- ``forward(inputs, attrs) -> outputs``: the output arrays in the node's output order;
+  inputs are never modified.
+- ``vjp(inputs, attrs, outputs, grads, rule) -> input_grads``: given the gradient of a
+  scalar with respect to each output (``None`` for an output it does not depend on),
+  the gradient with respect to each input, in input order (``None`` where no gradient is
+  defined or needed: shapes, integer tensors). ``rule`` chooses how ReLU passes gradients
+  back (:data:`RELU_RULES`); every other op ignores it.
+- ``shape(shapes, attrs, constants) -> shape``: the first output's shape from the input
+  shapes (``None`` where unknown) and the inputs that are initializers (``None``
+  otherwise), or ``None`` when it cannot be inferred before running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from cnnlens.ops.arguments import Inputs
+
+Shape = tuple[int, ...]
+Grads = Sequence[np.ndarray | None]
+OpFunction = Callable[[Inputs, dict[str, Any]], list[np.ndarray]]
+VjpFunction = Callable[
+    [Inputs, dict[str, Any], list[np.ndarray], Grads, str], list[np.ndarray | None]
+]
+ShapeRule = Callable[[list[Shape | None], dict[str, Any], list[np.ndarray | None]], Shape | None]
+
+ReluRule = Literal["plain", "deconvnet", "guided"]
+RELU_RULES: tuple[ReluRule, ...] = ("plain", "deconvnet", "guided")
+"""How ReLU passes a gradient back: ``plain`` where its input was positive (the true
+gradient); ``deconvnet`` only the positive gradient, wherever the input was (Zeiler &
+Fergus 2014); ``guided`` both conditions (Springenberg et al. 2015)."""
+
+Kind = Literal["conv", "relu", "pool", "norm", "other"]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One op type: how to compute it forward and backward, and how the views show it.
+
+    ``kind`` groups columns in the overview (their colour and label); ``detail`` names the
+    detail view that explains one of its neurons (``views.DETAIL_VIEWS`` in Python and
+    ``VIEWS`` in ``assets/js/detail.js``), ``None`` for the plain numbers; ``pass_through``
+    ops get no column of their own (it would repeat their input's). ``earlier`` holds the
+    forward functions of older opsets whose meaning differed: ``(opset, function used
+    below it)`` in increasing opset order.
+    """
+
+    op_type: str
+    forward: OpFunction
+    shape: ShapeRule
+    vjp: VjpFunction | None = None
+    channelwise: bool = False
+    kind: Kind = "other"
+    detail: str | None = None
+    pass_through: bool = False
+    earlier: tuple[tuple[int, OpFunction], ...] = ()
+
+    def function(self, opset: int) -> OpFunction:
+        """The forward function with this op's meaning at ``opset``."""
+        for below, function in self.earlier:
+            if opset < below:
+                return function
+        return self.forward
+
+
+def same_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+               constants: list[np.ndarray | None]) -> Shape | None:
+    """The rule of elementwise ops: the output is shaped like input #0."""
+    return shapes[0] if shapes else None
+
+
+def broadcast_shape(shapes: list[Shape | None], attrs: dict[str, Any],
+                    constants: list[np.ndarray | None]) -> Shape | None:
+    """The rule of binary ops: NumPy broadcasting of inputs #0 and #1."""
+    if len(shapes) < 2 or shapes[0] is None or shapes[1] is None:
+        return None
+    return tuple(np.broadcast_shapes(shapes[0], shapes[1]))
+
+
+def unbroadcast(grad: np.ndarray, shape: Shape) -> np.ndarray:
+    """Sums ``grad`` over the axes broadcasting added or stretched, back to ``shape``."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
