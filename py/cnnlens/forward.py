@@ -77,7 +77,7 @@ def run(model: Model, x: np.ndarray, hook: NodeHook | None = None) -> ForwardRes
     order = model.topological_order()
 
     values: dict[str, np.ndarray] = {
-        name: _compute_dtype(array) for name, array in graph.initializers.items()
+        name: as_compute_dtype(array) for name, array in graph.initializers.items()
     }
     values[source.name] = _prepare_input(source, x)
     tensors = {source.name: values[source.name]}
@@ -138,7 +138,7 @@ def _run_node(node: Node, values: dict[str, np.ndarray], opset: int) -> dict[str
                 f"node {node.name!r} ({node.op_type}): cnnlens does not compute output #{i} "
                 f"({name!r})"
             )
-        named[name] = _compute_dtype(np.asarray(results[i]))
+        named[name] = as_compute_dtype(np.asarray(results[i]))
     return named
 
 
@@ -156,7 +156,7 @@ def _prepare_input(spec: ValueInfo, x: np.ndarray) -> np.ndarray:
     return x.astype(COMPUTE_DTYPE)
 
 
-def _compute_dtype(array: np.ndarray) -> np.ndarray:
+def as_compute_dtype(array: np.ndarray) -> np.ndarray:
     """Floats of any width → float32; integer and bool tensors (shapes, masks) unchanged."""
     if np.issubdtype(array.dtype, np.floating) and array.dtype != COMPUTE_DTYPE:
         return array.astype(COMPUTE_DTYPE)
