@@ -4,7 +4,7 @@
 #   make bench   the same prerequisites, then the benchmarks (bench/README.md); not in CI
 #   make vendor  fetch, verify and lay out build/vendor/ from build/manifest.json
 #   make site    build the deployable static site into dist/ (and dist/cnnlens-site.zip)
-#   make lint    ruff
+#   make lint    ruff and ESLint (npm ci from package-lock.json)
 #   make model   train the TinyVGG model in .venv-train (torch, onnx)
 #   make fuzz    fuzz the model loader with atheris for $(FUZZ_SECONDS) s (docs/FUZZING.md)
 #   make clean   remove build/vendor, build/cache and .venv
@@ -55,14 +55,20 @@ system-packages:
 site: vendor
 	$(PYTHON) build/site.py --compare
 
-lint: $(VENV_STAMP)
+# ESLint and its two packages, pinned with their hashes in package-lock.json.
+NODE_STAMP := node_modules/.stamp
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+lint: $(VENV_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check py tests build bench
+	npx --no-install eslint .
 
 serve: $(VENV_STAMP) vendor
 	$(VENV)/bin/python build/serve.py --port $(PORT)
 
-test: $(VENV_STAMP) vendor system-packages
-	$(VENV)/bin/ruff check py tests build bench
+test: lint vendor system-packages
 	$(VENV)/bin/pytest
 
 # Minutes, and the figures depend on the machine: run by hand, never in CI. BENCH_ARGS
@@ -93,4 +99,4 @@ model: $(TRAIN_VENV_STAMP)
 	$(TRAIN_VENV)/bin/python build/train_tinyvgg.py
 
 clean:
-	rm -rf build/vendor build/cache $(VENV)
+	rm -rf build/vendor build/cache $(VENV) node_modules

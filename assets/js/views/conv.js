@@ -1,7 +1,7 @@
 // The convolution view (cnnlens/views/conv.py): per input channel the map, its kernel and
 // the intermediate result; their sum plus the bias; and the dot product of one window,
 // written out in numbers, animated over every output position at the layer's real stride.
-import { cellAt, el, fmt, mapWithOverlay, num, rect } from "./common.js";
+import { cellAt, el, mapWithOverlay, num, rect } from "./common.js";
 
 function grid(rows, cols, value, cls) {
   const table = el("div", { class: `grid ${cls}` });
