@@ -48,13 +48,14 @@ def backward(model: Model, result: ForwardResult, seeds: Mapping[str, np.ndarray
         if all(g is None for g in output_grads):
             continue
         spec = op_spec(node.op_type, node.domain)
-        if spec is None or spec.vjp is None:
+        vjp = None if spec is None else spec.gradient(model.opset)
+        if vjp is None:
             raise ModelError(f"node {node.name!r} ({node.op_type}): cnnlens cannot compute "
                              "its gradient")
         inputs = [_value(name, result, initializers) for name in node.inputs]
         outputs = [result.tensors[name] for name in node.outputs if name]
         try:
-            input_grads = spec.vjp(inputs, node.attributes, outputs, output_grads, rule)
+            input_grads = vjp(inputs, node.attributes, outputs, output_grads, rule)
         except (ValueError, TypeError, IndexError) as exc:
             raise ModelError(f"node {node.name!r} ({node.op_type}), backward: {exc}") from exc
         for name, grad in zip(node.inputs, input_grads, strict=False):

@@ -57,7 +57,7 @@ class OpSpec:
     ``VIEWS`` in ``assets/js/detail.js``), ``None`` for the plain numbers; ``pass_through``
     ops get no column of their own (it would repeat their input's). ``earlier`` holds the
     forward functions of older opsets whose meaning differed: ``(opset, function used
-    below it)`` in increasing opset order.
+    below it)`` in increasing opset order; ``earlier_vjp`` the same for ``vjp``.
     """
 
     op_type: str
@@ -69,6 +69,7 @@ class OpSpec:
     detail: str | None = None
     pass_through: bool = False
     earlier: tuple[tuple[int, OpFunction], ...] = ()
+    earlier_vjp: tuple[tuple[int, VjpFunction], ...] = ()
 
     def function(self, opset: int) -> OpFunction:
         """The forward function with this op's meaning at ``opset``."""
@@ -76,6 +77,14 @@ class OpSpec:
             if opset < below:
                 return function
         return self.forward
+
+    def gradient(self, opset: int) -> VjpFunction | None:
+        """The vector-Jacobian product with this op's meaning at ``opset`` (``earlier_vjp``
+        lists the older ones, as ``earlier`` does for the forward), ``None`` if there is none."""
+        for below, vjp in self.earlier_vjp:
+            if opset < below:
+                return vjp
+        return self.vjp
 
 
 def same_shape(shapes: list[Shape | None], attrs: dict[str, Any],
@@ -90,6 +99,11 @@ def broadcast_shape(shapes: list[Shape | None], attrs: dict[str, Any],
     if len(shapes) < 2 or shapes[0] is None or shapes[1] is None:
         return None
     return tuple(np.broadcast_shapes(shapes[0], shapes[1]))
+
+
+def floating(array: np.ndarray | None) -> bool:
+    """Whether ``array`` is a floating-point tensor, the only kind a gradient flows into."""
+    return array is not None and np.issubdtype(array.dtype, np.floating)
 
 
 def unbroadcast(grad: np.ndarray, shape: Shape) -> np.ndarray:
