@@ -1,6 +1,6 @@
-"""The engine alone in CPython: forward passes of the bundled model and of a VGG-style net
-at 224×224 with random weights (plain timeit, medians), so engine regressions show without
-a browser.
+"""The engine alone in CPython: forward and backward passes of the bundled model and a
+forward pass of a VGG-style net at 224×224 with random weights (plain timeit, medians), so
+engine regressions show without a browser.
 
     .venv/bin/python -m bench.engine [--runs 7]
 """
@@ -18,6 +18,7 @@ from bench.browser import ROOT, summary
 
 sys.path.insert(0, str(ROOT / "py"))  # this checkout's engine, whatever the venv points at
 
+from cnnlens.backward import backward
 from cnnlens.forward import run
 from cnnlens.graph import Model
 from cnnlens.onnx_reader import read_model
@@ -50,7 +51,20 @@ def vgg_style(size: int = 224, classes: int = 10) -> Model:
 
 def time_forward(model: Model, x: np.ndarray, runs: int) -> dict[str, float]:
     """Milliseconds per pass: each run times enough passes to last about 0.2 s."""
-    timer = timeit.Timer(lambda: run(model, x))
+    return time_call(lambda: run(model, x), runs)
+
+
+def time_backward(model: Model, x: np.ndarray, runs: int) -> dict[str, float]:
+    """Milliseconds per backward pass of the top class's logit down to the input, reusing
+    one forward pass (what a saliency map costs after the overview's own pass)."""
+    result = run(model, x)
+    seed = np.zeros_like(result.tensors[result.logits_name])
+    seed.reshape(-1)[int(np.argmax(result.logits[0]))] = 1.0
+    return time_call(lambda: backward(model, result, {result.logits_name: seed}), runs)
+
+
+def time_call(call, runs: int) -> dict[str, float]:
+    timer = timeit.Timer(call)
     number, _ = timer.autorange()
     times = timer.repeat(repeat=runs, number=number)
     return summary([t / number * 1000.0 for t in times])
@@ -63,6 +77,7 @@ def measure(runs: int) -> dict:
     x_vgg = rng.random((1, 3, 224, 224), dtype=np.float32)
     return {"figures": {
         "cpython_forward_bundled_ms": time_forward(bundled, x_small, runs),
+        "cpython_backward_bundled_ms": time_backward(bundled, x_small, runs),
         "cpython_forward_vgg224_ms": time_forward(vgg_style(), x_vgg, runs),
     }}
 
