@@ -1,13 +1,19 @@
-"""Elementwise activations: Relu, LeakyRelu, Sigmoid, Tanh, Clip. Shapes are unchanged."""
+"""Elementwise activations: Relu, LeakyRelu, Sigmoid, Tanh, Clip. Shapes are unchanged.
+
+Each forward has its vector-Jacobian product beside it. Where a derivative jumps, the value
+at the jump is PyTorch's, so its autograd is a reference: Relu passes nothing at ``x = 0``,
+LeakyRelu passes ``alpha`` there, Clip passes everything at its bounds.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs, optional, required
-from cnnlens.ops.spec import OpSpec, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, floating, same_shape
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -60,10 +66,92 @@ def op_clip(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
     return [clip(x, low, high)]
 
 
+def relu_vjp(x: np.ndarray, g: np.ndarray, rule: str) -> np.ndarray:
+    """The gradient ReLU passes back under ``rule`` (``spec.RELU_RULES``), shaped like ``x``.
+
+    ``plain``: ``g`` where ``x > 0`` (the true gradient); ``deconvnet``: ``max(g, 0)``
+    wherever ``x`` was; ``guided``: ``max(g, 0)`` where ``x > 0``.
+    """
+    zero = g.dtype.type(0)
+    if rule == "deconvnet":
+        return np.maximum(g, zero)
+    if rule == "guided":
+        return np.where(x > 0, np.maximum(g, zero), zero)
+    return np.where(x > 0, g, zero)
+
+
+def leaky_relu_vjp(x: np.ndarray, g: np.ndarray, alpha: float) -> np.ndarray:
+    """``g`` where ``x > 0``, ``alpha g`` elsewhere (``x = 0`` included, as PyTorch)."""
+    return np.where(x > 0, g, g * g.dtype.type(alpha))
+
+
+def clip_vjp(x: np.ndarray, g: np.ndarray, low: Any, high: Any) -> np.ndarray:
+    """``g`` where ``low <= x <= high``, 0 outside; ``None`` leaves that side open.
+
+    The bounds themselves pass the gradient, as ``torch.clamp`` does; with ``low > high``
+    nothing passes (the output is the constant ``high``).
+    """
+    inside = np.ones(x.shape, dtype=np.bool_)
+    if low is not None:
+        inside &= x >= np.asarray(low, dtype=x.dtype)
+    if high is not None:
+        inside &= x <= np.asarray(high, dtype=x.dtype)
+    return np.where(inside, g, g.dtype.type(0))
+
+
+def _elementwise_vjp(inputs: Inputs, grads: Grads,
+                     compute: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                     ) -> list[np.ndarray | None]:
+    """The vjp frame of a one-input op: ``compute(x, g)`` for a float ``x``, ``None`` else."""
+    x, g = inputs[0], grads[0]
+    if g is None or not floating(x):
+        return [None] * len(inputs)
+    return [compute(x, g)]
+
+
+def vjp_relu(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
+             rule: str) -> list[np.ndarray | None]:
+    return _elementwise_vjp(inputs, grads, lambda x, g: relu_vjp(x, g, rule))
+
+
+def vjp_leaky_relu(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                   grads: Grads, rule: str) -> list[np.ndarray | None]:
+    alpha = float(attrs.get("alpha", 0.01))
+    return _elementwise_vjp(inputs, grads, lambda x, g: leaky_relu_vjp(x, g, alpha))
+
+
+def vjp_sigmoid(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """``g y (1 - y)`` from the output ``y``."""
+    y = outputs[0]
+    return _elementwise_vjp(inputs, grads, lambda x, g: g * y * (1 - y))
+
+
+def vjp_tanh(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
+             rule: str) -> list[np.ndarray | None]:
+    """``g (1 - y²)`` from the output ``y``."""
+    y = outputs[0]
+    return _elementwise_vjp(inputs, grads, lambda x, g: g * (1 - y * y))
+
+
+def vjp_clip(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
+             rule: str) -> list[np.ndarray | None]:
+    """The gradient reaches ``x`` only; the bounds (inputs #1, #2) get none."""
+    low, high = optional(inputs, 1), optional(inputs, 2)
+    if low is None:
+        low = attrs.get("min")
+    if high is None:
+        high = attrs.get("max")
+    x_grad = _elementwise_vjp(inputs[:1], grads, lambda x, g: clip_vjp(x, g, low, high))
+    return x_grad + [None] * (len(inputs) - 1)
+
+
 SPECS = (
-    OpSpec("Relu", op_relu, same_shape, channelwise=True, kind="relu", detail="relu"),
-    OpSpec("LeakyRelu", op_leaky_relu, same_shape, channelwise=True, kind="relu"),
-    OpSpec("Sigmoid", op_sigmoid, same_shape, channelwise=True, kind="relu"),
-    OpSpec("Tanh", op_tanh, same_shape, channelwise=True, kind="relu"),
-    OpSpec("Clip", op_clip, same_shape, channelwise=True, kind="relu"),
+    OpSpec("Relu", op_relu, same_shape, vjp=vjp_relu, channelwise=True, kind="relu",
+           detail="relu"),
+    OpSpec("LeakyRelu", op_leaky_relu, same_shape, vjp=vjp_leaky_relu, channelwise=True,
+           kind="relu"),
+    OpSpec("Sigmoid", op_sigmoid, same_shape, vjp=vjp_sigmoid, channelwise=True, kind="relu"),
+    OpSpec("Tanh", op_tanh, same_shape, vjp=vjp_tanh, channelwise=True, kind="relu"),
+    OpSpec("Clip", op_clip, same_shape, vjp=vjp_clip, channelwise=True, kind="relu"),
 )

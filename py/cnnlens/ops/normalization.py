@@ -8,7 +8,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
-from cnnlens.ops.spec import OpSpec, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, floating, same_shape
 
 
 def batch_normalize(
@@ -47,7 +47,45 @@ def op_batch_normalization(inputs: Inputs, attrs: dict[str, Any]) -> list[np.nda
     return [batch_normalize(x, *parameters, float(attrs.get("epsilon", 1e-5)))]
 
 
+def batch_normalize_vjp(
+    x: np.ndarray,
+    scale: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    epsilon: float,
+    g: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`batch_normalize` for ``g (N, C, *S)``: for X ``(N, C, *S)``, then
+    scale, B, mean and var, each ``(C,)``.
+
+    With ``s = 1 / sqrt(var + epsilon)`` per channel: ``dX = g scale s``, ``dB = Σ g``,
+    ``dscale = Σ g (x - mean) s``, ``dmean = -scale s Σ g``,
+    ``dvar = -scale s³ Σ g (x - mean) / 2``, sums over every axis but the channel's.
+    """
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    others = tuple(i for i in range(x.ndim) if i != 1)
+    inv_std = 1 / np.sqrt(var + var.dtype.type(epsilon))
+    g_sum = g.sum(axis=others)
+    g_centred = (g * (x - mean.reshape(shape))).sum(axis=others)
+    gx = g * (scale * inv_std).reshape(shape)
+    half = var.dtype.type(0.5)
+    return (gx, g_centred * inv_std, g_sum, -scale * inv_std * g_sum,
+            -half * scale * inv_std**3 * g_centred)
+
+
+def vjp_batch_normalization(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                            grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """Gradients of inference-mode BatchNormalization w.r.t. X, scale, B, mean and var."""
+    op = "BatchNormalization"
+    x, g = required(inputs, 0, op), grads[0]
+    parameters = [required(inputs, i, op) for i in range(1, 5)]
+    if g is None or not all(floating(v) for v in (x, *parameters)):
+        return [None] * len(inputs)
+    scale, _, mean, var = parameters
+    return list(batch_normalize_vjp(x, scale, mean, var, float(attrs.get("epsilon", 1e-5)), g))
+
+
 SPECS = (
-    OpSpec("BatchNormalization", op_batch_normalization, same_shape, channelwise=True,
-           kind="norm"),
+    OpSpec("BatchNormalization", op_batch_normalization, same_shape,
+           vjp=vjp_batch_normalization, channelwise=True, kind="norm"),
 )

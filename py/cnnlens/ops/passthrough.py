@@ -1,4 +1,7 @@
-"""Ops that produce their input or a stored value: Identity, Dropout (at inference), Constant."""
+"""Ops that produce their input or a stored value: Identity, Dropout (at inference), Constant.
+
+The first two pass the gradient straight back; Constant has no input to pass it to.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
-from cnnlens.ops.spec import OpSpec, Shape, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, Shape, floating, same_shape
 
 # Constant's value attributes (one must be set) and how each becomes an array.
 _CONSTANT_VALUES = {
@@ -59,9 +62,29 @@ def constant_shape(shapes: list[Shape | None], attrs: dict[str, Any],
     return tuple(np.shape(value)) if value is not None else None
 
 
+def vjp_identity(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                 grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """The output gradient, unchanged."""
+    return [grads[0] if floating(required(inputs, 0, "Identity")) else None]
+
+
+def vjp_dropout(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """The data output's gradient, unchanged (every opset: inference keeps every value); the
+    mask output and the ``ratio`` / ``training_mode`` inputs take no part."""
+    x_grad = grads[0] if floating(required(inputs, 0, "Dropout")) else None
+    return [x_grad] + [None] * (len(inputs) - 1)
+
+
+def vjp_constant(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                 grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """No inputs, no gradients."""
+    return []
+
+
 SPECS = (
-    OpSpec("Identity", op_identity, same_shape, pass_through=True),
-    OpSpec("Dropout", op_dropout, same_shape, pass_through=True,
+    OpSpec("Identity", op_identity, same_shape, vjp=vjp_identity, pass_through=True),
+    OpSpec("Dropout", op_dropout, same_shape, vjp=vjp_dropout, pass_through=True,
            earlier=((10, op_dropout_before_10), (12, op_dropout_before_12))),
-    OpSpec("Constant", op_constant, constant_shape),
+    OpSpec("Constant", op_constant, constant_shape, vjp=vjp_constant),
 )

@@ -1,4 +1,4 @@
-"""Ops that only move data: Flatten, Reshape, Concat."""
+"""Ops that only move data: Flatten, Reshape, Concat. Their gradients move back the same way."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, axis, optional, required
-from cnnlens.ops.spec import OpSpec, Shape
+from cnnlens.ops.spec import Grads, OpSpec, Shape, floating
 
 
 def flatten(x: np.ndarray, at: int) -> np.ndarray:
@@ -82,6 +82,34 @@ def op_concat(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
     return [np.concatenate(arrays, axis=axis(int(attrs["axis"]), arrays[0].ndim, "Concat"))]
 
 
+def vjp_flatten(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """The output gradient shaped back like the input."""
+    x, g = required(inputs, 0, "Flatten"), grads[0]
+    return [g.reshape(x.shape) if g is not None and floating(x) else None]
+
+
+def vjp_reshape(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """The output gradient shaped back like the data; the target shape gets none."""
+    x, g = required(inputs, 0, "Reshape"), grads[0]
+    x_grad = g.reshape(x.shape) if g is not None and floating(x) else None
+    return [x_grad] + [None] * (len(inputs) - 1)
+
+
+def vjp_concat(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+               grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """The output gradient cut back into the inputs' pieces along ``axis``."""
+    arrays = [required(inputs, i, "Concat") for i in range(len(inputs))]
+    g = grads[0]
+    if g is None:
+        return [None] * len(arrays)
+    at = axis(int(attrs["axis"]), g.ndim, "Concat")
+    ends = np.cumsum([a.shape[at] for a in arrays])[:-1]
+    pieces = np.split(g, ends, axis=at)
+    return [p if floating(a) else None for a, p in zip(arrays, pieces, strict=True)]
+
+
 def flatten_shape(shapes: list[Shape | None], attrs: dict[str, Any],
                   constants: list[np.ndarray | None]) -> Shape | None:
     x = shapes[0]
@@ -111,7 +139,7 @@ def concat_shape(shapes: list[Shape | None], attrs: dict[str, Any],
 
 
 SPECS = (
-    OpSpec("Flatten", op_flatten, flatten_shape),
-    OpSpec("Reshape", op_reshape, reshape_shape),
-    OpSpec("Concat", op_concat, concat_shape),
+    OpSpec("Flatten", op_flatten, flatten_shape, vjp=vjp_flatten),
+    OpSpec("Reshape", op_reshape, reshape_shape, vjp=vjp_reshape),
+    OpSpec("Concat", op_concat, concat_shape, vjp=vjp_concat),
 )

@@ -1,4 +1,5 @@
-"""Softmax, in today's per-axis form (opset >= 13) and the older flatten-to-2-D form."""
+"""Softmax, in today's per-axis form (opset >= 13) and the older flatten-to-2-D form, with
+their vector-Jacobian products."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs, axis, required
-from cnnlens.ops.spec import OpSpec, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, floating, same_shape
 
 
 def softmax(x: np.ndarray, along: int = -1) -> np.ndarray:
@@ -34,6 +35,35 @@ def op_softmax_before_13(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarr
     return [softmax(rows, 1).reshape(x.shape)]
 
 
+def softmax_vjp(y: np.ndarray, g: np.ndarray, along: int = -1) -> np.ndarray:
+    """The input gradient of ``y = softmax(x, along)`` for the output gradient ``g``.
+
+    The Jacobian is ``diag(y) - y yᵀ`` along the axis, so ``dx = y (g - Σ g y)``.
+    """
+    return y * (g - (g * y).sum(axis=along, keepdims=True))
+
+
+def vjp_softmax(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """Gradient of ONNX Softmax (opset >= 13) with respect to its input."""
+    x, y, g = required(inputs, 0, "Softmax"), outputs[0], grads[0]
+    if g is None or not floating(x):
+        return [None]
+    return [softmax_vjp(y, g, axis(int(attrs.get("axis", -1)), y.ndim, "Softmax"))]
+
+
+def vjp_softmax_before_13(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                          grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """Gradient of ONNX Softmax (opset 1-12): the 2-D view's rows, as the forward."""
+    x, y, g = required(inputs, 0, "Softmax"), outputs[0], grads[0]
+    if g is None or not floating(x):
+        return [None]
+    at = axis(int(attrs.get("axis", 1)), y.ndim, "Softmax")
+    rows = (math.prod(y.shape[:at]), math.prod(y.shape[at:]))
+    return [softmax_vjp(y.reshape(rows), g.reshape(rows), 1).reshape(y.shape)]
+
+
 SPECS = (
-    OpSpec("Softmax", op_softmax, same_shape, earlier=((13, op_softmax_before_13),)),
+    OpSpec("Softmax", op_softmax, same_shape, vjp=vjp_softmax,
+           earlier=((13, op_softmax_before_13),), earlier_vjp=((13, vjp_softmax_before_13),)),
 )
