@@ -54,7 +54,7 @@ export function softmaxView(soft, chosen) {
   root.append(el("h3", {}, "Softmax: from logits to probabilities"));
   const table = el("table", { class: "softmax" });
   const head = el("tr");
-  ["class", "logit z", "exp(z)", "exp(z) / Σ exp", "probability"].forEach((t) => head.append(el("th", { scope: "col" }, t)));
+  ["class", "logit z", "exp(z − m)", "exp(z − m) / Σ exp(z − m)", "probability"].forEach((t) => head.append(el("th", { scope: "col" }, t)));
   table.append(head);
   for (const cls of soft.classes) {
     const row = el("tr", { "data-class": cls.index, class: cls.index === chosen ? "chosen" : "" });
@@ -65,8 +65,12 @@ export function softmaxView(soft, chosen) {
       cell(el("span", { class: "num probability", "data-value": String(cls.probability) }, `${(cls.probability * 100).toFixed(2)}%`)));
     table.append(row);
   }
+  // Python subtracts the largest logit m before exp (views/softmax.py): the ratios are the
+  // same, and no exp overflows.
+  const shift = el("p", { class: "shift" });
+  shift.append("m = max z = ", num(soft.max), ", subtracted first so that no exp overflows; it divides out, leaving the probabilities unchanged.");
   const total = el("p", { class: "sums" });
-  total.append("Σ exp(z) = ", num(soft.total));
-  root.append(table, total);
+  total.append("Σ exp(z − m) = ", num(soft.total));
+  root.append(shift, table, total);
   return root;
 }
