@@ -1,21 +1,35 @@
 """PyScript worker entry point: loads the packages we ship, then answers the page's requests.
 
-Each exported function is called by assets/js/app.js through PyScript's `worker.sync`
-and returns plain data (strings, numbers, one byte buffer) that the page draws.
+It exports one function per request of `cnnlens.protocol.REQUESTS` (and nothing else), which
+assets/js/protocol.js calls through PyScript's `worker.sync`. Each checks its arguments
+against the protocol and calls the handler of the same name: a method of `cnnlens.page.App`
+or, for the requests below that need no model, a function here. Answers are plain data
+(strings, numbers, byte buffers) converted to JavaScript objects.
 """
+
+import inspect
 
 import js
 import pyodide_js
-from pyodide.ffi import to_js
+from pyodide.ffi import JsProxy, to_js
 from pyodide.http import pyfetch
 
 from cnnlens.errors import CnnlensError
+from cnnlens.protocol import REQUESTS, check_arguments, error_answer
 
 _app = None
 
 
 def _to_js(answer):
     return to_js(answer, dict_converter=js.Object.fromEntries)
+
+
+def _from_js(value):
+    # A Uint8Array arrives as a JsProxy of a buffer; everything else the page sends is a
+    # string or a number, which Pyodide has already made Python's.
+    if isinstance(value, JsProxy):
+        return value.to_bytes() if hasattr(value, "to_bytes") else value.to_py()
+    return value
 
 
 async def _fetch(url):
@@ -25,72 +39,66 @@ async def _fetch(url):
     return await response.bytes()
 
 
-async def load_packages():
+# --- the handlers that live here rather than on page.App ---
+
+
+async def _load_packages():
     # From our trimmed pyodide-lock.json next to pyodide.mjs: nothing comes from elsewhere.
     await pyodide_js.loadPackage(["numpy", "pillow"])
 
 
-async def start(base_url):
+async def _start(base_url):
     global _app
     from cnnlens.page import App  # needs the packages loaded above
 
-    _app = App(_fetch, str(base_url))
-    return _to_js(await _app.start())
+    _app = App(_fetch, base_url)
+    return await _app.start()
 
 
-async def example(file):
-    return _to_js(await _app.example(str(file)))
-
-
-def image(data, name):
-    return _to_js(_app.image(data.to_bytes(), str(name)))
-
-
-def mode(name):
-    return _to_js(_app.mode(str(name)))
-
-
-def detail(layer, channel):
-    return _to_js(_app.detail(str(layer), int(channel)))
-
-
-def time_forward(repeats):
-    return _to_js(_app.time_forward(int(repeats)))
-
-
-__export__ = [
-    "load_packages", "start", "example", "image", "mode", "detail", "time_forward",
-]
-
-
-# For the benchmarks (bench/): per-layer forward timings and the size of Pyodide's heap.
-def time_layers(repeats):
-    return _to_js(_app.time_layers(int(repeats)))
-
-
-def memory():
-    # The WebAssembly memory Python and NumPy live in; it only grows, so growth after
-    # many requests shows as a leak.
-    return _to_js({"wasm_bytes": int(pyodide_js._module.HEAP8.length)})
-
-
-__export__ += ["time_layers", "memory"]
-
-
-# The hyperparameter playground of the article (needs no model or image).
-def playground(n, p, k, s):
+def _playground(n, p, k, s):
     # Pure Python: it answers without NumPy or a model, so an embedded playground boots light.
     from cnnlens.views.playground import answer
 
-    return _to_js(answer(n, p, k, s))  # whole numbers are checked there
+    return answer(n, p, k, s)
 
 
-__export__ += ["playground"]
+def _memory():
+    # The WebAssembly memory Python and NumPy live in; it only grows, so growth after
+    # many requests shows as a leak.
+    return {"wasm_bytes": int(pyodide_js._module.HEAP8.length)}
 
 
-# Opening a model the user picked: the bytes come from the page, never from the network.
-def model(data, name):
-    return _to_js(_app.model(data.to_bytes(), str(name)))
+_HERE = {"load_packages": _load_packages, "start": _start, "playground": _playground,
+         "memory": _memory}
 
 
-__export__ += ["model"]
+def _handler(name):
+    if name in _HERE:
+        return _HERE[name]
+    if _app is None:
+        return None
+    return getattr(_app, name)
+
+
+def _export(name):
+    async def answer(*args):
+        try:
+            values = check_arguments(name, [_from_js(arg) for arg in args])
+        except CnnlensError as error:
+            return _to_js(error_answer(error))
+        handler = _handler(name)
+        if handler is None:
+            return _to_js(error_answer("the model is not loaded yet"))
+        result = handler(*values)
+        if inspect.isawaitable(result):
+            result = await result
+        return _to_js(result)
+
+    answer.__name__ = name
+    return answer
+
+
+for _request in REQUESTS:
+    globals()[_request.name] = _export(_request.name)
+
+__export__ = [request.name for request in REQUESTS]

@@ -5,6 +5,10 @@ the overview shows, and answers every request with the complete next view (JSON 
 raster buffer) or with an error message while the previous state stays. No call reaches
 back into the page, so no cross-origin isolation (SharedArrayBuffer) is needed: static
 hosts cannot send those headers.
+
+Each public method is the handler of the request of the same name in `protocol.REQUESTS`
+and returns that request's answer type or an `ErrorAnswer`; JSON text comes only from
+`protocol.encode`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,17 @@ from typing import Any
 from .errors import CnnlensError
 from .forward import run
 from .loader import LoadedModel, load_model
+from .protocol import (
+    DetailAnswer,
+    ErrorAnswer,
+    ForwardTimes,
+    LayerTimes,
+    OverviewAnswer,
+    PlaygroundAnswer,
+    Started,
+    encode,
+    error_answer,
+)
 from .session import Session
 
 MODEL_PATH = "assets/models/tinyvgg-fashion-mnist.onnx"
@@ -39,7 +54,7 @@ class App:
         self.session: Session | None = None
         self.examples: list[dict[str, Any]] = []
 
-    async def start(self) -> dict[str, Any]:
+    async def start(self) -> Started | ErrorAnswer:
         """Loads the bundled model and the example index (no image yet)."""
         start = time.perf_counter()
         name = MODEL_PATH.rsplit("/", 1)[-1]
@@ -47,23 +62,26 @@ class App:
             self.loaded = load_model(await self.fetch(self.base_url + MODEL_PATH), name)
             self.examples = json.loads(
                 await self.fetch(self.base_url + EXAMPLES_PATH + "index.json"))
+            examples = encode(self.examples, "the example index")
         except CnnlensError as error:
-            return {"error": f"the model {name} could not be loaded: {error}"}
-        return {"examples": json.dumps(self.examples), "timings": {"model_ms": _ms_since(start)}}
+            return error_answer(f"the model {name} could not be loaded: {error}")
+        return {"examples": examples, "timings": {"model_ms": _ms_since(start)}}
 
-    def _replace(self, make: Callable[[], Session]) -> dict[str, Any]:
-        """The next session and its view, or our documented error (the old session stays)."""
+    def _replace(self, make: Callable[[], Session]) -> OverviewAnswer | ErrorAnswer:
+        """The next session and its view, or our documented error (the old session stays,
+        also when the new overview cannot be encoded)."""
         start = time.perf_counter()
         try:
             session = make()
+            compute_ms = _ms_since(start)
+            start = time.perf_counter()
+            view, rasters = session.overview()
+            text = encode(view, "the overview")
         except CnnlensError as error:
-            return {"error": str(error)}
-        compute_ms = _ms_since(start)
-        start = time.perf_counter()
-        view, rasters = session.overview()
+            return error_answer(error)
         self.session = session
         return {
-            "view": json.dumps(view),
+            "view": text,
             "rasters": memoryview(rasters),
             "timings": {"compute_ms": compute_ms, "view_ms": _ms_since(start)},
         }
@@ -75,16 +93,19 @@ class App:
             raise CnnlensError("no model is loaded yet")
         return Session.start(self.loaded, data, name)
 
-    def image(self, data: bytes, name: str) -> dict[str, Any]:
+    def image(self, data: bytes, name: str) -> OverviewAnswer | ErrorAnswer:
         return self._replace(lambda: self._with_image(data, name))
 
-    async def example(self, file: str) -> dict[str, Any]:
+    async def example(self, file: str) -> OverviewAnswer | ErrorAnswer:
         if file not in {e["file"] for e in self.examples}:
-            return {"error": f"there is no example called {file!r}"}
-        data = await self.fetch(self.base_url + EXAMPLES_PATH + file)
+            return error_answer(f"there is no example called {file!r}")
+        try:
+            data = await self.fetch(self.base_url + EXAMPLES_PATH + file)
+        except CnnlensError as error:
+            return error_answer(error)
         return self._replace(lambda: self._with_image(data, file))
 
-    def model(self, data: bytes, name: str) -> dict[str, Any]:
+    def model(self, data: bytes, name: str) -> OverviewAnswer | ErrorAnswer:
         """Opens a model the user picked and runs the current image through it.
 
         Any documented error (unreadable bytes, an unusable graph, over the memory budget,
@@ -94,47 +115,46 @@ class App:
         try:
             loaded = load_model(data, name)
         except CnnlensError as error:
-            return {"error": f"the model {name} could not be opened: {error}"}
+            return error_answer(f"the model {name} could not be opened: {error}")
         session = self.session
         if session is None:
-            return {"error": "there is no image yet to run the model on"}
+            return error_answer("there is no image yet to run the model on")
         answer = self._replace(lambda: session.with_model(loaded))
         if "error" in answer:
-            answer["error"] = f"the model {name} could not run: {answer['error']}"
-        else:
-            self.loaded = loaded
+            return error_answer(f"the model {name} could not run: {answer['error']}")
+        self.loaded = loaded
         return answer
 
-    def mode(self, mode: str) -> dict[str, Any]:
+    def mode(self, mode: str) -> OverviewAnswer | ErrorAnswer:
         if self.session is None:
-            return {"error": "there is no image to colour yet"}
+            return error_answer("there is no image to colour yet")
         session = self.session
         return self._replace(lambda: session.with_mode(mode))
 
-    def detail(self, layer: str, channel: int) -> dict[str, Any]:
+    def detail(self, layer: str, channel: int) -> DetailAnswer | ErrorAnswer:
         """The detail view of a tile or class: JSON plus a float32 and an RGBA buffer."""
         if self.session is None:
-            return {"error": "there is no image yet"}
+            return error_answer("there is no image yet")
         try:
             view, numbers, rasters = self.session.detail(layer, channel)
+            text = encode(view, f"the detail view of {layer} (channel {channel})")
         except CnnlensError as error:
-            return {"error": str(error)}
-        return {"view": json.dumps(view), "numbers": memoryview(numbers),
-                "rasters": memoryview(rasters)}
+            return error_answer(error)
+        return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
 
-    def time_forward(self, repeats: int) -> list[float]:
+    def time_forward(self, repeats: int) -> ForwardTimes:
         """Milliseconds per forward pass of the current model and input (for benchmarks)."""
         if self.session is None:
             return []
         session = self.session
-        times = []
+        times: ForwardTimes = []
         for _ in range(repeats):
             start = time.perf_counter()
             run(session.loaded.model, session.x)
             times.append(_ms_since(start))
         return times
 
-    def time_layers(self, repeats: int) -> list[dict[str, Any]]:
+    def time_layers(self, repeats: int) -> LayerTimes:
         """Per node of the current model: its name, op and milliseconds in each of
         ``repeats`` forward passes of the current input (for benchmarks)."""
         from .profile import profile  # only the benchmarks need it
@@ -142,7 +162,7 @@ class App:
         if self.session is None:
             return []
         session = self.session
-        nodes: list[dict[str, Any]] = []
+        nodes: LayerTimes = []
         for _ in range(repeats):
             timings, _tensors = profile(session.loaded.model, session.x)
             if not nodes:
@@ -152,8 +172,9 @@ class App:
                 entry["ms"].append(timing.ms)
         return nodes
 
-    def playground(self, n: int, p: int, k: int, s: int) -> dict[str, Any]:
-        """The hyperparameter playground for one setting (needs no model or image)."""
+    def playground(self, n: int, p: int, k: int, s: int) -> PlaygroundAnswer | ErrorAnswer:
+        """The hyperparameter playground for one setting (needs no model or image; the
+        worker answers it without an `App`, see `py/worker.py`)."""
         from .views.playground import answer
 
         return answer(n, p, k, s)

@@ -1,0 +1,124 @@
+// The page ↔ worker protocol, JavaScript side: every request the page can make, the shape
+// of every answer, and the one client that sends requests in order and reads the answers.
+// py/cnnlens/protocol.py is the Python side (py/worker.py exports exactly its requests);
+// tests/test_protocol.py checks that REQUESTS and JSON_FIELDS here agree with it.
+//
+// Adding a request: one entry in REQUESTS below (and a typedef for a new answer type), one
+// Request in protocol.py, and its handler method on page.App.
+
+/**
+ * Any request may answer this instead of its answer type: a sentence for the reader.
+ * Nothing changed in the worker. `Client.ask` throws it as an AnswerError.
+ * @typedef {{error: string}} ErrorAnswer
+ */
+/** @typedef {{file: string, label: string}} Example */
+/**
+ * The bundled model is loaded (no image yet).
+ * @typedef {{examples: Example[], timings: {model_ms: number}}} Started
+ */
+/**
+ * The whole next overview: its view-model (py/cnnlens/views/overview.py) and RGBA tiles.
+ * @typedef {{view: object, rasters: Uint8Array, timings: {compute_ms: number, view_ms: number}}} OverviewAnswer
+ */
+/**
+ * One detail view: view-model, float32 numbers and RGBA rasters; `view.arrays` and
+ * `view.images` say where each named array or image lies (py/cnnlens/views/bundle.py).
+ * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} DetailAnswer
+ */
+/**
+ * The hyperparameter playground for one setting (py/cnnlens/views/playground.py).
+ * @typedef {{playground: object}} PlaygroundAnswer
+ */
+/** Milliseconds of each forward pass (benchmarks). @typedef {number[]} ForwardTimes */
+/**
+ * Per node, milliseconds in each forward pass (benchmarks).
+ * @typedef {{node: string, op: string, output: string, ms: number[]}[]} LayerTimes
+ */
+/** Bytes of the worker's WebAssembly memory (benchmarks). @typedef {{wasm_bytes: number}} Memory */
+
+// name: { args: the arguments in order, answer: the answer typedef (null: none) }.
+export const REQUESTS = {
+  load_packages: { args: [], answer: null },
+  start: { args: ["base_url"], answer: "Started" },
+  example: { args: ["file"], answer: "OverviewAnswer" },
+  image: { args: ["data", "name"], answer: "OverviewAnswer" },
+  model: { args: ["data", "name"], answer: "OverviewAnswer" },
+  mode: { args: ["mode"], answer: "OverviewAnswer" },
+  detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
+  playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
+  time_forward: { args: ["repeats"], answer: "ForwardTimes" },
+  time_layers: { args: ["repeats"], answer: "LayerTimes" },
+  memory: { args: [], answer: "Memory" },
+};
+
+// The fields of each answer type that travel as JSON text (protocol.py's `Json`); `decode`
+// parses them, so the typedefs above describe decoded answers.
+export const JSON_FIELDS = {
+  Started: ["examples"],
+  OverviewAnswer: ["view"],
+  DetailAnswer: ["view"],
+  PlaygroundAnswer: ["playground"],
+};
+
+// An {error} answer (or one that cannot be read): `message` is meant for the reader.
+export class AnswerError extends Error {
+  constructor(message, request) {
+    super(message);
+    this.name = "AnswerError";
+    this.request = request;
+  }
+}
+
+// The answer to request `name` with its JSON fields parsed; throws AnswerError for {error}.
+export function decode(name, answer) {
+  if (answer && answer.error !== undefined) throw new AnswerError(String(answer.error), name);
+  const fields = JSON_FIELDS[REQUESTS[name].answer] || [];
+  if (fields.length === 0) return answer;
+  const decoded = { ...answer };
+  for (const field of fields) {
+    try {
+      decoded[field] = JSON.parse(answer[field]);
+    } catch (error) {
+      throw new AnswerError(`cnnlens could not read its answer to ${name} (${error.message})`, name);
+    }
+  }
+  return decoded;
+}
+
+// What to tell the reader about a failed request: our message, or that it is a bug.
+export function explain(error) {
+  if (error instanceof AnswerError) return error.message;
+  return `Something went wrong inside cnnlens: ${error?.message || error}`;
+}
+
+// The one way to the worker. Requests run one after another in the order they were sent,
+// so an answer always belongs to the state every earlier request left (a detail asked after
+// an image change shows the new image) and answers arrive in the order asked.
+export class Client {
+  #queue = Promise.resolve();
+
+  // exports: the worker's functions (PyScript's `worker.sync`).
+  constructor(exports) {
+    this.exports = exports;
+    // One function per request, queued like the rest, answering undecoded (automation and
+    // the benchmarks: `cnnlens.python.time_forward(5)`).
+    this.python = Object.fromEntries(Object.keys(REQUESTS).map((name) => [name, (...args) => this.send(name, ...args)]));
+  }
+
+  // Queues request `name`; resolves to its raw answer (JSON fields still text, {error} as is).
+  send(name, ...args) {
+    const request = REQUESTS[name];
+    if (!request) return Promise.reject(new Error(`there is no request called ${name}`));
+    if (args.length !== request.args.length) {
+      return Promise.reject(new Error(`${name} takes ${request.args.length} argument(s) (${request.args.join(", ")}), not ${args.length}`));
+    }
+    const answer = this.#queue.then(() => this.exports[name](...args));
+    this.#queue = answer.catch(() => {});  // a failed request does not stop the ones after it
+    return answer;
+  }
+
+  // Queues request `name`; resolves to its decoded answer, or rejects with AnswerError.
+  async ask(name, ...args) {
+    return decode(name, await this.send(name, ...args));
+  }
+}

@@ -1,0 +1,218 @@
+"""The page ↔ worker protocol: every request the page can make and every answer's shape.
+
+The page (``assets/js/protocol.js``, which mirrors :data:`REQUESTS`; ``tests/test_protocol.py``
+checks that the two agree) calls one function per request in the PyScript worker
+(``py/worker.py``, which exports exactly :data:`REQUESTS`). Each request's arguments are
+checked against its declared types here, then its handler answers: a method of
+``page.App`` of the same name, or for the few that need no model, one in the worker.
+
+Every answer is either the request's answer type below or an :class:`ErrorAnswer` (a
+message for the reader; the page's state stays as it was). View-models travel as JSON text
+(:data:`Json` fields) made only by :func:`encode`, which refuses inf and NaN: JavaScript's
+``JSON.parse`` cannot read them, so a non-finite number becomes a clear error instead.
+Numbers and pixels travel beside the JSON as byte buffers (``memoryview``; a ``Uint8Array``
+in the page), which carry any float32 value.
+
+Adding a request: one :class:`Request` here, one entry in ``REQUESTS`` in
+``assets/js/protocol.js`` (with a JSDoc typedef for a new answer type), and the handler
+method on ``page.App``. Long-running work is split into short requests (start, step,
+cancel): the page sends every request through one ordered queue, so nothing waits behind a
+request that runs for long.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from .errors import CnnlensError
+
+Json = Annotated[str, "JSON"]
+"""JSON text made by :func:`encode`; the page parses it (``protocol.js`` lists these fields)."""
+
+
+class ProtocolError(CnnlensError, ValueError):
+    """A request the protocol does not define, or arguments of the wrong number or type."""
+
+
+class NonFiniteError(CnnlensError, ValueError):
+    """An answer holds inf or NaN, which JSON (and so the page) cannot carry."""
+
+
+# --- answers ---
+
+
+class ErrorAnswer(TypedDict):
+    """Any request may answer this instead: a sentence for the reader; nothing changed."""
+
+    error: str
+
+
+class StartTimings(TypedDict):
+    model_ms: float
+
+
+class Started(TypedDict):
+    """The bundled model is loaded. ``examples``: ``[{"file", "label"}, ...]``."""
+
+    examples: Json
+    timings: StartTimings
+
+
+class OverviewTimings(TypedDict):
+    compute_ms: float
+    view_ms: float
+
+
+class OverviewAnswer(TypedDict):
+    """The whole next overview (``views.overview``): its view-model and RGBA tiles."""
+
+    view: Json
+    rasters: memoryview
+    timings: OverviewTimings
+
+
+class DetailAnswer(TypedDict):
+    """One detail view (``views.detail``): view-model, float32 numbers, RGBA rasters
+    (``views.bundle`` says where each named array or image lies in the buffers)."""
+
+    view: Json
+    numbers: memoryview
+    rasters: memoryview
+
+
+class PlaygroundAnswer(TypedDict):
+    """The hyperparameter playground for one setting (``views.playground``)."""
+
+    playground: Json
+
+
+class LayerTiming(TypedDict):
+    node: str
+    op: str
+    output: str
+    ms: list[float]
+
+
+class Memory(TypedDict):
+    """Bytes of the WebAssembly memory Python and NumPy live in (it only grows)."""
+
+    wasm_bytes: int
+
+
+ForwardTimes = list[float]
+"""Milliseconds of each forward pass (benchmarks)."""
+
+LayerTimes = list[LayerTiming]
+"""Per node, milliseconds in each forward pass (benchmarks)."""
+
+
+# --- requests ---
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing the page can ask: its name, its arguments in order, its answer type."""
+
+    name: str
+    arguments: Mapping[str, type]
+    answer: Any  # an answer type above; None for no answer
+    doc: str
+
+
+REQUESTS: tuple[Request, ...] = (
+    Request("load_packages", {}, None, "load NumPy and Pillow into the worker"),
+    Request("start", {"base_url": str}, Started, "load the bundled model and the examples"),
+    Request("example", {"file": str}, OverviewAnswer, "show one of the bundled examples"),
+    Request("image", {"data": bytes, "name": str}, OverviewAnswer,
+            "show an image the user picked, pasted or linked"),
+    Request("model", {"data": bytes, "name": str}, OverviewAnswer,
+            "run the current image through a model the user picked"),
+    Request("mode", {"mode": str}, OverviewAnswer, "colour the overview by another range"),
+    Request("detail", {"layer": str, "channel": int}, DetailAnswer,
+            "the detail view of a tile or a class"),
+    Request("playground", {"n": int, "p": int, "k": int, "s": int}, PlaygroundAnswer,
+            "the hyperparameter playground for one setting (needs no model)"),
+    Request("time_forward", {"repeats": int}, ForwardTimes,
+            "time forward passes of the current input (benchmarks)"),
+    Request("time_layers", {"repeats": int}, LayerTimes,
+            "time each node over forward passes of the current input (benchmarks)"),
+    Request("memory", {}, Memory, "the size of the worker's WebAssembly memory (benchmarks)"),
+)
+
+BY_NAME: dict[str, Request] = {request.name: request for request in REQUESTS}
+
+
+def _check(request: str, name: str, kind: type, value: Any) -> Any:
+    """``value`` as an argument of type ``kind``, or a ProtocolError saying what is wrong."""
+    # A JavaScript number arrives as int when it is whole and as float otherwise.
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    # bool is an int in Python, but true is no channel number.
+    fits = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if fits and kind is float and not math.isfinite(value):
+        raise ProtocolError(f"the {name} of {request} must be a finite number, not {value}")
+    if fits:
+        return value
+    expected = {int: "a whole number", float: "a number", str: "text", bytes: "bytes",
+                bool: "true or false"}.get(kind, kind.__name__)
+    raise ProtocolError(f"the {name} of {request} must be {expected}, not {value!r}")
+
+
+def check_arguments(name: str, values: Sequence[Any]) -> list[Any]:
+    """The arguments of request ``name`` after checking their number and types."""
+    request = BY_NAME.get(name)
+    if request is None:
+        raise ProtocolError(f"there is no request called {name!r}")
+    if len(values) != len(request.arguments):
+        listing = ", ".join(request.arguments) or "nothing"
+        raise ProtocolError(f"{name} takes {len(request.arguments)} argument(s) ({listing}), "
+                            f"not {len(values)}")
+    return [_check(name, arg, kind, value)
+            for (arg, kind), value in zip(request.arguments.items(), values, strict=True)]
+
+
+# --- encoding ---
+
+
+def _non_finite_at(obj: Any, path: str) -> str | None:
+    """Where in ``obj`` the first inf or NaN is (``.classes[3].exp``), else None."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else path
+    if isinstance(obj, Mapping):
+        items = ((f"{path}.{key}", value) for key, value in obj.items())
+    elif isinstance(obj, list | tuple):
+        items = ((f"{path}[{i}]", value) for i, value in enumerate(obj))
+    else:
+        return None
+    for at, value in items:
+        found = _non_finite_at(value, at)
+        if found is not None:
+            return found
+    return None
+
+
+def encode(obj: Any, what: str) -> Json:
+    """``obj`` as JSON text for the page; every JSON field of an answer is made here.
+
+    ``what`` names the answer for the message (``"the overview"``). Raises
+    :class:`NonFiniteError` when ``obj`` holds inf or NaN: Python would write ``Infinity``,
+    which is not JSON, and the page could not parse the answer.
+    """
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except ValueError as error:
+        at = _non_finite_at(obj, "")
+        where = f" (at {at.lstrip('.')})" if at else ""
+        raise NonFiniteError(f"{what} produced a non-finite number (inf or NaN){where}, "
+                             "which the page cannot show") from error
+
+
+def error_answer(error: CnnlensError | str) -> ErrorAnswer:
+    """The answer for one of our documented errors (or a message)."""
+    return {"error": str(error)}
