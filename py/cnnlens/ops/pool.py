@@ -9,10 +9,17 @@ A window can miss the input entirely (padding wider than the dilated gaps, or a 
 overhang). The spec leaves that case open; cnnlens follows onnxruntime, which yields the
 lowest finite value for MaxPool and 0 for an AveragePool with nothing to count, so no
 ``-inf`` or NaN flows into later layers.
+
+Backward, every window's gradient is spread over the taps it read and folded back onto
+the input (:func:`~cnnlens.ops.windows.fold_windows`): all of it to the first largest
+real input position for max pooling (as PyTorch does with ties; padding never wins, and
+a window that misses the input passes nothing back), or shared evenly among the counted
+positions for average pooling.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -20,8 +27,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
-from cnnlens.ops.spec import OpSpec, Shape
-from cnnlens.ops.windows import WindowPlan, pad_spatial, plan_from_attributes, sliding_windows
+from cnnlens.ops.spec import Grads, OpSpec, Shape
+from cnnlens.ops.windows import (
+    WindowPlan,
+    fold_windows,
+    pad_spatial,
+    plan_from_attributes,
+    sliding_windows,
+)
 
 
 def max_pool(x: np.ndarray, plan: WindowPlan) -> np.ndarray:
@@ -46,6 +59,39 @@ def average_pool(x: np.ndarray, plan: WindowPlan, count_include_pad: bool) -> np
     counts = _window_counts(x.shape[2:], plan, count_include_pad).astype(sums.dtype)
     # An empty window has a zero sum; dividing it by 1 gives onnxruntime's 0, not NaN.
     return sums / np.maximum(counts, 1)
+
+
+def max_pool_vjp(x: np.ndarray, dy: np.ndarray, plan: WindowPlan) -> np.ndarray:
+    """``dy`` ``(N, C, *O)`` → ``dX`` ``(N, C, *S)``: each window's gradient goes to the
+    first position (in the window's row-major tap order) of its largest input value."""
+    rank = len(plan.kernel)
+    windows = sliding_windows(pad_spatial(x, plan, -np.inf), plan)  # (N, C, *O, *K)
+    kernel_axes = _kernel_axes(windows, plan)
+    largest = np.expand_dims(windows.max(axis=kernel_axes), kernel_axes)
+    # A NaN is the maximum of its window (max propagates it), so it takes the gradient.
+    hits = (windows == largest) | np.isnan(windows)
+    if _may_miss_input(plan):
+        # Mark real positions so that -inf padding never ties with a -inf input.
+        inside = np.ones((1, 1, *x.shape[2:]), dtype=bool)
+        hits &= sliding_windows(pad_spatial(inside, plan, False), plan)
+    flat = hits.reshape(*hits.shape[: 2 + rank], -1)
+    first = flat.argmax(axis=-1)[..., None]  # 0 where nothing hit; masked below
+    chosen = (np.arange(flat.shape[-1]) == first) & flat
+    d_windows = np.where(chosen, dy[..., None], 0).astype(dy.dtype, copy=False)
+    return fold_windows(d_windows.reshape(windows.shape), plan, x.shape[2:])
+
+
+def average_pool_vjp(
+    x_shape: tuple[int, ...], dy: np.ndarray, plan: WindowPlan, count_include_pad: bool
+) -> np.ndarray:
+    """``dy`` ``(N, C, *O)`` → ``dX`` shaped ``x_shape``, ``(N, C, *S)``: each window's
+    gradient divided by the count the forward divided by, on every tap of the window."""
+    rank = len(plan.kernel)
+    counts = _window_counts(x_shape[2:], plan, count_include_pad)
+    share = dy / np.maximum(counts, 1).astype(dy.dtype)
+    d_windows = np.broadcast_to(share.reshape(*share.shape, *(1,) * rank),
+                                (*share.shape, *plan.kernel))
+    return fold_windows(d_windows, plan, x_shape[2:])
 
 
 def _may_miss_input(plan: WindowPlan) -> bool:
@@ -114,6 +160,49 @@ def op_global_max_pool(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray
     return [x.max(axis=tuple(range(2, x.ndim)), keepdims=True)]
 
 
+def vjp_max_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                 grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """``[dX]``; ``None`` for an integer input, which has no gradient."""
+    x = required(inputs, 0, "MaxPool")
+    if grads[0] is None or not np.issubdtype(x.dtype, np.floating):
+        return [None]
+    return [max_pool_vjp(x, grads[0], _pool_plan(x, attrs, "MaxPool"))]
+
+
+def vjp_average_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                     grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """``[dX]``, dividing by the same counts as the forward."""
+    x = required(inputs, 0, "AveragePool")
+    if grads[0] is None:
+        return [None]
+    include_pad = bool(attrs.get("count_include_pad", 0))
+    plan = _pool_plan(x, attrs, "AveragePool")
+    return [average_pool_vjp(x.shape, grads[0], plan, include_pad)]
+
+
+def vjp_global_average_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                            grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """``[dX]``: each channel's gradient shared evenly by its ``prod(S)`` positions."""
+    x = required(inputs, 0, "GlobalAveragePool")
+    if grads[0] is None:
+        return [None]
+    size = math.prod(x.shape[2:])
+    return [np.broadcast_to(grads[0] / np.asarray(size, grads[0].dtype), x.shape).copy()]
+
+
+def vjp_global_max_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                        grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """``[dX]``: each channel's gradient to its first largest position (a NaN if any)."""
+    x = required(inputs, 0, "GlobalMaxPool")
+    if grads[0] is None or not np.issubdtype(x.dtype, np.floating):
+        return [None]
+    flat = x.reshape(*x.shape[:2], -1)
+    first = flat.argmax(axis=-1)[..., None]  # NumPy's argmax also returns the first NaN
+    dy = grads[0].reshape(*x.shape[:2], 1)
+    dx = np.where(np.arange(flat.shape[-1]) == first, dy, 0).astype(dy.dtype, copy=False)
+    return [dx.reshape(x.shape)]
+
+
 def pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
                constants: list[np.ndarray | None]) -> Shape | None:
     x = shapes[0]
@@ -132,11 +221,12 @@ def global_pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
 
 
 SPECS = (
-    OpSpec("MaxPool", op_max_pool, pool_shape, channelwise=True, kind="pool", detail="pool"),
-    OpSpec("AveragePool", op_average_pool, pool_shape, channelwise=True, kind="pool",
-           detail="pool"),
-    OpSpec("GlobalAveragePool", op_global_average_pool, global_pool_shape, channelwise=True,
-           kind="pool"),
-    OpSpec("GlobalMaxPool", op_global_max_pool, global_pool_shape, channelwise=True,
-           kind="pool"),
+    OpSpec("MaxPool", op_max_pool, pool_shape, vjp=vjp_max_pool, channelwise=True,
+           kind="pool", detail="pool"),
+    OpSpec("AveragePool", op_average_pool, pool_shape, vjp=vjp_average_pool, channelwise=True,
+           kind="pool", detail="pool"),
+    OpSpec("GlobalAveragePool", op_global_average_pool, global_pool_shape,
+           vjp=vjp_global_average_pool, channelwise=True, kind="pool"),
+    OpSpec("GlobalMaxPool", op_global_max_pool, global_pool_shape, vjp=vjp_global_max_pool,
+           channelwise=True, kind="pool"),
 )
