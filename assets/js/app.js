@@ -1,15 +1,16 @@
 // The page's JavaScript side: boot progress, DOM events, and drawing what Python answers.
-// Python runs in a PyScript worker (py/worker.py) and owns all state; every request
-// returns the complete next view, or an error message while the current view stays.
+// Python runs in a PyScript worker (py/worker.py) and owns all state; every request goes
+// through the ordered queue of protocol.js and answers with the complete next view, or an
+// error message while the current view stays.
 import { showDetail, stopDetail } from "./detail.js";
 import { Overview } from "./overview.js";
+import { explain } from "./protocol.js";
 import { startPython } from "./runtime.js";
 
 const $ = (id) => document.getElementById(id);
 const STAGES = ["runtime", "packages", "model", "forward", "draw"];
-let python = null;
+let client = null;  // protocol.js's Client, once the first overview is drawn
 let redraws = 0;
-let queue = Promise.resolve();
 let current = null;  // the view on screen
 let overview = null;
 
@@ -66,14 +67,10 @@ function markSelected(file) {
   }
 }
 
-// Draws one answer from Python: the whole overview in one synchronous pass.
+// Draws one OverviewAnswer (decoded): the whole overview in one synchronous pass.
 function show(answer) {
-  if (answer.error !== undefined) {
-    showError(answer.error);
-    return false;
-  }
   const start = performance.now();
-  const view = JSON.parse(answer.view);
+  const view = answer.view;
   current = view;
   overview.render(view, answer.rasters);
   $("top1").textContent = view.output.classes[view.output.top1].name;
@@ -91,23 +88,25 @@ function show(answer) {
   document.documentElement.dataset.cnnlensReady = String(redraws);
   performance.mark(`cnnlens:ready:${redraws}`);
   performance.measure("cnnlens:render", { start, end: performance.now() });
-  return true;
 }
 
-// Requests run one after another, so answers are drawn in the order they were asked.
-function ask(request) {
-  const result = queue.then(request).then(show, (error) => {
-    showError(`Something went wrong inside cnnlens: ${error.message || error}`);
+// Sends a request that answers with an overview (example, image, model, mode) and draws
+// the answer. The client's queue keeps the order: answers are drawn in the order asked.
+// Resolves to whether it was drawn; a failure shows its message and the view stays.
+async function ask(name, ...args) {
+  try {
+    show(await client.ask(name, ...args));
+    return true;
+  } catch (error) {
+    showError(explain(error));
     return false;
-  });
-  queue = result;
-  return result;
+  }
 }
 
 async function sendFile(file) {
-  if (!python || !file) return;
+  if (!client || !file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
-  await ask(() => python.image(bytes, file.name || "pasted image"));
+  await ask("image", bytes, file.name || "pasted image");
   refreshDetail();
 }
 
@@ -145,10 +144,14 @@ function readHash() {
   return new URLSearchParams(location.hash.slice(1));
 }
 
+// Asked through the same queue as everything else, so it shows the state the requests
+// before it left.
 async function openDetail(layer, channel) {
-  const answer = await python.detail(layer, channel);
-  if (answer.error !== undefined) {
-    showError(answer.error);
+  let answer;
+  try {
+    answer = await client.ask("detail", layer, channel);
+  } catch (error) {
+    showError(explain(error));
     return;
   }
   const tile = $("overview").querySelector(`canvas.tile[data-layer="${CSS.escape(layer)}"][data-channel="${channel}"]`);
@@ -199,13 +202,13 @@ async function restore(params) {
   const file = params.get("image");
   if (file && file !== current.image) {
     if ([...$("examples").children].some((b) => b.dataset.file === file)) {
-      await ask(() => python.example(file));
+      await ask("example", file);
     } else {
       showError(`The image “${file}” in this link was uploaded by someone, so it is not part of the site; showing an example instead.`);
     }
   }
   const mode = params.get("range");
-  if (mode && mode !== current.mode) await ask(() => python.mode(mode));
+  if (mode && mode !== current.mode) await ask("mode", mode);
   const layer = params.get("layer");
   if (layer !== null && overview.select(layer, Number(params.get("channel")))) {
     await openDetail(layer, Number(params.get("channel")));
@@ -213,11 +216,11 @@ async function restore(params) {
 }
 
 function wire() {
-  overview = new Overview($("overview"), { onOpen: (layer, channel) => python && openDetail(layer, channel) });
+  overview = new Overview($("overview"), { onOpen: (layer, channel) => client && openDetail(layer, channel) });
   $("examples").addEventListener("click", async (event) => {
     const button = event.target.closest("button.example");
-    if (!button || !python) return;
-    await ask(() => python.example(button.dataset.file));
+    if (!button || !client) return;
+    await ask("example", button.dataset.file);
     refreshDetail();
   });
   $("url-form").addEventListener("submit", (event) => {
@@ -255,8 +258,8 @@ function wire() {
     event.target.value = "";  // choosing the same file again still fires change
   });
   $("range-mode").addEventListener("change", async (event) => {
-    if (!python) return;
-    await ask(() => python.mode(event.target.value));
+    if (!client) return;
+    await ask("mode", event.target.value);
     refreshDetail();
   });
   document.addEventListener("dragover", (event) => {
@@ -273,16 +276,17 @@ function wire() {
 
 async function boot() {
   const wanted = readHash();  // read before the first draw rewrites it
-  const { python: sync, examples } = await startPython(stage);
+  const { client: started, examples } = await startPython(stage);
   setExamples(examples);
   stage("forward", "Running the network");
   const linked = wanted.get("image");
-  const first = await sync.example(examples.some((e) => e.file === linked) ? linked : examples[0].file);
-  if (!show(first)) throw new Error(first.error);
-  python = sync;
+  show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
+  client = started;  // the controls answer from now on
   await restore(wanted);
-  // For automation and benchmarks: the same requests the page makes.
-  window.cnnlens = { python: sync, ask };
+  // For automation and benchmarks: the same requests through the same queue (see
+  // docs/ARCHITECTURE.md): `client.ask(name, ...)` decoded, `python.name(...)` raw,
+  // `ask(name, ...)` an overview request drawn like the page's own.
+  window.cnnlens = { client, python: client.python, ask };
   document.documentElement.dataset.cnnlensBooted = "true";
   // Links inside the page (the article's) change only the hash: restore what they name.
   window.addEventListener("hashchange", async () => {
@@ -299,7 +303,7 @@ boot().catch((error) => fail(error.message || String(error)));
 $("open-model").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   event.target.value = "";  // choosing the same file again still fires change
-  if (!python || !file) return;
+  if (!client || !file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
-  ask(() => python.model(bytes, file.name));
+  ask("model", bytes, file.name);
 });

@@ -41,19 +41,17 @@ function fullLink() {
   $("open-full").href = `index.html#${link}`;
 }
 
-async function showOverview(python) {
+// Both ask through protocol.js's client; an {error} answer throws its message.
+async function showOverview(client) {
   const overview = new Overview($("overview"), { onOpen: () => {} });
   $("overview").hidden = false;
-  const answer = await python.mode(params.get("range") || "layer");
-  if (answer.error !== undefined) throw new Error(answer.error);
-  overview.render(JSON.parse(answer.view), answer.rasters);
+  const answer = await client.ask("mode", params.get("range") || "layer");
+  overview.render(answer.view, answer.rasters);
 }
 
-async function showView(python) {
+async function showView(client) {
   const layer = params.get("layer") || (view === "class" ? "logits" : "conv_1_1");
-  const answer = await python.detail(layer, Number(params.get("channel") || 0));
-  if (answer.error !== undefined) throw new Error(answer.error);
-  showDetail($("detail"), answer, null);
+  showDetail($("detail"), await client.ask("detail", layer, Number(params.get("channel") || 0)), null);
 }
 
 async function boot() {
@@ -64,16 +62,14 @@ async function boot() {
     await import("./playground.js");  // it waits for the booted flag below
   }
   const needModel = view !== "playground";
-  const { python, examples } = await startPython((_, label) => status(`${label}…`), { needModel });
-  window.cnnlens = { python };
+  const { client, examples } = await startPython((_, label) => status(`${label}…`), { needModel });
+  window.cnnlens = { client, python: client.python };
   document.documentElement.dataset.cnnlensBooted = "true";
   if (needModel) {
     const wanted = params.get("image");
-    const image = examples.some((e) => e.file === wanted) ? wanted : examples[0].file;
-    const first = await python.example(image);
-    if (first.error !== undefined) throw new Error(first.error);
-    if (view === "overview") await showOverview(python);
-    else if (DETAIL_KINDS.has(view)) await showView(python);
+    await client.ask("example", examples.some((e) => e.file === wanted) ? wanted : examples[0].file);
+    if (view === "overview") await showOverview(client);
+    else if (DETAIL_KINDS.has(view)) await showView(client);
     else throw new Error(`there is no view called “${view}”`);
   }
   status("");

@@ -25,14 +25,15 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-// The Python side, once the worker has booted (app.js marks the <html> element then).
+// The protocol client (protocol.js), once the worker has booted (app.js and embed-page.js
+// mark the <html> element then).
 function whenBooted() {
   const root = document.documentElement;
   return new Promise((resolve, reject) => {
     const check = () => {
       if (root.dataset.cnnlensBooted === "true" && window.cnnlens) {
         observer.disconnect();
-        resolve(window.cnnlens.python);
+        resolve(window.cnnlens.client);
       } else if (root.dataset.cnnlensFailed === "true") {
         observer.disconnect();
         reject(new Error("the Python runtime could not start"));
@@ -45,9 +46,9 @@ function whenBooted() {
 }
 
 class Playground {
-  constructor(root, python) {
+  constructor(root, client) {
     this.root = root;
-    this.python = python;
+    this.client = client;
     this.view = null;
     this.step = 0;
     this.timer = null;
@@ -99,16 +100,22 @@ class Playground {
       this.show({ valid: false, reason: "Type a whole number in each box.", formula: "", output: null, steps: [] });
       return;
     }
-    const answer = await this.python.playground(n, p, k, s);
+    let answer = null;
+    let failure = null;
+    try {
+      answer = await this.client.ask("playground", n, p, k, s);
+    } catch (error) {
+      failure = error;
+    }
     if (asked !== this.asked) return;  // a newer setting was asked meanwhile
     this.pause();
     this.root.dataset.setting = [n, p, k, s].join(",");  // which setting is on screen
-    if (answer.error !== undefined) {
+    if (failure) {
       this.view = null;
-      this.show({ valid: false, reason: `Cannot draw that: ${answer.error}.`, formula: "", output: null, steps: [] });
+      this.show({ valid: false, reason: `Cannot draw that: ${failure.message || failure}.`, formula: "", output: null, steps: [] });
       return;
     }
-    this.view = JSON.parse(answer.playground);
+    this.view = answer.playground;
     this.show(this.view);
   }
 
@@ -224,7 +231,7 @@ const root = document.getElementById("playground");
 if (root) {
   root.replaceChildren(el("p", { class: "pg-loading", "data-testid": "pg-loading" }, "Loading… (the playground starts once Python is running)"));
   whenBooted().then(
-    (python) => { root.playground = new Playground(root, python); },
+    (client) => { root.playground = new Playground(root, client); },
     (error) => { root.replaceChildren(el("p", { class: "pg-reason" }, `The playground cannot run: ${error.message}.`)); },
   );
 }

@@ -24,9 +24,10 @@ function asFloats(buffer) {
   return buffer instanceof Float32Array ? buffer : new Float32Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 4);
 }
 
+// A DetailAnswer as protocol.js decodes it (the view already parsed).
 export class Packed {
   constructor(answer) {
-    this.view = JSON.parse(answer.view);
+    this.view = answer.view;
     this.numbers = asFloats(answer.numbers);
     this.rasters = answer.rasters;
   }
