@@ -73,7 +73,8 @@ def test_an_error_answer_is_a_readable_rejection_and_the_queue_goes_on(page):
             const times = Array.from(await cnnlens.python.time_forward(2));  // bench/ uses it
             return { failure, raw, kind: after.view.kind, times: times.length };
         }""")
-    assert got["failure"] == ["AnswerError", "there is no layer 'no-such-layer' with activation maps"]
+    assert got["failure"] == ["AnswerError",
+                              "there is no layer 'no-such-layer' with activation maps"]
     assert got["raw"] == {"error": "the channel of detail must be a whole number, not 'three'"}
     assert got["kind"] == "flatten" and got["times"] == 2
 
