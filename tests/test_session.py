@@ -64,3 +64,20 @@ def test_a_card_naming_the_wrong_number_of_classes_is_refused():
     loaded = load_model(model.SerializeToString(), "three-outputs.onnx")
     with pytest.raises(ModelError, match="2 classes but the model outputs 3"):
         Session.start(loaded, png(np.zeros((4, 4), np.uint8)), "black.png")
+
+
+def test_activations_that_overflow_are_refused_with_their_name(bundled):
+    first = json.loads((EXAMPLES / "index.json").read_text())[0]["file"]
+    session = Session.start(bundled, (EXAMPLES / first).read_bytes(), first)
+    b = ModelBuilder((1, 1, 28, 28))
+    big = b.initializer(np.full((1,), 3e38, np.float32), "big")
+    shifted = b.add("Add", [b.input, big], name="shift")
+    doubled = b.add("Add", [shifted, shifted], name="double")  # 6e38: over float32's range
+    flat = b.add("Flatten", [doubled])
+    b.add("Gemm", [flat, b.weight((10, 784)), b.weight((10,), "b", 1)], transB=1)
+    loaded = load_model(b.build().SerializeToString(), "overflow.onnx")
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(ModelError, match="overflowed") as caught:
+        session.with_model(loaded)
+    assert repr(doubled) in str(caught.value)
+    assert session.loaded is bundled

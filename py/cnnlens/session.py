@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CnnlensError
+from .errors import CnnlensError, ModelError
 from .forward import ForwardResult, run
 from .loader import LoadedModel
 from .model_card import class_names
@@ -19,6 +19,14 @@ from .preprocess import input_preview, preprocess
 from .views.detail import DetailView, detail_view
 from .views.neuron import neuron
 from .views.overview import RANGE_MODES, RangeMode, overview
+
+
+def check_finite(result: ForwardResult) -> None:
+    """Refuses a pass whose activations overflowed: no colour or number shows inf or NaN."""
+    for name, tensor in result.tensors.items():
+        if np.issubdtype(tensor.dtype, np.floating) and not np.isfinite(tensor).all():
+            raise ModelError(f"the values of {name!r} overflowed (inf or NaN) on this image; "
+                             "cnnlens cannot show them")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Session:
               mode: RangeMode = "layer") -> Session:
         x = preprocess(image, loaded.card.preprocessing)
         result = run(loaded.model, x)
+        check_finite(result)
         classes = class_names(loaded.card, result.probabilities.shape[-1])
         return cls(loaded, image_name, image, x, result, classes, mode)
 
