@@ -26,6 +26,11 @@
  * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} DetailAnswer
  */
 /**
+ * Attribution maps of one tile or class for the current image
+ * (py/cnnlens/views/attribution.py), laid out like a DetailAnswer.
+ * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} AttributionAnswer
+ */
+/**
  * The hyperparameter playground for one setting (py/cnnlens/views/playground.py).
  * @typedef {{playground: object}} PlaygroundAnswer
  */
@@ -45,6 +50,7 @@ export const REQUESTS = {
   model: { args: ["data", "name"], answer: "OverviewAnswer" },
   mode: { args: ["mode"], answer: "OverviewAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
+  attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
   time_forward: { args: ["repeats"], answer: "ForwardTimes" },
   time_layers: { args: ["repeats"], answer: "LayerTimes" },
@@ -57,6 +63,7 @@ export const JSON_FIELDS = {
   Started: ["examples"],
   OverviewAnswer: ["view"],
   DetailAnswer: ["view"],
+  AttributionAnswer: ["view"],
   PlaygroundAnswer: ["playground"],
 };
 

@@ -21,7 +21,9 @@ from typing import Any
 from .errors import CnnlensError
 from .forward import run
 from .loader import LoadedModel, load_model
+from .preprocess import input_preview
 from .protocol import (
+    AttributionAnswer,
     DetailAnswer,
     ErrorAnswer,
     ForwardTimes,
@@ -138,6 +140,25 @@ class App:
         try:
             view, numbers, rasters = self.session.detail(layer, channel)
             text = encode(view, f"the detail view of {layer} (channel {channel})")
+        except CnnlensError as error:
+            return error_answer(error)
+        return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
+
+    def attribution(self, layer: str, channel: int, method: str,
+                    cam_layer: str) -> AttributionAnswer | ErrorAnswer:
+        """Attribution maps of a tile or class for the current image (`views.attribution`):
+        `method` one name or "all", `cam_layer` Grad-CAM's layer ("" for the default)."""
+        from .views.attribution import attribution_view
+
+        if self.session is None:
+            return error_answer("there is no image yet")
+        session = self.session
+        try:
+            preview = input_preview(session.x, session.loaded.card.preprocessing)
+            view, numbers, rasters = attribution_view(
+                session.loaded.model, session.result, preview, list(session.classes), layer,
+                channel, method, cam_layer)
+            text = encode(view, f"the attribution of {layer} (channel {channel})")
         except CnnlensError as error:
             return error_answer(error)
         return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}

@@ -84,6 +84,15 @@ class DetailAnswer(TypedDict):
     rasters: memoryview
 
 
+class AttributionAnswer(TypedDict):
+    """Attribution maps of one target for the current image (``views.attribution``):
+    view-model, float32 numbers, RGBA rasters, laid out as in a :class:`DetailAnswer`."""
+
+    view: Json
+    numbers: memoryview
+    rasters: memoryview
+
+
 class PlaygroundAnswer(TypedDict):
     """The hyperparameter playground for one setting (``views.playground``)."""
 
@@ -134,6 +143,9 @@ REQUESTS: tuple[Request, ...] = (
     Request("mode", {"mode": str}, OverviewAnswer, "colour the overview by another range"),
     Request("detail", {"layer": str, "channel": int}, DetailAnswer,
             "the detail view of a tile or a class"),
+    Request("attribution", {"layer": str, "channel": int, "method": str, "cam_layer": str},
+            AttributionAnswer, "attribution maps of a tile or a class for the current image "
+            "(one method or all; Grad-CAM's layer, empty for the default)"),
     Request("playground", {"n": int, "p": int, "k": int, "s": int}, PlaygroundAnswer,
             "the hyperparameter playground for one setting (needs no model)"),
     Request("time_forward", {"repeats": int}, ForwardTimes,

@@ -6,6 +6,8 @@ whole layer goes to the page as one buffer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # ColorBrewer stops: the same palettes CNN Explainer takes from d3-scale-chromatic.
@@ -80,6 +82,12 @@ def channel_tint(values: np.ndarray, channel: int) -> np.ndarray:
     rgba[..., channel] = v
     rgba[..., 3] = 255
     return rgba
+
+
+def legend(low: float, high: float, scale: str) -> dict[str, Any]:
+    """A colour legend for the page: the ends' values and 11 evenly spaced colours of `scale`."""
+    stops = lookup(np.linspace(0.0, 1.0, 11), scale)
+    return {"min": low, "max": high, "scale": scale, "colors": [hex_colour(c) for c in stops]}
 
 
 def hex_colour(rgba: np.ndarray) -> str:

@@ -83,12 +83,6 @@ def _shape_label(shape: tuple[int, ...]) -> str:
     return " × ".join(str(d) for d in shape)
 
 
-def _legend(low: float, high: float, scale: str) -> dict[str, Any]:
-    stops = colormap.lookup(np.linspace(0.0, 1.0, 11), scale)
-    return {"min": low, "max": high, "scale": scale,
-            "colors": [colormap.hex_colour(c) for c in stops]}
-
-
 def _pair(values: Any) -> str:
     values = tuple(int(v) for v in values)
     return "×".join(map(str, values)) if len(set(values)) > 1 else str(values[0])
@@ -152,7 +146,7 @@ def _layer_column(model: Model, layer: SpatialLayer, vmax: np.ndarray, offset: i
                   previous: dict[str, Any] | None) -> dict[str, Any]:
     top = float(vmax.max())
     column = _column(layer.name, layer.kind, layer.op_type, layer.values,
-                     _tiles(layer.values, offset, vmax), _legend(-top, top, "activation"))
+                     _tiles(layer.values, offset, vmax), colormap.legend(-top, top, "activation"))
     column["params"] = parameter_count(model, layer.node)
     column["details"] = hyperparameters(model, layer.node)
     if previous is not None:
@@ -163,7 +157,7 @@ def _layer_column(model: Model, layer: SpatialLayer, vmax: np.ndarray, offset: i
     if layer.op_type == "Conv" and layer.node.inputs[1] in model.graph.initializers:
         weights = model.graph.initializers[layer.node.inputs[1]]
         reach = float(np.abs(weights).max())
-        column["weights"] = _legend(-reach, reach, "weight")
+        column["weights"] = colormap.legend(-reach, reach, "weight")
     return column
 
 
@@ -180,7 +174,7 @@ def _output(result: ForwardResult, classes: list[str]) -> dict[str, Any]:
             for i, (p, z) in enumerate(zip(probabilities, logits, strict=True))
         ],
         "top1": int(np.argmax(probabilities)),
-        "legend": _legend(low, high, "logit"),
+        "legend": colormap.legend(low, high, "logit"),
     }
 
 
@@ -201,7 +195,7 @@ def overview(model: Model, result: ForwardResult, classes: list[str], preview: n
     encoding, input_tiles = input_rasters(preview)
     pixels = np.moveaxis(preview, -1, 0).astype(np.float32)
     input_column = _column(result.input_name, "input", encoding, pixels,
-                           _tiles(pixels, 0, None), _legend(0.0, 255.0, "grey"))
+                           _tiles(pixels, 0, None), colormap.legend(0.0, 255.0, "grey"))
     columns = {result.input_name: input_column}
     chunks = [input_tiles.reshape(-1)]
     offset = input_tiles.size
