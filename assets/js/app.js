@@ -3,9 +3,11 @@
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
 import { showDetail, stopDetail } from "./detail.js";
+import { MethodTabs } from "./methods.js";
 import { Overview } from "./overview.js";
 import { explain } from "./protocol.js";
 import { startPython } from "./runtime.js";
+import { AttributionPanel } from "./views/attribution.js";
 
 const $ = (id) => document.getElementById(id);
 const STAGES = ["runtime", "packages", "model", "forward", "draw"];
@@ -13,6 +15,7 @@ let client = null;  // protocol.js's Client, once the first overview is drawn
 let redraws = 0;
 let current = null;  // the view on screen
 let overview = null;
+let tabs = null;  // the detail panel's method tabs (methods.js)
 
 function stage(key, label) {
   const index = STAGES.indexOf(key);
@@ -136,6 +139,7 @@ function writeHash() {
   if (!panel.hidden) {
     params.set("layer", panel.dataset.layer);
     params.set("channel", panel.dataset.channel);
+    for (const [key, value] of Object.entries(tabs.link())) params.set(key, value);
   }
   history.replaceState(null, "", `#${params}`);
 }
@@ -158,6 +162,7 @@ async function openDetail(layer, channel) {
   showDetail($("detail"), answer, tile);
   $("detail").dataset.opened = String(Number($("detail").dataset.opened || 0) + 1);
   writeHash();
+  await tabs.setTarget(layer, channel);  // the open method tab shows this target too
 }
 
 function refreshDetail() {
@@ -174,6 +179,7 @@ function closeDetail() {
   if (panel.hidden) return;
   const item = overview.find(panel.dataset.layer, panel.dataset.channel);
   stopDetail();
+  tabs.close();
   panel.hidden = true;
   overview.clearSelection();
   writeHash();
@@ -184,15 +190,18 @@ function closeDetail() {
 function embedCode() {
   const panel = $("detail");
   const kinds = { conv: "conv", relu: "relu", pool: "pool", flatten: "class" };
-  const kind = panel.hidden ? "overview" : kinds[panel.dataset.kind] || "overview";
+  const method = panel.hidden ? {} : tabs.link();  // a method tab: its own view, e.g. gradcam
+  const kind = method.view || (panel.hidden ? "overview" : kinds[panel.dataset.kind] || "overview");
   const params = new URLSearchParams({ view: kind, image: current.image, range: current.mode });
   if (kind !== "overview") {
     params.set("layer", panel.dataset.layer);
     params.set("channel", panel.dataset.channel);
   }
+  for (const [key, value] of Object.entries(method)) params.set(key, value);
   const src = new URL(`embed.html#${params}`, document.baseURI).href;
   const resizer = new URL("assets/embed.js", document.baseURI).href;
-  const title = kind === "overview" ? "cnnlens: network overview" : `cnnlens: ${panel.dataset.layer} ${kind === "class" ? "class" : "channel"} ${panel.dataset.channel}`;
+  const what = `${panel.dataset.layer} ${panel.dataset.kind === "flatten" ? "class" : "channel"} ${panel.dataset.channel}`;
+  const title = kind === "overview" ? "cnnlens: network overview" : method.view ? `cnnlens: ${method.view} of ${what}` : `cnnlens: ${what}`;
   const frame = document.createElement("iframe");
   Object.entries({ src, title, loading: "lazy", style: "width: 100%; height: 480px; border: 0;" }).forEach(([k, v]) => frame.setAttribute(k, v));
   return `${frame.outerHTML}\n<script src="${resizer}" async></script>`;
@@ -211,12 +220,16 @@ async function restore(params) {
   if (mode && mode !== current.mode) await ask("mode", mode);
   const layer = params.get("layer");
   if (layer !== null && overview.select(layer, Number(params.get("channel")))) {
+    // The tab the link names (view=saliency, …; none: the detail view) draws once the
+    // detail is open, with the link's own settings.
+    tabs.select(tabs.owner(params.get("view")) || "detail", { link: params, show: false });
     await openDetail(layer, Number(params.get("channel")));
   }
 }
 
 function wire() {
   overview = new Overview($("overview"), { onOpen: (layer, channel) => client && openDetail(layer, channel) });
+  tabs = new MethodTabs($("detail"), { onChange: writeHash });
   $("examples").addEventListener("click", async (event) => {
     const button = event.target.closest("button.example");
     if (!button || !client) return;
@@ -282,6 +295,7 @@ async function boot() {
   const linked = wanted.get("image");
   show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
   client = started;  // the controls answer from now on
+  tabs.register("attribution", new AttributionPanel($("method-attribution-host"), client, { onChange: writeHash }));
   await restore(wanted);
   // For automation and benchmarks: the same requests through the same queue (see
   // docs/ARCHITECTURE.md): `client.ask(name, ...)` decoded, `python.name(...)` raw,

@@ -1,10 +1,13 @@
 // One cnnlens view alone, for an <iframe> in a blog post or course page:
 //   embed.html#view=overview|conv|relu|pool|class|playground&layer=…&channel=…&image=…&range=…
+//   embed.html#view=saliency|gradient-x-input|deconvnet|guided|gradcam|guided-gradcam|attribution
+//     &layer=…&channel=…&cam=… (one attribution card, or all six)
 // It boots only what the view needs, never takes focus or scrolls the host page, and tells
 // the host its height (assets/embed.js on the host resizes the frame). It accepts no messages.
 import { showDetail } from "./detail.js";
 import { Overview } from "./overview.js";
 import { startPython } from "./runtime.js";
+import { attributionView, METHODS } from "./views/attribution.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
@@ -54,6 +57,25 @@ async function showView(client) {
   showDetail($("detail"), await client.ask("detail", layer, Number(params.get("channel") || 0)), null);
 }
 
+// One attribution card (or all of them for view=attribution) for the linked target; its
+// Grad-CAM layer can still be changed in the frame.
+async function showAttribution(client) {
+  const layer = params.get("layer") || "logits";
+  const channel = Number(params.get("channel") || 0);
+  const method = view === "attribution" ? "all" : view;
+  const host = $("method-attribution-host");
+  const state = { opacity: 0.6, focus: null };
+  const draw = async (cam) => {
+    const answer = await client.ask("attribution", layer, channel, method, cam);
+    return attributionView(host, answer, state, (other) => draw(other).catch((error) => fail(error.message)));
+  };
+  const shown = await draw(params.get("cam") || "");
+  const title = method === "all" ? "what it responds to" : shown.methods[0].title;
+  $("detail-title").textContent = `${shown.target.label} · ${title}`;
+  host.hidden = false;
+  $("detail").hidden = false;
+}
+
 async function boot() {
   reportHeight();
   fullLink();
@@ -70,6 +92,7 @@ async function boot() {
     await client.ask("example", examples.some((e) => e.file === wanted) ? wanted : examples[0].file);
     if (view === "overview") await showOverview(client);
     else if (DETAIL_KINDS.has(view)) await showView(client);
+    else if (view === "attribution" || METHODS.includes(view)) await showAttribution(client);
     else throw new Error(`there is no view called “${view}”`);
   }
   status("");

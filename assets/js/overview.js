@@ -2,18 +2,10 @@
 // handles pointing at it: hover lights a tile's incoming edges, click or Enter selects it,
 // arrow keys move between tiles. No decisions about values or colours are made here.
 import { drawEdges } from "./edges.js";
-import { el, fmt } from "./views/common.js";
+import { el, fmt, legend } from "./views/common.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
-
-function legend(spec, caption) {
-  const box = el("div", { class: "legend", role: "img", "aria-label": `${caption}: colour scale from ${fmt(spec.min)} to ${fmt(spec.max)}` });
-  const bar = el("span", { class: "legend-bar" });
-  bar.style.background = `linear-gradient(to right, ${spec.colors.join(", ")})`;
-  box.append(bar, el("span", { class: "legend-min" }, fmt(spec.min)), el("span", { class: "legend-max" }, fmt(spec.max)));
-  return box;
-}
 
 function tileLabel(column, tile) {
   return `${column.name}, channel ${tile.channel}: values from ${fmt(tile.min)} to ${fmt(tile.max)}`;

@@ -20,6 +20,18 @@ export function num(x, tag = "span") {
   return el(tag, { class: "num", "data-value": String(x) }, fmt(x));
 }
 
+// A colour legend (cnnlens.views.colormap.legend): the scale's colours as a bar, its ends'
+// values below; `zero` adds a 0 in the middle for a scale centred on zero.
+export function legend(spec, caption, { zero = false } = {}) {
+  const box = el("div", { class: zero ? "legend with-zero" : "legend", role: "img", "aria-label": `${caption}: colour scale from ${fmt(spec.min)} to ${fmt(spec.max)}` });
+  const bar = el("span", { class: "legend-bar" });
+  bar.style.background = `linear-gradient(to right, ${spec.colors.join(", ")})`;
+  box.append(bar, el("span", { class: "legend-min" }, fmt(spec.min)));
+  if (zero) box.append(el("span", { class: "legend-zero" }, "0"));
+  box.append(el("span", { class: "legend-max" }, fmt(spec.max)));
+  return box;
+}
+
 function asFloats(buffer) {
   return buffer instanceof Float32Array ? buffer : new Float32Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 4);
 }
