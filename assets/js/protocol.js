@@ -31,6 +31,16 @@
  * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} AttributionAnswer
  */
 /**
+ * The activation-maximisation job's complete current state (py/cnnlens/views/maximize.py):
+ * numbers `pictures` (N, C, H, W) and `values` (step + 1, N), rasters `pictures` (N, H, W),
+ * laid out like a DetailAnswer.
+ * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} MaximizeAnswer
+ */
+/**
+ * Whether a maximisation was running when it was cancelled, and its last step.
+ * @typedef {{cancelled: boolean, step: number}} MaximizeCancelled
+ */
+/**
  * The hyperparameter playground for one setting (py/cnnlens/views/playground.py).
  * @typedef {{playground: object}} PlaygroundAnswer
  */
@@ -39,6 +49,7 @@
  * Per node, milliseconds in each forward pass (benchmarks).
  * @typedef {{node: string, op: string, output: string, ms: number[]}[]} LayerTimes
  */
+/** Milliseconds of each backward pass (benchmarks). @typedef {number[]} BackwardTimes */
 /** Bytes of the worker's WebAssembly memory (benchmarks). @typedef {{wasm_bytes: number}} Memory */
 
 // name: { args: the arguments in order, answer: the answer typedef (null: none) }.
@@ -51,9 +62,13 @@ export const REQUESTS = {
   mode: { args: ["mode"], answer: "OverviewAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
+  maximize_start: { args: ["target", "settings", "seed", "steps"], answer: "MaximizeAnswer" },
+  maximize_step: { args: ["max_ms"], answer: "MaximizeAnswer" },
+  maximize_cancel: { args: [], answer: "MaximizeCancelled" },
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
   time_forward: { args: ["repeats"], answer: "ForwardTimes" },
   time_layers: { args: ["repeats"], answer: "LayerTimes" },
+  time_backward: { args: ["repeats"], answer: "BackwardTimes" },
   memory: { args: [], answer: "Memory" },
 };
 
@@ -64,6 +79,7 @@ export const JSON_FIELDS = {
   OverviewAnswer: ["view"],
   DetailAnswer: ["view"],
   AttributionAnswer: ["view"],
+  MaximizeAnswer: ["view"],
   PlaygroundAnswer: ["playground"],
 };
 

@@ -18,16 +18,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .backward import backward
 from .errors import CnnlensError
 from .forward import run
 from .loader import LoadedModel, load_model
+from .methods.targets import predicted_class, seeds
 from .preprocess import input_preview
 from .protocol import (
     AttributionAnswer,
+    BackwardTimes,
     DetailAnswer,
     ErrorAnswer,
     ForwardTimes,
     LayerTimes,
+    MaximizeAnswer,
+    MaximizeCancelled,
     OverviewAnswer,
     PlaygroundAnswer,
     Started,
@@ -35,9 +40,15 @@ from .protocol import (
     error_answer,
 )
 from .session import Session
+from .views.maximize import Chunk, MaximizeJob
+from .views.maximize import start as start_maximize
+from .views.maximize import view as maximize_view
 
 MODEL_PATH = "assets/models/tinyvgg-fashion-mnist.onnx"
 EXAMPLES_PATH = "assets/images/fashion-mnist/"
+MAX_CHUNK_MS = 100.0
+"""Longest chunk of work one `maximize_step` may ask for: the page promises to answer
+within this between chunks."""
 
 Fetch = Callable[[str], Any]  # async: URL → bytes
 
@@ -55,6 +66,7 @@ class App:
         self.loaded: LoadedModel | None = None
         self.session: Session | None = None
         self.examples: list[dict[str, Any]] = []
+        self.job: MaximizeJob | None = None  # the activation maximisation under way
 
     async def start(self) -> Started | ErrorAnswer:
         """Loads the bundled model and the example index (no image yet)."""
@@ -81,6 +93,8 @@ class App:
             text = encode(view, "the overview")
         except CnnlensError as error:
             return error_answer(error)
+        if self.session is None or session.x is not self.session.x:
+            self.job = None  # a new image or model ends a maximisation; a colour range not
         self.session = session
         return {
             "view": text,
@@ -162,6 +176,74 @@ class App:
         except CnnlensError as error:
             return error_answer(error)
         return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
+
+    # --- activation maximisation: one job, advanced a chunk per request ---
+
+    def _maximize_answer(self, job: MaximizeJob, chunk: Chunk | None
+                         ) -> MaximizeAnswer | ErrorAnswer:
+        try:
+            view, numbers, rasters = maximize_view(job, chunk)
+            text = encode(view, f"the maximisation of {job.label}")
+        except CnnlensError as error:
+            return error_answer(error)
+        return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
+
+    def maximize_start(self, target: str, settings: str, seed: int, steps: int
+                       ) -> MaximizeAnswer | ErrorAnswer:
+        """Starts activation maximisation of ``target`` (``LAYER:CHANNEL``,
+        ``LAYER:CHANNEL:Y:X``, ``class:NAME`` or ``LAYER:*`` for every channel) from seeded
+        noise, ``settings`` a JSON object of `methods.maximize.Settings` fields, for
+        ``steps`` steps; answers its state at step 0. It replaces any running job; a request
+        that cannot start leaves that job as it was."""
+        if self.session is None:
+            return error_answer("there is no model and image yet")
+        session = self.session
+        try:
+            job = start_maximize(session.loaded, session.result, list(session.classes), target,
+                                 settings, seed, steps)
+        except CnnlensError as error:
+            return error_answer(error)
+        answer = self._maximize_answer(job, None)
+        if "error" not in answer:
+            self.job = job
+        return answer
+
+    def maximize_step(self, max_ms: float) -> MaximizeAnswer | ErrorAnswer:
+        """Runs the job for about ``max_ms`` milliseconds (0 to 100; at least one step
+        unless the goal is reached) and answers its complete state."""
+        if not 0 <= max_ms <= MAX_CHUNK_MS:
+            return error_answer(f"a chunk of work lasts 0 to {MAX_CHUNK_MS:g} ms, not {max_ms:g}")
+        if self.job is None:
+            return error_answer("no activation maximisation is running (it was cancelled, or "
+                                "the image or model changed): start it again")
+        job = self.job
+        try:
+            chunk = job.advance(max_ms)
+        except CnnlensError as error:
+            self.job = None  # a step that failed would fail again
+            return error_answer(error)
+        return self._maximize_answer(job, chunk)
+
+    def maximize_cancel(self) -> MaximizeCancelled:
+        """Drops the running job (if any); says whether there was one and its last step."""
+        job, self.job = self.job, None
+        return {"cancelled": job is not None, "step": 0 if job is None else job.step}
+
+    def time_backward(self, repeats: int) -> BackwardTimes:
+        """Milliseconds per backward pass of the top class's logit down to the input of the
+        current forward pass (for benchmarks; what a saliency map costs after the
+        overview's own pass)."""
+        if self.session is None:
+            return []
+        result = self.session.result
+        model = self.session.loaded.model
+        top = seeds(result, predicted_class(result))
+        times: BackwardTimes = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            backward(model, result, top)
+            times.append(_ms_since(start))
+        return times
 
     def time_forward(self, repeats: int) -> ForwardTimes:
         """Milliseconds per forward pass of the current model and input (for benchmarks)."""

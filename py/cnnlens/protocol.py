@@ -93,6 +93,23 @@ class AttributionAnswer(TypedDict):
     rasters: memoryview
 
 
+class MaximizeAnswer(TypedDict):
+    """The activation-maximisation job's complete current state (``views.maximize``):
+    view-model, float32 numbers (the pictures in input units, each picture's target value
+    per step), RGBA rasters (the pictures as images), laid out as in a :class:`DetailAnswer`."""
+
+    view: Json
+    numbers: memoryview
+    rasters: memoryview
+
+
+class MaximizeCancelled(TypedDict):
+    """Whether a maximisation was running when it was cancelled, and its last step."""
+
+    cancelled: bool
+    step: int
+
+
 class PlaygroundAnswer(TypedDict):
     """The hyperparameter playground for one setting (``views.playground``)."""
 
@@ -117,6 +134,9 @@ ForwardTimes = list[float]
 
 LayerTimes = list[LayerTiming]
 """Per node, milliseconds in each forward pass (benchmarks)."""
+
+BackwardTimes = list[float]
+"""Milliseconds of each backward pass (benchmarks)."""
 
 
 # --- requests ---
@@ -146,12 +166,21 @@ REQUESTS: tuple[Request, ...] = (
     Request("attribution", {"layer": str, "channel": int, "method": str, "cam_layer": str},
             AttributionAnswer, "attribution maps of a tile or a class for the current image "
             "(one method or all; Grad-CAM's layer, empty for the default)"),
+    Request("maximize_start", {"target": str, "settings": str, "seed": int, "steps": int},
+            MaximizeAnswer, "start activation maximisation (LAYER:CHANNEL, LAYER:CHANNEL:Y:X, "
+            "class:NAME or LAYER:* for every channel; settings a JSON object) at step 0, "
+            "replacing any running one"),
+    Request("maximize_step", {"max_ms": float}, MaximizeAnswer,
+            "run the maximisation for at most max_ms (0 to 100) milliseconds, then answer"),
+    Request("maximize_cancel", {}, MaximizeCancelled, "drop the running maximisation"),
     Request("playground", {"n": int, "p": int, "k": int, "s": int}, PlaygroundAnswer,
             "the hyperparameter playground for one setting (needs no model)"),
     Request("time_forward", {"repeats": int}, ForwardTimes,
             "time forward passes of the current input (benchmarks)"),
     Request("time_layers", {"repeats": int}, LayerTimes,
             "time each node over forward passes of the current input (benchmarks)"),
+    Request("time_backward", {"repeats": int}, BackwardTimes,
+            "time backward passes of the top class down to the input (benchmarks)"),
     Request("memory", {}, Memory, "the size of the worker's WebAssembly memory (benchmarks)"),
 )
 
