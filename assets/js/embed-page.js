@@ -40,7 +40,8 @@ function reportHeight() {
 
 function fullLink() {
   const link = new URLSearchParams(params);
-  link.delete("view");
+  // The app opens a method's tab from view=<method>; the embed's other view names are its own.
+  if (view !== "attribution" && !METHODS.includes(view)) link.delete("view");
   $("open-full").href = `index.html#${link}`;
 }
 

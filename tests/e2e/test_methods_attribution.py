@@ -166,6 +166,18 @@ def test_the_tabs_answer_the_keyboard(app):
     assert app.evaluate("document.activeElement.id") == "tab-attribution"
     wait_drawn(app, before)
     assert app.get_attribute("#tab-detail", "tabindex") == "-1"
+    app.focus(CARD.format("deconvnet"))  # a card is a tab stop; Enter marks it for links
+    app.keyboard.press("Enter")
+    assert app.get_attribute(CARD.format("deconvnet"), "aria-current") == "true"
+    assert "view=deconvnet" in app.evaluate("location.hash")
+
+
+def test_the_input_itself_gets_a_clear_message(app):
+    open_attribution(app, "#overview li.class[data-channel='2']")
+    app.click("#overview canvas.tile[data-layer='image'][data-channel='0']")
+    app.wait_for_selector("#method-attribution-host .method-error")
+    assert "the input itself depends on nothing" in app.text_content(
+        "#method-attribution-host .method-error")
 
 
 def test_a_link_opens_grad_cam_after_boot(browser, site, reference):
@@ -200,6 +212,7 @@ def test_an_embed_shows_one_card(browser, site, reference):
     np.testing.assert_allclose(drawn_numbers(page, "saliency"),
                                expected(reference, "logits", 3, "saliency", "conv_2_2"), **TOL)
     assert "Saliency" in page.text_content("#detail-title")
+    assert "view=saliency" in page.get_attribute("#open-full", "href")  # the app opens it too
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "method-attribution-embed-390x844")
     page.close()

@@ -43,7 +43,7 @@ function methodCard(data, entry, state) {
   const target = v.target.label;
   const root = el("section", {
     class: "method-card", "data-testid": `method-${entry.name}`, "data-method": entry.name,
-    "aria-labelledby": `method-title-${entry.name}`, tabindex: "-1",
+    "aria-labelledby": `method-title-${entry.name}`, tabindex: "0",
   });
   const heading = el("h4", { id: `method-title-${entry.name}` }, entry.title);
   const maps = el("div", { class: "method-maps" });
@@ -129,6 +129,7 @@ export function attributionView(host, answer, state, onCamLayer) {
   for (const node of cards.children) {
     const name = node.dataset.method;
     node.classList.toggle("focused", name === state.focus);
+    node.setAttribute("aria-current", String(name === state.focus));
     drawn[name] = (drawn[name] || 0) + 1;
     node.dataset.cnnlensMethodReady = String(drawn[name]);
   }
@@ -147,10 +148,14 @@ export class AttributionPanel {
     this.views = ["attribution", ...METHODS];
     this.state = { opacity: 0.6, focus: null, camLayer: "", overlays: [] };
     this.target = null;
+    // Clicking a card, or Enter on it, marks it: the address and the embed then name it.
     host.addEventListener("click", (event) => {
       const card = event.target.closest(".method-card");
       if (!card || event.target.closest("a")) return;
       this.focus(card.dataset.method, false);
+    });
+    host.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && event.target.classList.contains("method-card")) this.focus(event.target.dataset.method, false);
     });
   }
 
@@ -159,6 +164,7 @@ export class AttributionPanel {
     this.state.focus = name;
     for (const card of this.host.querySelectorAll(".method-card")) {
       card.classList.toggle("focused", card.dataset.method === name);
+      card.setAttribute("aria-current", String(card.dataset.method === name));
       if (scroll && card.dataset.method === name) card.scrollIntoView({ block: "nearest" });
     }
     this.onChange();
