@@ -54,18 +54,23 @@ function methodCard(data, entry, state) {
   const map = data.canvas(entry.name, [], { class: "map", role: "img", "aria-label": shownLabel });
   const over = overlaid(data, entry.name, state.opacity, `${entry.title} map laid over the input image`);
   state.overlays.push(over.over);
-  const caption = entry.name === "gradcam" ? `map (${v.cam_layer})` : c > 1 ? "map (sum of R, G, B)" : "map";
+  const caption = entry.name === "gradcam" ? `map (${v.cam_layer})` : c === 3 ? "map (R + G + B)" : c > 1 ? `map (${c} channels summed)` : "map";
   maps.append(
     figure(data.canvas("input", [], { class: "map", role: "img", "aria-label": "the input image as the network sees it" }), "input"),
     figure(map, caption), figure(over.box, "overlaid"));
   root.append(heading, maps);
-  if (entry.channel_reach !== undefined) {
+  if (entry.channel_reach !== undefined && entry.reach > 0) {
+    // Each input channel alone, all on one scale of their own (narrower than the sum's).
     const channels = el("div", { class: "method-channels" });
-    ["red", "green", "blue"].forEach((colour, k) => channels.append(figure(
-      data.canvas(`${entry.name}/channels`, [k], { class: "map", role: "img", "aria-label": `${entry.title}, ${colour} channel alone` }), colour)));
-    root.append(channels);
+    for (let k = 0; k < c; k += 1) {
+      const name = c === 3 ? ["red", "green", "blue"][k] : `channel ${k}`;
+      channels.append(figure(data.canvas(`${entry.name}/channels`, [k], { class: "map", role: "img", "aria-label": `${entry.title}, ${name} channel alone` }), name));
+    }
+    const note = el("p", { class: "method-range" });
+    note.append("each channel alone, coloured from −", num(entry.channel_reach), " to +", num(entry.channel_reach));
+    root.append(channels, note);
   }
-  root.append(legend(entry.legend, `${entry.title} colours`, { zero: entry.signed }));
+  if (entry.reach > 0) root.append(legend(entry.legend, `${entry.title} colours`, { zero: entry.signed }));
   const range = el("p", { class: "method-range" });
   if (entry.reach === 0) {
     range.append("zero everywhere: by this method nothing in this image moves the target");
