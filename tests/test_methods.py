@@ -54,7 +54,7 @@ from cnnlens.methods.targets import (
 from cnnlens.preprocess import preprocess
 from tests.onnx_builders import ModelBuilder, onnxruntime_outputs
 from tests.paths import BUNDLED_MODEL, EXAMPLES
-from tests.test_gradients import torch_gradients, torch_values
+from tests.test_gradients import torch_values
 
 RTOL = 1e-4  # gradients: largest difference over the reference's largest magnitude
 CONV_LAYERS = ("conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2")
@@ -81,6 +81,21 @@ def assert_close(ours: np.ndarray, reference: np.ndarray, what: str = "") -> Non
     scale = np.abs(reference).max()
     error = np.abs(ours - reference).max()
     assert scale > 0 and error <= RTOL * scale, f"{what}: {error:.3g} off, scale {scale:.3g}"
+
+
+def torch_scalar(tensors: dict[str, torch.Tensor], seeds: dict[str, np.ndarray]
+                 ) -> torch.Tensor:
+    """Σ seed · tensor: the scalar whose gradient ``seeds`` start (a target's value)."""
+    return sum((tensors[name] * torch.from_numpy(seed.astype(np.float64))).sum()
+               for name, seed in seeds.items())
+
+
+def torch_input_gradient(proto: onnx.ModelProto, x: np.ndarray, seeds: dict[str, np.ndarray],
+                         rule: str = "plain") -> np.ndarray:
+    """d (Σ seed · tensor) / d input by float64 autograd, ReLUs under ``rule``."""
+    tensors = torch_values(proto, x, rule)
+    (gradient,) = torch.autograd.grad(torch_scalar(tensors, seeds), tensors["image"])
+    return gradient.numpy()
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -183,7 +198,7 @@ def test_each_sample_gets_its_own_targets_gradient(loaded, proto):
     ours = backward(loaded.model, result, seeds(result, targets))["image"]
     for i, target in enumerate(targets):
         alone = run(loaded.model, x[i:i + 1])
-        (reference,) = torch_gradients(proto, x[i:i + 1], seeds(alone, target), ["image"])
+        reference = torch_input_gradient(proto, x[i:i + 1], seeds(alone, target))
         assert_close(ours[i:i + 1], reference, f"sample {i}")
     assert np.allclose(values(result, targets),
                        [value(run(loaded.model, x[i:i + 1]), t) for i, t in enumerate(targets)])
@@ -201,7 +216,7 @@ def test_gradient_methods_are_torch_autograd_under_their_relu_rule(loaded, proto
     x, result = bag
     target = parse_target(loaded.model, result, CLASSES, text)
     ours = attribute(loaded.model, result, method, target)
-    (reference,) = torch_gradients(proto, x, seeds(result, target), ["image"], rule)
+    reference = torch_input_gradient(proto, x, seeds(result, target), rule)
     assert ours.dtype == np.float32
     assert_close(ours, reference, f"{method} of {text}")
 
@@ -231,9 +246,8 @@ def torch_grad_cam(proto: onnx.ModelProto, x: np.ndarray, result: ForwardResult,
     """The paper's formula in torch: ReLU(Σ_k mean(d y / d A^k) A^k), ``(h, w)``."""
     tensors = torch_values(proto, x)
     activations = tensors[layer]
-    scalar = sum((tensors[name] * torch.from_numpy(seed.astype(np.float64))).sum()
-                 for name, seed in seeds(result, target).items())
-    (gradient,) = torch.autograd.grad(scalar, activations)
+    (gradient,) = torch.autograd.grad(torch_scalar(tensors, seeds(result, target)),
+                                      activations)
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     return torch.relu((weights * activations).sum(dim=1))[0].detach()
 
@@ -271,7 +285,7 @@ def test_guided_grad_cam_is_guided_backprop_times_the_stretched_cam(loaded, prot
     x, result = bag
     target = parse_target(loaded.model, result, CLASSES, "class:Bag")
     ours = attribute(loaded.model, result, "guided-gradcam", target)
-    (guided,) = torch_gradients(proto, x, seeds(result, target), ["image"], "guided")
+    guided = torch_input_gradient(proto, x, seeds(result, target), "guided")
     cam = torch_grad_cam(proto, x, result, target, "conv_2_2")
     stretched = F.interpolate(cam[None, None], size=x.shape[2:], mode="bilinear",
                               align_corners=False)[0, 0].numpy()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -221,21 +221,27 @@ class Maximizer:
             self._step()
 
     def advance(self, max_ms: float, until: int | None = None) -> int:
-        """Runs steps for about ``max_ms`` milliseconds (at least one, never past step
-        ``until`` when given); returns how many ran. A step is started only when the
-        previous one's duration still fits in the budget."""
-        done = 0
-        begin = time.perf_counter()
-        last = 0.0
-        while until is None or self.steps < until:
-            elapsed = (time.perf_counter() - begin) * 1000
-            if done and elapsed + last > max_ms:
-                break
-            started = time.perf_counter()
-            self._step()
-            last = (time.perf_counter() - started) * 1000
-            done += 1
-        return done
+        """Runs steps for about ``max_ms`` milliseconds; returns how many ran (see
+        :func:`run_for`)."""
+        return run_for(self.step, lambda: self.steps, max_ms, until)
+
+
+def run_for(step: Callable[[int], None], steps: Callable[[], int], max_ms: float,
+            until: int | None) -> int:
+    """Calls ``step(1)`` while the budget lasts: at least once, never past step ``until``
+    (counted by ``steps()``) when given, and a step starts only when the previous one's
+    duration still fits in ``max_ms`` milliseconds. Returns how many steps ran."""
+    done = 0
+    begin = time.perf_counter()
+    last = 0.0
+    while until is None or steps() < until:
+        if done and (time.perf_counter() - begin) * 1000 + last > max_ms:
+            break
+        started = time.perf_counter()
+        step(1)
+        last = (time.perf_counter() - started) * 1000
+        done += 1
+    return done
 
 
 def layer_targets(loaded: LoadedModel, result: ForwardResult, layer: str
@@ -283,16 +289,4 @@ class LayerMaximizer:
 
     def advance(self, max_ms: float, until: int | None = None) -> int:
         """As :meth:`Maximizer.advance`; all channels always stay at the same step."""
-        if len(self.parts) == 1:
-            return self.parts[0].advance(max_ms, until)
-        done = 0
-        begin = time.perf_counter()
-        last = 0.0
-        while until is None or self.steps < until:
-            if done and (time.perf_counter() - begin) * 1000 + last > max_ms:
-                break
-            started = time.perf_counter()
-            self.step(1)
-            last = (time.perf_counter() - started) * 1000
-            done += 1
-        return done
+        return run_for(self.step, lambda: self.steps, max_ms, until)
