@@ -111,25 +111,29 @@ def _elementwise_vjp(inputs: Inputs, grads: Grads,
 
 def vjp_relu(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
              rule: str) -> list[np.ndarray | None]:
+    """ReLU's input gradient under ``rule`` (:func:`relu_vjp`)."""
     return _elementwise_vjp(inputs, grads, lambda x, g: relu_vjp(x, g, rule))
 
 
 def vjp_leaky_relu(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
                    grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """LeakyRelu's input gradient (:func:`leaky_relu_vjp`); ``rule`` concerns ReLU only."""
     alpha = float(attrs.get("alpha", 0.01))
     return _elementwise_vjp(inputs, grads, lambda x, g: leaky_relu_vjp(x, g, alpha))
 
 
 def vjp_sigmoid(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
                 grads: Grads, rule: str) -> list[np.ndarray | None]:
-    """``g y (1 - y)`` from the output ``y``."""
+    """``g y (1 - y)`` from the output ``y`` (as PyTorch): where ``y`` rounds to 1 in float32
+    (``x`` above about 17) the gradient is 0, and close to there it keeps few digits."""
     y = outputs[0]
     return _elementwise_vjp(inputs, grads, lambda x, g: g * y * (1 - y))
 
 
 def vjp_tanh(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
              rule: str) -> list[np.ndarray | None]:
-    """``g (1 - y²)`` from the output ``y``."""
+    """``g (1 - y²)`` from the output ``y`` (as PyTorch): where ``|y|`` rounds to 1 in float32
+    (``|x|`` from about 10) the gradient is 0, and close to there it keeps few digits."""
     y = outputs[0]
     return _elementwise_vjp(inputs, grads, lambda x, g: g * (1 - y * y))
 
