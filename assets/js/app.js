@@ -8,6 +8,7 @@ import { Overview } from "./overview.js";
 import { explain } from "./protocol.js";
 import { startPython } from "./runtime.js";
 import { AttributionPanel } from "./views/attribution.js";
+import { MaximizePanel } from "./views/maximize.js";
 
 const $ = (id) => document.getElementById(id);
 const STAGES = ["runtime", "packages", "model", "forward", "draw"];
@@ -16,6 +17,7 @@ let redraws = 0;
 let current = null;  // the view on screen
 let overview = null;
 let tabs = null;  // the detail panel's method tabs (methods.js)
+let maximize = null;  // the "What excites it most" tab (views/maximize.js)
 
 function stage(key, label) {
   const index = STAGES.indexOf(key);
@@ -97,6 +99,8 @@ function show(answer) {
 // the answer. The client's queue keeps the order: answers are drawn in the order asked.
 // Resolves to whether it was drawn; a failure shows its message and the view stays.
 async function ask(name, ...args) {
+  // A new image or model ends a running maximisation in the worker: stop asking for it.
+  if (name !== "mode") maximize?.halt();
   try {
     show(await client.ask(name, ...args));
     return true;
@@ -296,6 +300,8 @@ async function boot() {
   show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
   client = started;  // the controls answer from now on
   tabs.register("attribution", new AttributionPanel($("method-attribution-host"), client, { onChange: writeHash }));
+  maximize = new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash });
+  tabs.register("maximize", maximize);
   await restore(wanted);
   // For automation and benchmarks: the same requests through the same queue (see
   // docs/ARCHITECTURE.md): `client.ask(name, ...)` decoded, `python.name(...)` raw,

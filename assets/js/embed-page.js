@@ -2,12 +2,15 @@
 //   embed.html#view=overview|conv|relu|pool|class|playground&layer=…&channel=…&image=…&range=…
 //   embed.html#view=saliency|gradient-x-input|deconvnet|guided|gradcam|guided-gradcam|attribution
 //     &layer=…&channel=…&cam=… (one attribution card, or all six)
+//   embed.html#view=maximize&layer=…&channel=…&target=…&seed=…&steps=…&lr=…&l2=…&jitter=…
+//     &blur=…&sigma=…&clip=…&y=…&x=… (activation maximisation, run from the linked settings)
 // It boots only what the view needs, never takes focus or scrolls the host page, and tells
 // the host its height (assets/embed.js on the host resizes the frame). It accepts no messages.
 import { showDetail } from "./detail.js";
 import { Overview } from "./overview.js";
 import { startPython } from "./runtime.js";
 import { attributionView, METHODS } from "./views/attribution.js";
+import { MaximizePanel } from "./views/maximize.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
@@ -41,7 +44,7 @@ function reportHeight() {
 function fullLink() {
   const link = new URLSearchParams(params);
   // The app opens a method's tab from view=<method>; the embed's other view names are its own.
-  if (view !== "attribution" && !METHODS.includes(view)) link.delete("view");
+  if (view !== "attribution" && view !== "maximize" && !METHODS.includes(view)) link.delete("view");
   $("open-full").href = `index.html#${link}`;
 }
 
@@ -77,6 +80,17 @@ async function showAttribution(client) {
   $("detail").hidden = false;
 }
 
+// Activation maximisation with the link's settings; it keeps running (and can be stopped,
+// changed and started again) after the first state is drawn.
+async function showMaximize(client) {
+  const host = $("method-maximize-host");
+  host.hidden = false;
+  $("detail").hidden = false;
+  $("detail-title").textContent = "cnnlens · what excites it most";
+  const panel = new MaximizePanel(host, client);
+  await panel.show(params.get("layer") || "conv_1_1", Number(params.get("channel") || 0), params);
+}
+
 async function boot() {
   reportHeight();
   fullLink();
@@ -94,6 +108,7 @@ async function boot() {
     if (view === "overview") await showOverview(client);
     else if (DETAIL_KINDS.has(view)) await showView(client);
     else if (view === "attribution" || METHODS.includes(view)) await showAttribution(client);
+    else if (view === "maximize") await showMaximize(client);
     else throw new Error(`there is no view called “${view}”`);
   }
   status("");

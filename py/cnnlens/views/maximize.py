@@ -62,8 +62,10 @@ ABOUT: Final[dict[str, Any]] = {
         "preprocessing."),
     "papers": [
         {"authors": "Erhan, Bengio, Courville and Vincent", "year": 2009,
-         "title": "Visualizing Higher-Layer Features of a Deep Network",
-         "url": "https://www.researchgate.net/publication/265022827"},
+         "title": "Visualizing Higher-Layer Features of a Deep Network (technical report "
+                  "1341, Université de Montréal)",
+         "url": "https://www.researchgate.net/publication/"
+                "265022827_Visualizing_Higher-Layer_Features_of_a_Deep_Network"},
         {"authors": "Simonyan, Vedaldi and Zisserman", "year": 2014,
          "title": "Deep Inside Convolutional Networks: Visualising Image Classification "
                   "Models and Saliency Maps",

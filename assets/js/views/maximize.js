@@ -1,0 +1,537 @@
+// The "What excites it most" tab: activation maximisation (cnnlens/views/maximize.py).
+// Python climbs from seeded noise towards the input that excites the selected channel,
+// neuron or class most; the page asks for one short chunk of steps at a time through the
+// ordered queue (protocol.js), draws each answer (the picture, the target's value per step,
+// the progress) and asks for the next, so the page and the worker stay free for everything
+// else. Stop pauses (the worker keeps the job), Resume asks for chunks again, Cancel drops
+// the job; a new target, image or model, or Start again, ends the running one.
+import { explain } from "../protocol.js";
+import { el, fmt, Packed } from "./common.js";
+
+// Milliseconds of Python work per `maximize_step` request: under the 100 ms the page
+// promises between its answers (a step is never split, so a chunk may end a little late).
+export const CHUNK_MS = 80;
+
+// Regulariser strengths switched on by default (cnnlens.methods.maximize.SUGGESTED; the
+// view carries Python's own, and tests/e2e/test_methods_maximize.py checks they agree).
+const SUGGESTED = { l2_decay: 0.01, jitter: 1, blur_every: 4 };
+const DEFAULTS = { mode: "channel", seed: 0, steps: 100, step_size: 0.1, blur_sigma: 0.5, clip: true, ...SUGGESTED, on: { l2_decay: true, jitter: true, blur_every: true } };
+
+// Link parameter ↔ setting (the address carries every setting, so a link repeats the picture).
+const LINK = { lr: "step_size", l2: "l2_decay", jitter: "jitter", blur: "blur_every", sigma: "blur_sigma" };
+const MODES = {
+  channel: "the mean of this channel",
+  neuron: "one neuron of this channel",
+  layer: "every channel of this layer (whole layer)",
+  class: "the score (logit) of this class",
+  classes: "every class (whole layer)",
+};
+
+// How many times the panel has drawn (data-cnnlens-method-ready).
+let drawn = 0;
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function field(label, input, suffix) {
+  const box = el("div", { class: "method-control" });
+  box.append(el("label", { for: input.id }, label), input);
+  if (suffix) box.append(el("span", { class: "unit" }, suffix));
+  return box;
+}
+
+function numberInput(id, value, { min, max, step }) {
+  return el("input", { id, type: "number", value: String(value), min: String(min), max: String(max), step: String(step), inputmode: step < 1 ? "decimal" : "numeric" });
+}
+
+function paper(p) {
+  const item = el("li");
+  const cite = el("cite");
+  cite.append(el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title));
+  item.append(`${p.authors} (${p.year}). `, cite, ".");
+  return item;
+}
+
+// The value of the target per step: one line per picture on one scale, with the value
+// axis on the left and the steps below.
+class Plot {
+  constructor() {
+    this.width = 300;
+    this.height = 130;
+    this.left = 40;  // room for the value labels
+    this.bottom = 16;  // and for the step labels
+    this.root = el("figure", { class: "maximize-plot" });
+    this.svg = svg("svg", { viewBox: `0 0 ${this.width} ${this.height}`, role: "img" });
+    const [x0, y0] = [this.left, this.height - this.bottom];
+    this.svg.append(svg("path", { class: "axis", d: `M${x0} 2V${y0}H${this.width - 2}` }));
+    this.labels = {
+      high: svg("text", { x: x0 - 4, y: 10, "text-anchor": "end" }),
+      low: svg("text", { x: x0 - 4, y: y0, "text-anchor": "end" }),
+      start: svg("text", { x: x0, y: this.height - 3, "text-anchor": "start" }, "0"),
+      end: svg("text", { x: this.width - 2, y: this.height - 3, "text-anchor": "end" }),
+      axis: svg("text", { x: (x0 + this.width) / 2, y: this.height - 3, "text-anchor": "middle" }, "step"),
+    };
+    this.lines = svg("g", { class: "lines" });
+    this.svg.append(...Object.values(this.labels), this.lines);
+    this.caption = el("figcaption");
+    this.root.append(this.svg, this.caption);
+  }
+
+  // values: Float32Array (steps + 1) × n, row-major; goal: the last step on the x axis.
+  draw(values, n, goal, [low, high]) {
+    const rows = values.length / n;
+    const span = high > low ? high - low : 1;
+    const [x0, y0] = [this.left, this.height - this.bottom];
+    const x = (i) => (x0 + (i / Math.max(goal, 1)) * (this.width - 2 - x0)).toFixed(1);
+    const y = (v) => (y0 - 2 - ((v - low) / span) * (y0 - 8)).toFixed(1);
+    while (this.lines.children.length > n) this.lines.lastChild.remove();
+    while (this.lines.children.length < n) this.lines.append(svg("path", { class: n > 1 ? "line faint" : "line" }));
+    for (let k = 0; k < n; k += 1) {
+      const points = [];
+      for (let i = 0; i < rows; i += 1) points.push(`${x(i)} ${y(values[i * n + k])}`);
+      this.lines.children[k].setAttribute("d", `M${points.join("L")}`);
+    }
+    this.labels.high.textContent = fmt(high);
+    this.labels.low.textContent = fmt(low);
+    this.labels.end.textContent = String(goal);
+    const last = rows - 1;
+    const text = n > 1
+      ? `Each picture's target value after each step (${last} of ${goal} so far).`
+      : `The target's value after each step: ${fmt(values[0])} on the starting noise, ${fmt(values[last * n])} at step ${last}.`;
+    this.caption.textContent = text;
+    this.svg.setAttribute("aria-label", text);
+  }
+}
+
+// The "What excites it most" tab; a method object for methods.js (views, show, link, stop).
+export class MaximizePanel {
+  // host: the tab's panel; client: protocol.js's Client; onChange(): the link changed.
+  constructor(host, client, { onChange = () => {} } = {}) {
+    this.host = host;
+    this.client = client;
+    this.onChange = onChange;
+    this.views = ["maximize"];
+    this.settings = structuredClone(DEFAULTS);
+    this.target = null;  // {layer, channel}
+    this.kind = null;  // the last answer's target kind (channel, neuron or class)
+    this.map = null;  // the target layer's map size [H, W], or null
+    this.position = null;  // [y, x] for one neuron
+    this.job = 0;  // the job the loop works for; a new one makes the old loop stop
+    this.state = "idle";  // idle, running, paused, done, cancelled, failed
+    this.canvases = [];
+    this.build();
+  }
+
+  // --- the controls, built once ---
+
+  build() {
+    const s = this.settings;
+    this.root = el("section", { class: "maximize", "data-testid": "method-maximize", "aria-labelledby": "maximize-title" });
+    this.title = el("h3", { id: "maximize-title", class: "maximize-title" }, "What excites it most");
+    const form = el("form", { class: "maximize-form", "aria-label": "Activation maximisation settings" });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.start();
+    });
+    // Any setting changed starts again with it, so its effect shows at once.
+    form.addEventListener("change", () => {
+      this.where.hidden = this.mode.value !== "neuron";
+      this.start();
+    });
+
+    this.mode = el("select", { id: "maximize-mode" });
+    this.y = numberInput("maximize-y", 0, { min: 0, max: 0, step: 1 });
+    this.x = numberInput("maximize-x", 0, { min: 0, max: 0, step: 1 });
+    this.where = el("div", { class: "maximize-where" });
+    this.where.append(field("row", this.y), field("column", this.x));
+    const what = el("div", { class: "maximize-what" });
+    what.append(field("Maximise", this.mode), this.where);
+
+    const regs = el("fieldset", { class: "maximize-regularisers" });
+    regs.append(el("legend", {}, "Regularisers"));
+    this.inputs = {
+      l2_decay: numberInput("maximize-l2", s.l2_decay, { min: 0, max: 0.5, step: 0.005 }),
+      jitter: numberInput("maximize-jitter", s.jitter, { min: 0, max: 8, step: 1 }),
+      blur_every: numberInput("maximize-blur", s.blur_every, { min: 1, max: 50, step: 1 }),
+      blur_sigma: numberInput("maximize-sigma", s.blur_sigma, { min: 0.1, max: 3, step: 0.1 }),
+      step_size: numberInput("maximize-lr", s.step_size, { min: 0.001, max: 2, step: 0.01 }),
+      seed: numberInput("maximize-seed", s.seed, { min: 0, max: 4294967295, step: 1 }),
+      steps: numberInput("maximize-steps", s.steps, { min: 1, max: 5000, step: 1 }),
+    };
+    this.toggles = {};
+    const toggle = (name, id, label, parts) => {
+      const box = el("input", { id, type: "checkbox" });
+      this.toggles[name] = box;
+      const row = el("div", { class: "maximize-reg" });
+      const strengths = el("span", { class: "maximize-strengths" });
+      strengths.append(...parts);
+      row.append(box, el("label", { for: id }, label));
+      if (parts.length) row.append(strengths);
+      regs.append(row);
+    };
+    toggle("l2_decay", "maximize-l2-on", "L2 decay", [this.#inline("strength", this.inputs.l2_decay)]);
+    toggle("jitter", "maximize-jitter-on", "Jitter", [this.#inline("up to", this.inputs.jitter, "px")]);
+    toggle("blur_every", "maximize-blur-on", "Blur", [this.#inline("every", this.inputs.blur_every, "steps"), this.#inline("σ", this.inputs.blur_sigma, "px")]);
+    toggle("clip", "maximize-clip", "Clip to the input range", []);
+
+    const run = el("div", { class: "maximize-run" });
+    run.append(field("Step size", this.inputs.step_size), field("Seed", this.inputs.seed), field("Steps", this.inputs.steps));
+
+    this.startButton = el("button", { type: "submit", id: "maximize-start", class: "primary" }, "Start");
+    this.pauseButton = el("button", { type: "button", id: "maximize-pause" }, "Stop");
+    this.cancelButton = el("button", { type: "button", id: "maximize-cancel" }, "Cancel");
+    this.pauseButton.addEventListener("click", () => (this.state === "running" ? this.pause() : this.resume()));
+    this.cancelButton.addEventListener("click", () => this.cancel());
+    const buttons = el("div", { class: "controls-row maximize-buttons" });
+    buttons.append(this.startButton, this.pauseButton, this.cancelButton);
+    form.append(what, regs, run, buttons);
+
+    this.progress = el("progress", { class: "maximize-progress", max: "1", value: "0", "aria-labelledby": "maximize-status" });
+    this.status = el("p", { id: "maximize-status", class: "maximize-status", role: "status", "aria-live": "polite" }, "");
+    this.message = el("p", { class: "message method-error", role: "alert" });
+    this.message.hidden = true;
+    this.pictures = el("div", { class: "maximize-pictures" });
+    this.plot = new Plot();
+    const result = el("div", { class: "maximize-result" });
+    result.append(this.pictures, this.plot.root);
+
+    this.about = el("div", { class: "maximize-about" });
+    this.root.append(this.title, form, this.progress, this.status, this.message, result, this.about);
+    this.host.replaceChildren(this.root);
+    this.#writeForm();
+  }
+
+  #inline(label, input, suffix) {
+    const box = el("span", { class: "maximize-inline" });
+    box.append(el("label", { for: input.id }, label), input);
+    if (suffix) box.append(el("span", { class: "unit" }, suffix));
+    return box;
+  }
+
+  #writeForm() {
+    const s = this.settings;
+    for (const [name, input] of Object.entries(this.inputs)) input.value = String(s[name]);
+    for (const name of Object.keys(SUGGESTED)) this.toggles[name].checked = s.on[name];
+    this.toggles.clip.checked = s.clip;
+  }
+
+  // The settings as the form shows them; an empty or impossible box is refused by Python
+  // with a message, so only the form's own limits are applied here.
+  #readForm() {
+    const s = this.settings;
+    for (const [name, input] of Object.entries(this.inputs)) s[name] = input.value === "" ? NaN : Number(input.value);
+    for (const name of Object.keys(SUGGESTED)) s.on[name] = this.toggles[name].checked;
+    s.clip = this.toggles.clip.checked;
+    s.mode = this.mode.value || s.mode;
+    this.position = [Number(this.y.value), Number(this.x.value)];
+  }
+
+  #modes() {
+    const isClass = this.kind === "class";
+    const modes = isClass ? ["class", "classes"] : this.map ? ["channel", "neuron", "layer"] : ["channel", "layer"];
+    const value = { classes: "layer", class: "channel" };
+    const wanted = this.settings.mode;
+    this.mode.replaceChildren(...modes.map((m) => el("option", { value: value[m] || m }, MODES[m])));
+    this.mode.value = [...this.mode.options].some((o) => o.value === wanted) ? wanted : "channel";
+    this.settings.mode = this.mode.value;
+    this.where.hidden = this.mode.value !== "neuron";
+    if (this.map) {
+      this.y.max = String(this.map[0] - 1);
+      this.x.max = String(this.map[1] - 1);
+    }
+    if (this.position) [this.y.value, this.x.value] = this.position.map(String);
+  }
+
+  // --- what is sent ---
+
+  #targetText() {
+    const { layer, channel } = this.target;
+    if (this.settings.mode === "layer") return `${layer}:*`;
+    if (this.settings.mode === "neuron" && this.position) return `${layer}:${channel}:${this.position[0]}:${this.position[1]}`;
+    return `${layer}:${channel}`;
+  }
+
+  #settingsJson() {
+    const s = this.settings;
+    return JSON.stringify({
+      step_size: s.step_size,
+      l2_decay: s.on.l2_decay ? s.l2_decay : 0,
+      jitter: s.on.jitter ? s.jitter : 0,
+      blur_every: s.on.blur_every ? s.blur_every : 0,
+      blur_sigma: s.blur_sigma,
+      clip: s.clip,
+    });
+  }
+
+  link() {
+    const s = this.settings;
+    const link = { view: "maximize", target: s.mode, seed: s.seed, steps: s.steps, lr: s.step_size,
+      l2: s.on.l2_decay ? s.l2_decay : 0, jitter: s.on.jitter ? s.jitter : 0,
+      blur: s.on.blur_every ? s.blur_every : 0, sigma: s.blur_sigma, clip: s.clip ? 1 : 0 };
+    if (s.mode === "neuron" && this.position) [link.y, link.x] = this.position;
+    return link;
+  }
+
+  // A link's settings; a setting it leaves out keeps the page's default.
+  #readLink(link) {
+    const s = structuredClone(DEFAULTS);
+    const number = (key, fallback) => (link.has(key) && link.get(key) !== "" ? Number(link.get(key)) : fallback);
+    s.mode = link.get("target") || s.mode;
+    s.seed = number("seed", s.seed);
+    s.steps = number("steps", s.steps);
+    for (const [key, name] of Object.entries(LINK)) {
+      const value = number(key, s[name]);
+      if (name in SUGGESTED) {
+        s.on[name] = value !== 0;
+        if (value !== 0) s[name] = value;
+      } else {
+        s[name] = value;
+      }
+    }
+    s.clip = number("clip", 1) !== 0;
+    this.settings = s;
+    this.position = link.has("y") && link.has("x") ? [number("y", 0), number("x", 0)] : null;
+    this.#writeForm();
+  }
+
+  // --- methods.js's calls ---
+
+  // Shows the tab for a tile or class. For the target already shown it keeps what is there
+  // (a run goes on; one paused by leaving the tab resumes); otherwise, or for a link being
+  // restored, it starts a run. Resolves once the first state of a new run is drawn.
+  async show(layer, channel, link) {
+    const same = this.target && this.target.layer === layer && this.target.channel === channel;
+    if (!same) {
+      this.position = null;
+      this.kind = null;
+    }
+    this.target = { layer, channel };
+    if (link) this.#readLink(link);
+    else if (same && this.state !== "idle") {
+      if (this.state === "paused" && this.pausedBy === "tab") this.resume();
+      return;
+    }
+    await this.start();
+  }
+
+  // Another tab replaces this one: pause (Resume, or coming back, continues).
+  stop() {
+    if (this.state === "running") {
+      this.pause();
+      this.pausedBy = "tab";
+    }
+  }
+
+  // --- the job ---
+
+  // Starts a new job from the form's settings and runs it; resolves once its first state
+  // is drawn.
+  async start() {
+    if (!this.target) return;
+    this.#readForm();
+    const job = ++this.job;
+    this.#setState("starting");
+    let answer;
+    try {
+      answer = await this.client.ask("maximize_start", this.#targetText(), this.#settingsJson(), this.settings.seed, this.settings.steps);
+    } catch (error) {
+      if (job === this.job) this.#fail(error);
+      return;
+    }
+    if (job !== this.job) return;
+    this.#draw(answer, true);
+    this.onChange();
+    if (answer.view.done) this.#setState("done");
+    else this.#loop(job);
+  }
+
+  // Asks for chunks until the goal, a pause or another job; draws every answer that
+  // belongs to this job (the one already asked for when Stop is pressed included).
+  async #loop(job) {
+    this.looping = job;
+    this.pausedBy = null;
+    this.#setState("running");
+    try {
+      await this.#chunks(job);
+    } finally {
+      if (this.looping === job) this.looping = null;
+    }
+  }
+
+  async #chunks(job) {
+    while (this.job === job && this.state === "running") {
+      let answer;
+      try {
+        answer = await this.client.ask("maximize_step", CHUNK_MS);
+      } catch (error) {
+        if (this.job === job) this.#fail(error);
+        return;
+      }
+      if (this.job !== job) return;
+      this.#draw(answer, false);
+      if (answer.view.done) this.#setState("done");
+    }
+  }
+
+  pause() {
+    if (this.state !== "running") return;
+    this.pausedBy = "user";
+    this.#setState("paused");
+  }
+
+  // Continues the worker's job from where it stopped.
+  resume() {
+    if (this.state !== "paused") return;
+    if (this.looping === this.job) {  // its last chunk is still on its way: go on from it
+      this.pausedBy = null;
+      this.#setState("running");
+    } else {
+      this.#loop(this.job);
+    }
+  }
+
+  // The worker is about to drop the job (a new image or model): stop asking for chunks
+  // without a word; showing the tab again starts afresh.
+  halt() {
+    this.job += 1;
+    if (this.state !== "idle") this.#setState("idle");
+  }
+
+  // Drops the job in the worker; the picture so far stays on screen. Takes effect at once
+  // here: an answer already on its way is not drawn.
+  async cancel() {
+    if (!["running", "paused", "starting"].includes(this.state)) return;
+    this.job += 1;
+    this.#setState("cancelled");
+    try {
+      await this.client.ask("maximize_cancel");
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #fail(error) {
+    this.#setState("failed");
+    this.message.textContent = explain(error);
+    this.message.hidden = false;
+  }
+
+  #setState(state) {
+    this.state = state;
+    this.root.dataset.state = state;
+    const active = state === "running" || state === "starting";
+    this.pauseButton.textContent = state === "paused" ? "Resume" : "Stop";
+    this.pauseButton.disabled = !(state === "running" || state === "paused");
+    this.pauseButton.setAttribute("aria-pressed", String(state === "paused"));
+    this.cancelButton.disabled = !(active || state === "paused");
+    this.startButton.textContent = active ? "Restart" : "Start";
+    this.host.setAttribute("aria-busy", String(state === "starting"));
+    if (state !== "failed") this.message.hidden = true;
+    this.#writeStatus();
+  }
+
+  #writeStatus() {
+    const v = this.view;
+    if (!v) {
+      this.status.textContent = this.state === "starting" ? "Starting…" : "";
+      return;
+    }
+    const where = v.whole_layer ? `step ${v.step} / ${v.goal} for each of ${v.targets.length} pictures` : `step ${v.step} / ${v.goal}`;
+    const value = v.whole_layer ? "" : ` · value ${fmt(v.value[0])}`;
+    const rate = this.rate ? ` · ${this.rate.toFixed(1)} steps/s` : "";
+    const said = { running: "", paused: " · stopped", done: " · done", cancelled: " · cancelled", failed: "", starting: "", idle: "" }[this.state];
+    this.status.textContent = `${where}${value}${rate}${said}`;
+  }
+
+  // --- drawing ---
+
+  #draw(answer, first) {
+    const data = new Packed(answer);
+    const v = data.view;
+    this.view = v;
+    const t = v.targets[0];
+    if (first) {
+      // The form shows what Python actually runs.
+      this.kind = t.kind === "neuron" ? "channel" : t.kind;
+      this.map = v.map;
+      this.settings.mode = v.whole_layer ? "layer" : t.kind === "neuron" ? "neuron" : "channel";
+      if (t.position) this.position = t.position;
+      else if (!this.position && v.map) this.position = v.map.map((side) => Math.floor(side / 2));
+      this.#modes();
+      this.#layout(v);
+      this.started = performance.now();
+      this.startSteps = v.steps_run;
+    }
+    const seconds = (performance.now() - this.started) / 1000;
+    // Steps per second; in whole-layer mode a step is one step of every picture.
+    this.rate = !first && seconds > 0 ? (v.steps_run - this.startSteps) / v.targets.length / seconds : 0;
+    const [n, c, h, w] = data.shape("pictures");
+    v.targets.forEach((_, k) => this.#paint(data, k, w, h));
+    this.plot.draw(data.numbers.subarray(v.arrays.values.offset, v.arrays.values.offset + data.shape("values").reduce((a, b) => a * b, 1)), n, v.goal, v.value_range);
+    if (v.whole_layer) {
+      v.value.forEach((value, k) => { this.captions[k].lastChild.textContent = fmt(value); });
+    }
+    this.progress.max = v.steps_total || 1;
+    this.progress.value = v.steps_run;
+    this.#writeStatus();
+    // The numbers drawn, for readers' tools and tests: the engine's as Python sent them.
+    const size = n * c * h * w;
+    this.root.cnnlensNumbers = {
+      pictures: { shape: [n, c, h, w], values: data.numbers.subarray(v.arrays.pictures.offset, v.arrays.pictures.offset + size) },
+      values: { shape: data.shape("values"), values: data.numbers.subarray(v.arrays.values.offset, v.arrays.values.offset + data.shape("values").reduce((a, b) => a * b, 1)) },
+    };
+    Object.assign(this.root.dataset, { step: String(v.step), goal: String(v.goal), done: String(v.done), seed: String(v.seed), target: v.label });
+    drawn += 1;
+    this.root.dataset.cnnlensMethodReady = String(drawn);
+  }
+
+  #name(t) {
+    if (t.kind === "class") return t.name;
+    return t.kind === "neuron" ? `channel ${t.channel} at (${t.position.join(", ")})` : `channel ${t.channel}`;
+  }
+
+  // The pictures' canvases and the explanation, once per job.
+  #layout(v) {
+    const t = v.targets[0];
+    const what = v.whole_layer ? `every ${t.kind === "class" ? "class" : "channel"} of ${v.layer}`
+      : t.kind === "class" ? `class ${t.name} (its logit)` : t.kind === "neuron"
+        ? `${v.layer}, channel ${t.channel}, the neuron at row ${t.position[0]}, column ${t.position[1]}`
+        : `${v.layer}, channel ${t.channel} (its mean)`;
+    this.title.textContent = `What excites ${what} most`;
+    this.pictures.classList.toggle("grid", v.whole_layer);
+    this.canvases = [];
+    this.captions = [];
+    const figures = v.targets.map((target) => {
+      const figure = el("figure", { class: "maximize-picture" });
+      const label = v.whole_layer ? `picture found for ${this.#name(target)}` : `the picture found so far for ${what}`;
+      const canvas = el("canvas", { class: "map", role: "img", "aria-label": label });
+      const caption = el("figcaption", {}, v.whole_layer ? "" : "the input found so far, as an image");
+      if (v.whole_layer) caption.append(el("span", {}, this.#name(target)), el("span", { class: "value" }));
+      figure.append(canvas, caption);
+      this.canvases.push(canvas);
+      this.captions.push(caption);
+      return figure;
+    });
+    this.pictures.replaceChildren(...figures);
+    this.about.replaceChildren(el("h4", {}, v.about.title), el("p", { class: "method-text" }, v.about.text));
+    const papers = el("ul", { class: "method-papers" });
+    papers.append(...v.about.papers.map(paper));
+    this.about.append(papers);
+  }
+
+  #paint(data, k, w, h) {
+    const canvas = this.canvases[k];
+    if (canvas.width !== w || canvas.height !== h) {
+      canvas.width = w;
+      canvas.height = h;
+    }
+    const { offset } = data.view.images.pictures;
+    const pixels = new Uint8ClampedArray(data.rasters.buffer, data.rasters.byteOffset + offset + k * w * h * 4, w * h * 4);
+    canvas.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
+  }
+}
