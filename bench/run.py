@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import sys
 
-from bench import boot, embed, engine, interaction, memory, pyodide_forward, report
+from bench import boot, embed, engine, interaction, memory, methods, pyodide_forward, report
 from bench.browser import ROOT, booted_page, fresh_browser, git_sha, machine, site, summary
 
 RESULTS = ROOT / "bench" / "results"
@@ -33,6 +33,7 @@ def browser_figures(runs: int, switches: int) -> dict:
             results["figures"].update(forward.pop("figures"))
             results.update(forward)
             results["figures"].update(interaction.measure(page, max(runs, 20)))
+            results["figures"].update(methods.measure(page, runs))
             # A page of its own, so the leak check starts from a just-booted state.
             leak = memory.growth(booted_page(browser, url), switches)
     results["memory"] = {"switches": switches, **leak}

@@ -1,0 +1,132 @@
+"""The gradient methods in the page: the backward pass in the worker, a click → its saliency
+and Grad-CAM maps drawn, and activation maximisation's steps per second (one channel and a
+whole layer), with the intervals between its redraws (each is one chunk of at most 100 ms
+of Python plus the trip and the drawing).
+
+Everything is measured in the page, with `performance.now()` and the panels'
+`data-cnnlens-method-ready` counters, on the bundled model and the booted example.
+
+    .venv/bin/python -m bench.methods [--runs 5]   # these and the forward pass, alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bench import pyodide_forward
+from bench.browser import booted_page, fresh_browser, site, summary
+
+RUN_TIMEOUT_MS = 300_000
+
+
+def backward(page, repeats: int) -> list[float]:
+    """Backward passes of the top class down to the input in the worker (`time_backward`)."""
+    return page.evaluate("async n => Array.from(await cnnlens.python.time_backward(n))",
+                         repeats)
+
+
+def open_tab(page, layer: str, channel: int, tab: str) -> None:
+    """Opens a tile's detail panel on the method tab `tab` (attribution or maximize)."""
+    page.click(f"#overview canvas.tile[data-layer='{layer}'][data-channel='{channel}']")
+    page.wait_for_function("!document.querySelector('#detail').hidden")
+    if page.get_attribute(f"#tab-{tab}", "aria-selected") != "true":
+        page.click(f"#tab-{tab}")
+
+
+# Click a tile while the attribution tab is open → its saliency and Grad-CAM cards drawn again
+# (the page asks for all six maps in one request, so the other four come with them).
+_ATTRIBUTION = """([layer, channel]) => new Promise((resolve) => {
+    const host = document.getElementById("method-attribution-host");
+    const count = (name) => Number(host.querySelector(
+        `[data-testid="method-${name}"]`)?.dataset.cnnlensMethodReady || 0);
+    const before = {saliency: count("saliency"), gradcam: count("gradcam")};
+    const start = performance.now();
+    const observer = new MutationObserver(() => {
+        if (count("saliency") > before.saliency && count("gradcam") > before.gradcam) {
+            observer.disconnect();
+            resolve(performance.now() - start);
+        }
+    });
+    observer.observe(host, {subtree: true, childList: true, attributes: true});
+    document.querySelector(
+        `#overview canvas.tile[data-layer="${layer}"][data-channel="${channel}"]`).click();
+})"""
+
+
+def attribution_click(page, runs: int) -> list[float]:
+    open_tab(page, "conv_2_1", 0, "attribution")
+    page.wait_for_selector("#method-attribution-host [data-testid='method-gradcam']")
+    return [page.evaluate(_ATTRIBUTION, ["conv_2_1", (i + 1) % 10]) for i in range(runs)]
+
+
+# Starts a run of `steps` steps from the panel's Steps box; resolves with the time from its
+# first drawn state (step 0) to its last and the intervals between its redraws.
+_MAXIMIZE = """([steps, layer]) => new Promise((resolve) => {
+    const panel = document.querySelector("[data-testid='method-maximize']");
+    const times = [];
+    const observer = new MutationObserver(() => {
+        if (Number(panel.dataset.goal) !== steps || !panel.dataset.target.startsWith(layer)) return;
+        times.push(performance.now());
+        if (panel.dataset.done === "true") {
+            observer.disconnect();
+            const gaps = times.slice(1).map((t, i) => t - times[i]);
+            resolve({ms: times.at(-1) - times[0], gaps});
+        }
+    });
+    observer.observe(panel, {attributes: true, attributeFilter: ["data-cnnlens-method-ready"]});
+    const box = document.getElementById("maximize-steps");
+    box.value = String(steps);
+    box.dispatchEvent(new Event("change", {bubbles: true}));
+})"""
+
+
+def maximize_runs(page, steps: int, runs: int, layer: str) -> tuple[list[float], list[float]]:
+    """Steps per second of `runs` runs (a whole-layer step counts once) and every interval
+    between two redraws."""
+    rates, gaps = [], []
+    for i in range(runs):
+        # Alternate the goal so each run is a new one (a change restarts it).
+        goal = steps + i % 2
+        done = page.evaluate(_MAXIMIZE, [goal, layer])
+        rates.append(goal / (done["ms"] / 1000.0))
+        gaps.extend(done["gaps"])
+    return rates, gaps
+
+
+def measure(page, runs: int) -> dict:
+    passes = backward(page, max(runs, 20))
+    clicks = attribution_click(page, runs)
+    open_tab(page, "conv_2_1", 3, "maximize")
+    page.wait_for_selector("[data-testid='method-maximize'][data-done='true']",
+                           timeout=RUN_TIMEOUT_MS)
+    single, gaps = maximize_runs(page, 100, runs, "conv_2_1:3")
+    page.select_option("#maximize-mode", "layer")
+    layer, layer_gaps = maximize_runs(page, 10, max(runs // 2, 3), "conv_2_1:*")
+    return {
+        "backward_ms": summary(passes),
+        "attribution_click_ms": summary(clicks),
+        "maximize_steps_per_s": summary(single),
+        "maximize_layer_steps_per_s": summary(layer),
+        "maximize_redraw_interval_ms": summary(gaps + layer_gaps),
+    }
+
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with site() as url, sync_playwright() as playwright, fresh_browser(playwright) as browser:
+        page = booted_page(browser, url)
+        figures = {"forward_ms": pyodide_forward.measure(page, 20)["figures"]["forward_ms"]}
+        figures.update(measure(page, args.runs))
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
