@@ -19,8 +19,8 @@ from cnnlens.preprocess import preprocess
 from tests.onnx_builders import onnxruntime_outputs
 from tests.paths import BUNDLED_MODEL
 from tests.test_cli import assert_clean_error, cnnlens
-from tests.test_gradients import torch_values
 from tests.test_methods import CLASSES, noisy_example, torch_grad_cam
+from tests.torch_reference import torch_values
 
 RTOL = 1e-4
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 
 import cnnlens.ops
 from cnnlens.backward import backward
@@ -44,6 +44,16 @@ from cnnlens.ops.spec import RELU_RULES
 from cnnlens.preprocess import preprocess
 from tests.onnx_builders import ModelBuilder
 from tests.paths import BUNDLED_MODEL, EXAMPLES
+from tests.torch_reference import (
+    BINARY,
+    TORCH_OPS,
+    TORCH_RELU,
+    as_torch,
+    attributes,
+    spatial_padding,
+    torch_gradients,
+    torch_values,
+)
 
 RTOL = 1e-4
 FLOAT32_FLOOR = 1e-6
@@ -68,10 +78,6 @@ def assert_close(ours: np.ndarray | None, reference: Any, what: str = "",
     error = np.abs(np.asarray(ours, dtype=np.float64) - ref).max(initial=0.0)
     assert error <= RTOL * scale + floor, (
         f"{what}: largest difference {error:.3g}, reference up to {scale:.3g}")
-
-
-def as_torch(array: np.ndarray, grad: bool = True) -> torch.Tensor:
-    return torch.tensor(np.asarray(array), dtype=torch.float64, requires_grad=grad)
 
 
 # ----------------------------------------------------------------- one op at a time
@@ -225,7 +231,6 @@ def test_matmul_batched_and_vectors(shapes, seed):
     check_op("MatMul", normal_data(seed, *shapes), {}, torch.matmul, seed)
 
 
-BINARY = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div}
 
 
 def away_from_zero(b: np.ndarray) -> np.ndarray:
@@ -390,37 +395,6 @@ def test_integer_tensors_get_no_gradient(op_type, inputs, attrs):
 
 
 # ----------------------------------------------------------------- ReLU rules
-class GuidedRelu(torch.autograd.Function):
-    """Guided backpropagation: torch's own ReLU backward of the positive gradient only."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        return F.relu(x)
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
-        (x,) = ctx.saved_tensors
-        return torch.ops.aten.threshold_backward(g.clamp(min=0), x, 0)
-
-
-class DeconvnetRelu(torch.autograd.Function):
-    """Zeiler & Fergus's deconvnet: a ReLU applied to the gradient, blind to the input."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x)
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
-        return F.relu(g)
-
-
-TORCH_RELU: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "plain": F.relu, "guided": GuidedRelu.apply, "deconvnet": DeconvnetRelu.apply,
-}
-
-
 @SETTINGS
 @given(small_shapes, rng_seeds, st.sampled_from(RELU_RULES))
 def test_relu_rules_match_their_definitions(shape, seed, rule):
@@ -487,148 +461,6 @@ def test_float64_finite_differences(op_type, opset):
         assert mine is not None and mine.dtype == np.float64
         scale = np.abs(expected).max()
         assert np.abs(mine - expected).max() <= 1e-6 * scale, (op_type, index)
-
-
-# ----------------------------------------------------------------- ONNX → torch
-def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
-def _spatial_padding(x: torch.Tensor, pads: Sequence[int], value: float) -> tuple[
-        torch.Tensor, tuple[int, ...]]:
-    """ONNX ``pads`` (begins, then ends) → torch's symmetric ``padding``, padding ``x``
-    explicitly first when begin and end differ."""
-    rank = len(pads) // 2
-    begins, ends = list(pads[:rank]), list(pads[rank:])
-    if begins == ends:
-        return x, tuple(begins)
-    widths = [w for axis in reversed(range(rank)) for w in (begins[axis], ends[axis])]
-    return F.pad(x, widths, value=value), (0,) * rank
-
-
-def _conv(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
-    rank = args[1].dim() - 2
-    x, padding = _spatial_padding(args[0], attrs.get("pads", [0] * 2 * rank), 0.0)
-    return F.conv2d(x, args[1], args[2] if len(args) > 2 else None,
-                    stride=attrs.get("strides", [1] * rank), padding=padding,
-                    dilation=attrs.get("dilations", [1] * rank),
-                    groups=attrs.get("group", 1))
-
-
-def _max_pool(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
-    kernel = attrs["kernel_shape"]
-    x, padding = _spatial_padding(args[0], attrs.get("pads", [0] * 2 * len(kernel)),
-                                  -math.inf)
-    return F.max_pool2d(x, kernel, stride=attrs.get("strides", [1] * len(kernel)),
-                        padding=padding, dilation=attrs.get("dilations", [1] * len(kernel)),
-                        ceil_mode=bool(attrs.get("ceil_mode", 0)))
-
-
-def _average_pool(args: list[torch.Tensor], attrs: dict[str, Any], opset: int
-                  ) -> torch.Tensor:
-    kernel = attrs["kernel_shape"]
-    pads = attrs.get("pads", [0] * 2 * len(kernel))
-    assert pads[:len(kernel)] == pads[len(kernel):], "the graphs below pad symmetrically"
-    return F.avg_pool2d(args[0], kernel, stride=attrs.get("strides", [1] * len(kernel)),
-                        padding=pads[:len(kernel)],
-                        count_include_pad=bool(attrs.get("count_include_pad", 0)))
-
-
-def _gemm(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
-    a = args[0].T if attrs.get("transA", 0) else args[0]
-    b = args[1].T if attrs.get("transB", 0) else args[1]
-    y = attrs.get("alpha", 1.0) * (a @ b)
-    return y + attrs.get("beta", 1.0) * args[2] if len(args) > 2 else y
-
-
-def _softmax(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
-    x = args[0]
-    if opset >= 13:
-        return F.softmax(x, dim=attrs.get("axis", -1))
-    start = attrs.get("axis", 1) % x.dim()
-    return F.softmax(x.reshape(math.prod(x.shape[:start]), -1), dim=1).reshape(x.shape)
-
-
-def _clip(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
-    low = float(args[1]) if len(args) > 1 and args[1] is not None else attrs.get("min")
-    high = float(args[2]) if len(args) > 2 and args[2] is not None else attrs.get("max")
-    return torch.clamp(args[0], min=low, max=high)
-
-
-def _reshape(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
-    target = [args[0].shape[i] if d == 0 else d for i, d in enumerate(args[1].tolist())]
-    return args[0].reshape(target)
-
-
-def _constant(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
-    return as_torch(numpy_helper.to_array(attrs["value"]))
-
-
-TorchOp = Callable[[list[Any], dict[str, Any], int], Any]
-
-
-def _binary(function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> TorchOp:
-    return lambda args, attrs, opset: function(args[0], args[1])
-
-
-TORCH_OPS: dict[str, TorchOp] = {
-    "Conv": _conv,
-    "MaxPool": _max_pool,
-    "AveragePool": _average_pool,
-    "GlobalAveragePool": lambda args, attrs, opset: args[0].mean(dim=(2, 3), keepdim=True),
-    "GlobalMaxPool": lambda args, attrs, opset: F.adaptive_max_pool2d(args[0], 1),
-    "BatchNormalization": lambda args, attrs, opset: F.batch_norm(
-        args[0], args[3], args[4], args[1], args[2], training=False,
-        eps=attrs.get("epsilon", 1e-5)),
-    "LeakyRelu": lambda args, attrs, opset: F.leaky_relu(args[0], attrs.get("alpha", 0.01)),
-    "Sigmoid": lambda args, attrs, opset: torch.sigmoid(args[0]),
-    "Tanh": lambda args, attrs, opset: torch.tanh(args[0]),
-    "Clip": _clip,
-    "Flatten": lambda args, attrs, opset: args[0].reshape(
-        math.prod(args[0].shape[:attrs.get("axis", 1)]), -1),
-    "Reshape": _reshape,
-    "Gemm": _gemm,
-    "MatMul": lambda args, attrs, opset: torch.matmul(args[0], args[1]),
-    "Concat": lambda args, attrs, opset: torch.cat(args, dim=attrs["axis"]),
-    "Softmax": _softmax,
-    "Identity": lambda args, attrs, opset: args[0],
-    "Dropout": lambda args, attrs, opset: args[0],
-    "Constant": _constant,
-    **{op: _binary(function) for op, function in BINARY.items()},
-}
-
-
-def torch_values(proto: onnx.ModelProto, x: np.ndarray, rule: str = "plain"
-                 ) -> dict[str, torch.Tensor]:
-    """Every value of ``proto`` for input ``x``, computed in float64 torch (the input a leaf
-    that requires its gradient); ReLU passes gradients back under ``rule``."""
-    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-    values: dict[str, Any] = {}
-    for tensor in proto.graph.initializer:
-        array = numpy_helper.to_array(tensor)
-        values[tensor.name] = (as_torch(array, False) if np.issubdtype(array.dtype, np.floating)
-                               else torch.from_numpy(array.copy()))
-    values[proto.graph.input[0].name] = as_torch(x)
-    for node in proto.graph.node:  # the graphs here are in execution order
-        args = [values[name] if name else None for name in node.input]
-        if node.op_type == "Relu":
-            y = TORCH_RELU[rule](args[0])
-        else:
-            y = TORCH_OPS[node.op_type](args, _attributes(node), opset)
-        values[node.output[0]] = y
-    return values
-
-
-def torch_gradients(values: dict[str, torch.Tensor], seeds: dict[str, np.ndarray],
-                    names: Sequence[str]) -> list[np.ndarray]:
-    """Gradients of ``Σ seed · tensor`` with respect to each of ``names`` by autograd
-    through ``values`` (see :func:`torch_values`; zeros for a tensor the scalar does not
-    depend on)."""
-    scalar = sum((values[name] * as_torch(seed, False)).sum() for name, seed in seeds.items())
-    references = torch.autograd.grad(scalar, [values[name] for name in names],
-                                     retain_graph=True, allow_unused=True)
-    return [np.zeros(tuple(values[name].shape)) if r is None else r.numpy()
-            for name, r in zip(names, references, strict=True)]
 
 
 def compare_with_torch(proto: onnx.ModelProto, model: Model, result: ForwardResult,
@@ -874,8 +706,8 @@ def near_tie(proto: onnx.ModelProto, values: dict[str, Any]) -> bool:
             continue
         t = torch.as_tensor(values[node.input[0]]).detach().double()
         if node.op_type == "MaxPool":
-            attrs = _attributes(node)
-            t, padding = _spatial_padding(t, attrs.get("pads", [0] * 4), -math.inf)
+            attrs = attributes(node)
+            t, padding = spatial_padding(t, attrs.get("pads", [0] * 4), -math.inf)
             t = F.pad(t, [p for p in reversed(padding) for _ in (0, 1)], value=-math.inf)
             t = F.unfold(t, attrs["kernel_shape"], stride=attrs.get("strides", 1))
             t = t.reshape(t.shape[0], -1, math.prod(attrs["kernel_shape"]), t.shape[-1])

@@ -54,7 +54,7 @@ from cnnlens.methods.targets import (
 from cnnlens.preprocess import preprocess
 from tests.onnx_builders import ModelBuilder, onnxruntime_outputs
 from tests.paths import BUNDLED_MODEL, EXAMPLES
-from tests.test_gradients import torch_values
+from tests.torch_reference import torch_values
 
 RTOL = 1e-4  # gradients: largest difference over the reference's largest magnitude
 CONV_LAYERS = ("conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2")
