@@ -147,6 +147,8 @@ def test_cancel_stops_the_job(app):
 
 @pytest.mark.parametrize(("target", "settings", "seed", "steps", "says"), [
     ("nowhere:1", "{}", 0, 10, "there is no layer 'nowhere'"),
+    ("image:0", "{}", 0, 10, "the input is what maximisation changes"),
+    ("image:*", "{}", 0, 10, "the input is what maximisation changes"),
     ("conv_1_1:99", "{}", 0, 10, "has 10 channels"),
     ("conv_1_1:0:40:1", "{}", 0, 10, "outside layer"),
     ("flatten:*", "{}", 0, 10, "at most 64"),

@@ -91,9 +91,12 @@ class Plot {
     const y = (v) => (y0 - 2 - ((v - low) / span) * (y0 - 8)).toFixed(1);
     while (this.lines.children.length > n) this.lines.lastChild.remove();
     while (this.lines.children.length < n) this.lines.append(svg("path", { class: n > 1 ? "line faint" : "line" }));
+    // A line needs no more points than the plot is wide; the last step is always drawn.
+    const stride = Math.max(1, Math.ceil(rows / this.width));
     for (let k = 0; k < n; k += 1) {
       const points = [];
-      for (let i = 0; i < rows; i += 1) points.push(`${x(i)} ${y(values[i * n + k])}`);
+      for (let i = 0; i < rows; i += stride) points.push(`${x(i)} ${y(values[i * n + k])}`);
+      if ((rows - 1) % stride !== 0) points.push(`${x(rows - 1)} ${y(values[(rows - 1) * n + k])}`);
       this.lines.children[k].setAttribute("d", `M${points.join("L")}`);
     }
     this.labels.high.textContent = fmt(high);
@@ -451,6 +454,7 @@ export class MaximizePanel {
   // --- drawing ---
 
   #draw(answer, first) {
+    const began = performance.now();
     const data = new Packed(answer);
     const v = data.view;
     this.view = v;
@@ -488,6 +492,7 @@ export class MaximizePanel {
     Object.assign(this.root.dataset, { step: String(v.step), goal: String(v.goal), done: String(v.done), seed: String(v.seed), target: v.label });
     drawn += 1;
     this.root.dataset.cnnlensMethodReady = String(drawn);
+    performance.measure("cnnlens:maximize-draw", { start: began, end: performance.now() });
   }
 
   #name(t) {

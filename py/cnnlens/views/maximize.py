@@ -129,6 +129,9 @@ def job_targets(loaded: LoadedModel, result: ForwardResult, classes: list[str], 
     ``LAYER:CHANNEL:Y:X`` (:func:`~cnnlens.methods.targets.parse_target`), one per channel
     (or class) of the layer for ``LAYER:*``."""
     layer, _, last = text.rpartition(":")
+    if text.split(":", 1)[0] == result.input_name:
+        raise CnnlensError("the input is what maximisation changes, so it has nothing to "
+                           "maximise: pick a channel of a later layer, or a class")
     if last == WHOLE_LAYER and layer:
         if layer == result.output_name:  # the softmax column shows the classes, too
             layer = result.logits_name
