@@ -7,13 +7,17 @@ Every request the browser makes is recorded; a test fails if any goes beyond
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,8 +113,11 @@ REDRAW_TIMEOUT_MS = 30_000
 
 @pytest.fixture(scope="module")
 def page(browser, site):
-    """The app after boot: first overview drawn and every request handler connected."""
+    """The app after boot: first overview drawn and every request handler connected. Its
+    console messages are kept in `page.console` (a CSP violation is one)."""
     page = browser.context.new_page()
+    page.console = []
+    page.on("console", lambda message: page.console.append(message.text))
     page.goto(site + "index.html")
     wait_ready(page, 1)
     page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
@@ -130,3 +137,19 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def engine_reference(tmp_path: Path, script: str, cases: object) -> dict[str, np.ndarray]:
+    """What the CPython engine computes for `cases`: `script` runs in a fresh interpreter
+    with `sys.argv[1:] == [out.npz, json(cases)]` and saves its arrays to out.npz.
+
+    OpenBLAS runs on one thread there, as NumPy does in Pyodide: with several threads,
+    equal windows of a convolution can come out one rounding apart, which moves a max-pool
+    gradient to another (equally valid) pixel than the page's.
+    """
+    out = tmp_path / "reference.npz"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", script, str(out), json.dumps(cases)], env=env,
+                   check=True, cwd=ROOT)
+    with np.load(out) as arrays:
+        return dict(arrays)

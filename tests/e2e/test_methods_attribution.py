@@ -3,17 +3,12 @@ is reachable by a link and an embed, and fits a laptop and a phone."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from cnnlens.methods.attribution import METHODS
 
-from .conftest import REDRAW_TIMEOUT_MS, ROOT, screenshot, wait_ready
+from .conftest import REDRAW_TIMEOUT_MS, engine_reference, screenshot, wait_ready
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 CARD = "#method-attribution-host [data-testid='method-{}']"
@@ -53,13 +48,8 @@ CASES = [("logits", 3, m, "conv_2_2") for m in METHODS] + [
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, np.ndarray]:
-    """The CPython engine's maps for CASES, on the example the page boots with (the first)."""
-    out = tmp_path_factory.mktemp("reference") / "maps.npz"
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", REFERENCE, str(out), json.dumps(CASES)], env=env,
-                   check=True, cwd=ROOT)
-    with np.load(out) as maps:
-        return dict(maps)
+    """The CPython engine's results for CASES, on the example the page boots with."""
+    return engine_reference(tmp_path_factory.mktemp("reference"), REFERENCE, CASES)
 
 
 def expected(reference, layer: str, channel: int, method: str, cam: str) -> np.ndarray:
@@ -67,14 +57,8 @@ def expected(reference, layer: str, channel: int, method: str, cam: str) -> np.n
 
 
 @pytest.fixture(scope="module")
-def app(browser, site):
-    """The booted app, with every console message kept (a CSP violation is one)."""
-    page = browser.context.new_page()
-    page.console = []
-    page.on("console", lambda message: page.console.append(message.text))
-    page.goto(site + "index.html")
-    wait_ready(page, 1)
-    page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
+def app(page):
+    """The booted app (conftest's `page`), its console messages in `app.console`."""
     return page
 
 

@@ -5,16 +5,13 @@ answering clicks, and a link (or an embed) repeats the same picture."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from cnnlens.methods.maximize import SUGGESTED
 
-from .conftest import REDRAW_TIMEOUT_MS, ROOT, screenshot, wait_ready
+from .conftest import REDRAW_TIMEOUT_MS, engine_reference, screenshot, wait_ready
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 PANEL = "[data-testid='method-maximize']"
@@ -54,23 +51,13 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, np.ndarray]:
-    out = tmp_path_factory.mktemp("reference") / "pictures.npz"
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", REFERENCE, str(out), json.dumps(CASES)], env=env,
-                   check=True, cwd=ROOT)
-    with np.load(out) as pictures:
-        return dict(pictures)
+    """The CPython engine's results for CASES, on the example the page boots with."""
+    return engine_reference(tmp_path_factory.mktemp("reference"), REFERENCE, CASES)
 
 
 @pytest.fixture(scope="module")
-def app(browser, site):
-    """The booted app, with every console message kept (a CSP violation is one)."""
-    page = browser.context.new_page()
-    page.console = []
-    page.on("console", lambda message: page.console.append(message.text))
-    page.goto(site + "index.html")
-    wait_ready(page, 1)
-    page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
+def app(page):
+    """The booted app (conftest's `page`), its console messages in `app.console`."""
     return page
 
 
