@@ -252,6 +252,13 @@ def layer_targets(loaded: LoadedModel, result: ForwardResult, layer: str
                  for c in range(channel_count(result, layer)))
 
 
+def channel_maximizers(loaded: LoadedModel, targets: Sequence[Target],
+                       settings: Settings | None, seed: int) -> list[Maximizer]:
+    """One :class:`Maximizer` per channel target, seeded ``(seed, channel)``, so each
+    channel's picture is the same whichever others are climbing beside it."""
+    return [Maximizer(loaded, t, settings, (seed, t.channel)) for t in targets]
+
+
 class LayerMaximizer:
     """One picture per channel of a layer, each towards its channel's mean.
 
@@ -269,7 +276,7 @@ class LayerMaximizer:
             self.parts = [Maximizer(loaded, targets, settings, seed)]
         else:
             # A fixed batch of 1 leaves no choice but one pass per channel.
-            self.parts = [Maximizer(loaded, t, settings, (seed, t.channel)) for t in targets]
+            self.parts = channel_maximizers(loaded, targets, settings, seed)
 
     @property
     def steps(self) -> int:

@@ -28,7 +28,13 @@ import numpy as np
 from ..errors import CnnlensError
 from ..forward import ForwardResult
 from ..loader import LoadedModel
-from ..methods.maximize import SUGGESTED, Maximizer, Settings, layer_targets
+from ..methods.maximize import (
+    SUGGESTED,
+    Maximizer,
+    Settings,
+    channel_maximizers,
+    layer_targets,
+)
 from ..methods.targets import Target, parse_target
 from ..preprocess import input_preview
 from . import colormap
@@ -200,7 +206,7 @@ class MaximizeJob:
             # One maximiser per channel (rather than one batch) so that a chunk can stop
             # after any channel's step: a step of all channels at once can take longer
             # than a chunk may.
-            self.parts = [Maximizer(loaded, t, settings, (seed, t.channel)) for t in targets]
+            self.parts = channel_maximizers(loaded, targets, settings, seed)
         else:
             self.parts = [Maximizer(loaded, targets[0], settings, seed)]
         self._next = 0  # the part whose turn it is (whole-layer mode steps them in turn)
