@@ -132,6 +132,17 @@ def wait_ready(page, count: int) -> None:
     )
 
 
+def open_tab(page, selector: str, tab: str) -> None:
+    """Clicks the tile or class at `selector`, waits for its detail view, then selects the
+    detail panel's tab `tab` (e.g. "#tab-attribution") unless it is selected already."""
+    opened = int(page.evaluate("Number(document.querySelector('#detail').dataset.opened || 0)"))
+    page.click(selector)
+    page.wait_for_function("n => Number(document.querySelector('#detail').dataset.opened || 0)"
+                           " > n", arg=opened)
+    if page.get_attribute(tab, "aria-selected") != "true":
+        page.click(tab)
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

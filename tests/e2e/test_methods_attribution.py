@@ -8,7 +8,7 @@ import pytest
 
 from cnnlens.methods.attribution import METHODS
 
-from .conftest import REDRAW_TIMEOUT_MS, engine_reference, screenshot, wait_ready
+from .conftest import REDRAW_TIMEOUT_MS, engine_reference, open_tab, screenshot, wait_ready
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 CARD = "#method-attribution-host [data-testid='method-{}']"
@@ -87,12 +87,7 @@ def drawn_numbers(page, method: str) -> np.ndarray:
 def open_attribution(page, selector: str) -> None:
     """Clicks a tile or class, then the "What it responds to" tab, and waits for all cards."""
     before = counters(page)
-    opened = int(page.evaluate("Number(document.querySelector('#detail').dataset.opened || 0)"))
-    page.click(selector)
-    page.wait_for_function("n => Number(document.querySelector('#detail').dataset.opened || 0)"
-                           " > n", arg=opened)
-    if page.get_attribute("#tab-attribution", "aria-selected") != "true":
-        page.click("#tab-attribution")
+    open_tab(page, selector, "#tab-attribution")
     wait_drawn(page, before)
 
 

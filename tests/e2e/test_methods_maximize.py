@@ -11,7 +11,7 @@ import pytest
 
 from cnnlens.methods.maximize import SUGGESTED
 
-from .conftest import REDRAW_TIMEOUT_MS, engine_reference, screenshot, wait_ready
+from .conftest import REDRAW_TIMEOUT_MS, engine_reference, open_tab, screenshot, wait_ready
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 PANEL = "[data-testid='method-maximize']"
@@ -94,12 +94,7 @@ def open_maximize(page, layer: str, channel: int) -> None:
     shows a run for it."""
     selector = (f"#overview li.class[data-channel='{channel}']" if layer == "logits" else
                 f"#overview canvas.tile[data-layer='{layer}'][data-channel='{channel}']")
-    opened = int(page.evaluate("Number(document.querySelector('#detail').dataset.opened || 0)"))
-    page.click(selector)
-    page.wait_for_function("n => Number(document.querySelector('#detail').dataset.opened || 0)"
-                           " > n", arg=opened)
-    if page.get_attribute("#tab-maximize", "aria-selected") != "true":
-        page.click("#tab-maximize")
+    open_tab(page, selector, "#tab-maximize")
     page.wait_for_function(
         """([layer, channel]) => {
             const p = document.querySelector("[data-testid='method-maximize']");
