@@ -56,6 +56,47 @@ def test_strided_dilated_grouped_conv_products_by_explicit_loops():
     np.testing.assert_allclose(unpack(view, numbers, "output"), result.tensors["y"][0, 4])
 
 
+def test_running_sums_add_the_products_one_tap_then_one_channel_at_a_time():
+    """The sums the page animates, against float64 sums written out tap by tap."""
+    b = ModelBuilder((1, 3, 7, 6), seed=5)
+    b.add("Conv", [b.input, b.weight((4, 3, 3, 2)), b.weight((4,), "b", 1)], outputs=["y"],
+          strides=(2, 1), dilations=(1, 2), pads=(1, 1, 1, 0))
+    model = read_model(b.build().SerializeToString())
+    x = np.random.default_rng(9).normal(size=(1, 3, 7, 6)).astype(np.float32)
+    result = run(model, x)
+    view, numbers, rasters = conv_view(model, result, "y", 2)
+    w = model.graph.initializers[model.graph.nodes[0].inputs[1]][2].astype(np.float64)
+    bias = float(model.graph.initializers[model.graph.nodes[0].inputs[2]][2])
+    padded = np.pad(x[0].astype(np.float64), ((0, 0), (1, 1), (1, 0)))
+    partials = unpack(view, numbers, "partials")
+    channel_partials = unpack(view, numbers, "channel_partials")
+    ho, wo = view["out"]
+    assert partials.shape == (3, ho, wo, 6)
+    for i in range(ho):
+        for j in range(wo):
+            total = 0.0
+            for c in range(3):
+                running = 0.0
+                for tap in range(6):
+                    a, t = divmod(tap, 2)
+                    running += padded[c, 2 * i + a, j + 2 * t] * w[c, a, t]
+                    assert partials[c, i, j, tap] == pytest.approx(running, abs=1e-6)
+                total += running
+                assert channel_partials[c, i, j] == pytest.approx(total, abs=1e-6)
+            # the last running sum plus the bias is what the engine computed
+            assert channel_partials[-1, i, j] + bias == pytest.approx(
+                float(result.tensors["y"][0, 2, i, j]), abs=1e-5)
+    products = unpack(view, numbers, "products")
+    assert view["ranges"]["product"] == pytest.approx(float(np.abs(products).max()), rel=1e-6)
+    image = view["images"]["products"]
+    assert image["shape"] == [3, ho, wo, 3, 2]
+    # A product of exactly zero (a padded cell) is the scale's white middle.
+    c, i, j, a, t = np.argwhere(products == 0)[0]
+    flat = (((c * ho + i) * wo + j) * 3 + a) * 2 + t
+    start = image["offset"] + 4 * flat
+    assert bytes(rasters[start:start + 3]) == bytes.fromhex("f7f7f7")
+
+
 def test_a_view_refuses_to_show_numbers_that_disagree_with_the_engine(bundled):
     model, result = bundled
     tampered = dict(result.tensors)

@@ -4,6 +4,8 @@ One row per input channel: the input map, its kernel, and the intermediate resul
 sliding that kernel over it; their element-wise sum plus the bias is the output map. The
 window products are recomputed here from the input and the kernel (NumPy windows, not the
 engine's matrix product) and checked against the engine's output before anything is shown.
+The running sums the page animates (product by product, then channel by channel) are
+packed too, so the page only looks numbers up.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ def conv_view(model: Model, result: ForwardResult, layer: str,
 
     Arrays: `inputs` (Cg, Hp, Wp) the padded input channels of this neuron's group,
     `kernels` (Cg, kH, kW), `products` (Cg, Ho, Wo, kH, kW) of every window position,
-    `intermediates` (Cg, Ho, Wo) their sums, `output` (Ho, Wo) the engine's output.
+    `partials` (Cg, Ho, Wo, kH·kW) the running sum of one window's products in row-major
+    order (its last entry is the intermediate), `intermediates` (Cg, Ho, Wo) their sums,
+    `channel_partials` (Cg, Ho, Wo) the running sum of the intermediates over the channels
+    (its last entry plus the bias is the output), `output` (Ho, Wo) the engine's output.
+    Images: `inputs`, `kernels` (weight scale), `products`, `intermediates`, `output`.
     """
     node = model.graph.producers.get(layer)
     if node is None or node.op_type != "Conv":
@@ -54,8 +60,10 @@ def conv_view(model: Model, result: ForwardResult, layer: str,
     padded = pad_spatial(inputs[None], plan, 0.0)[0]
     windows = sliding_windows(padded[None], plan)[0]  # (Cg, Ho, Wo, kH, kW)
     products = windows * kernels[:, None, None]
-    intermediates = products.sum(axis=(-2, -1))
-    recomputed = intermediates.sum(axis=0) + float(bias[channel])
+    partials = np.cumsum(products.reshape(*products.shape[:3], -1), axis=-1)
+    intermediates = partials[..., -1]
+    channel_partials = np.cumsum(intermediates, axis=0)
+    recomputed = channel_partials[-1] + float(bias[channel])
     output = result.tensors[layer][0, channel]
     if not np.allclose(recomputed, output, rtol=_AGREEMENT, atol=_AGREEMENT):
         raise CnnlensError(f"recomputing {layer!r} channel {channel} disagrees with the engine")
@@ -64,11 +72,15 @@ def conv_view(model: Model, result: ForwardResult, layer: str,
     bundle.array("inputs", padded)
     bundle.array("kernels", kernels)
     bundle.array("products", products)
+    bundle.array("partials", partials)
     bundle.array("intermediates", intermediates)
+    bundle.array("channel_partials", channel_partials)
     bundle.array("output", output)
     in_range = _half_range(x)
     bundle.image("inputs", colormap.diverging(padded, in_range))
     bundle.image("kernels", colormap.diverging(kernels, _half_range(weights), "weight"))
+    product_range = _half_range(products)
+    bundle.image("products", colormap.diverging(products, product_range))
     mid_range = _half_range(intermediates)
     bundle.image("intermediates", colormap.diverging(intermediates, mid_range))
     out_range = _half_range(result.tensors[layer])
@@ -80,7 +92,7 @@ def conv_view(model: Model, result: ForwardResult, layer: str,
         "stride": list(plan.strides), "dilation": list(plan.dilations),
         "pads": [list(plan.pads_begin), list(plan.pads_end)],
         "out": list(plan.output),
-        "ranges": {"input": in_range, "intermediate": mid_range, "output": out_range,
-                   "weight": _half_range(weights)},
+        "ranges": {"input": in_range, "product": product_range, "intermediate": mid_range,
+                   "output": out_range, "weight": _half_range(weights)},
     }
     return bundle.pack(view)
