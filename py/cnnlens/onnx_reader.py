@@ -10,11 +10,12 @@ something cnnlens cannot use (external data, string tensors, no graph, ...).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from cnnlens import graph as g
+from cnnlens import untrained
 from cnnlens.errors import ModelError, OnnxFormatError
 from cnnlens.limits import check_file_size, check_tensor_size
 from cnnlens.protobuf import Buffer, Message
@@ -159,21 +160,30 @@ _TENSOR_LAYOUT: dict[int, tuple[np.dtype, int, str]] = {
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
-def read_model(data: Buffer) -> g.Model:
+def read_model(data: Buffer, weights: Literal["initial", "shapes"] = "initial") -> g.Model:
     """Decode and validate a serialized ONNX model.
 
-    Raises :class:`OnnxFormatError` for malformed bytes and :class:`ModelError` for a
-    well-formed model cnnlens cannot run (see :meth:`cnnlens.graph.Model.validate`).
+    A model whose weights are declared by shape only (:mod:`cnnlens.untrained`) gets their
+    seeded initial values (``weights="initial"``, the default: what runs) or read-only
+    zero-stride placeholders that report only their shapes (``"shapes"``: enough for
+    parameter counts, shape inference and budgets, and for any size; never run those).
+    Raises :class:`OnnxFormatError` for malformed bytes and
+    :class:`ModelError` for a well-formed model cnnlens cannot run (see
+    :meth:`cnnlens.graph.Model.validate`).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"read_model expects bytes, got {type(data).__name__}")
-    check_file_size(len(data) if not isinstance(data, memoryview) else data.nbytes)
+    size = len(data) if not isinstance(data, memoryview) else data.nbytes
+    if size == 0:
+        raise ModelError("the file is empty (0 bytes), so it holds no graph")
+    check_file_size(size)
     try:
-        return _read_model(data)
+        model = _read_model(data)
     except OnnxFormatError as exc:
         # The wire-format details (field, byte offset) help a developer; the prefix tells
         # everyone else what happened.
         raise OnnxFormatError(f"not a readable ONNX file (truncated or corrupt?): {exc}") from exc
+    return model if weights == "shapes" else untrained.materialise(model)
 
 
 def _read_model(data: Buffer) -> g.Model:
@@ -189,9 +199,10 @@ def _read_model(data: Buffer) -> g.Model:
         )
         if part
     )
+    metadata = _read_metadata(proto)
     model = g.Model(
-        graph=_read_graph(graph_proto),
-        metadata=_read_metadata(proto),
+        graph=_read_graph(graph_proto, untrained.declares_weights(metadata)),
+        metadata=metadata,
         ir_version=proto.int64(_ModelProto.IR_VERSION),
         opset=_read_default_opset(proto),
         producer=producer,
@@ -219,7 +230,9 @@ def _read_metadata(proto: Message) -> dict[str, str]:
     }
 
 
-def _read_graph(proto: Message) -> g.Graph:
+def _read_graph(proto: Message, declared_weights: bool = False) -> g.Graph:
+    """The graph; with ``declared_weights``, graph inputs after the first become placeholder
+    initializers (:func:`cnnlens.untrained.declared`)."""
     initializers: dict[str, np.ndarray] = {}
     for tensor_proto in proto.messages(_GraphProto.INITIALIZER, "initializer"):
         name = tensor_proto.string(_TensorProto.NAME)
@@ -238,6 +251,9 @@ def _read_graph(proto: Message) -> g.Graph:
         for info in (_read_value_info(m) for m in proto.messages(_GraphProto.INPUT, "input"))
         if info.name not in initializers
     )
+    if declared_weights:
+        initializers.update(untrained.declared(inputs))
+        inputs = inputs[:1]
     outputs = tuple(_read_value_info(m) for m in proto.messages(_GraphProto.OUTPUT, "output"))
     return g.Graph(
         name=proto.string(_GraphProto.NAME),
