@@ -21,9 +21,6 @@ figures are measured here, against the reference outputs, which are not copied.
     .venv/bin/python build/convert_cnn_explainer.py [--source DIR] [--out DIR]
 """
 
-# The model card is prose for people: it uses the multiplication sign on purpose.
-# ruff: noqa: RUF001
-
 from __future__ import annotations
 
 import argparse
