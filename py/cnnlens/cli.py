@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
+from . import tfjs
 from .errors import CnnlensError
 from .forward import ForwardResult, run
 from .graph import Dim, Model, elem_type_name
@@ -34,7 +35,7 @@ from .methods.targets import (
     parse_target,
     predicted_class,
 )
-from .model_card import class_names, output_size
+from .model_card import CLASSES_KEY, NAME_KEY, class_names, output_size
 from .preprocess import preprocess
 from .summary import LayerSummary, summarize
 
@@ -371,6 +372,7 @@ def parser() -> argparse.ArgumentParser:
     activations.set_defaults(handler=cmd_activations)
     add_attribute(commands)
     add_maximize(commands)
+    add_convert_tfjs(commands)
     return root
 
 
@@ -450,6 +452,58 @@ def add_maximize(commands: Any) -> None:
     command.add_argument("--out", metavar="FILE.npy", required=True, help="the .npy to write")
     command.set_defaults(handler=cmd_maximize)
 
+
+# ---------------------------------------------------------------- convert-tfjs
+
+
+def read_classes(path: str) -> list[str]:
+    """A text file's class names, one per line in output order (blank lines skipped)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise CliError(f"{path} lists no class names")
+    return names
+
+
+def cmd_convert_tfjs(args: argparse.Namespace, out: TextIO) -> int:
+    """model.json + the weight shards it names (beside it) → an .onnx the page opens."""
+    metadata = {CLASSES_KEY: json.dumps(read_classes(args.classes))} if args.classes else {}
+    if args.name:
+        metadata[NAME_KEY] = args.name
+    text = read_file(args.model_json)
+    with about(args.model_json):
+        document = tfjs.parse_model_json(text)
+        folder = Path(args.model_json).parent
+        weights = b"".join(read_file(str(folder / path)) for path in tfjs.shard_paths(document))
+        data = tfjs.convert(document, weights, metadata)
+    with about(args.out):
+        loaded = load_model(data, args.out)  # refuse what the page could not open
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    source = loaded.model.input
+    print(f"wrote {args.out}: {len(loaded.model.graph.nodes)} nodes, input {source.name} "
+          f"{_dims(source.shape)}, output {loaded.model.output.name} "
+          f"{_dims(loaded.model.output.shape)}", file=out)
+    return EXIT_OK
+
+
+def add_convert_tfjs(commands: Any) -> None:
+    command = commands.add_parser(
+        "convert-tfjs", help="convert a TF.js layers model (Keras Sequential) to ONNX",
+        description="Converts a TF.js layers model (model.json and the weight shards its "
+                    "manifest names, read from beside it) into an ONNX file cnnlens opens, "
+                    "channels first. Supported layers: " + ", ".join(sorted(tfjs.LAYERS)) + ".")
+    command.add_argument("model_json", metavar="MODEL_JSON", help="the TF.js model.json")
+    command.add_argument("out", metavar="OUT.onnx", help="the .onnx to write")
+    command.add_argument("--classes", metavar="FILE",
+                         help="class names, one per line in output order (default: class 0, …)")
+    command.add_argument("--name", metavar="TEXT", help="the model's name in its card")
+    command.set_defaults(handler=cmd_convert_tfjs)
 
 def report(error: BaseException, err: TextIO | None = None) -> None:
     print(f"{PROG}: error: {error}", file=err or sys.stderr, flush=True)
