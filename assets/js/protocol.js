@@ -59,6 +59,7 @@ export const REQUESTS = {
   example: { args: ["file"], answer: "OverviewAnswer" },
   image: { args: ["data", "name"], answer: "OverviewAnswer" },
   model: { args: ["data", "name"], answer: "OverviewAnswer" },
+  model_tfjs: { args: ["json_text", "shard_bytes", "name"], answer: "OverviewAnswer" },
   mode: { args: ["mode"], answer: "OverviewAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },

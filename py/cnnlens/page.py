@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import tfjs
 from .backward import backward
 from .errors import CnnlensError
 from .forward import run
@@ -140,6 +141,16 @@ class App:
             return error_answer(f"the model {name} could not run: {answer['error']}")
         self.loaded = loaded
         return answer
+
+    def model_tfjs(self, json_text: str, shard_bytes: bytes, name: str
+                   ) -> OverviewAnswer | ErrorAnswer:
+        """Opens a TF.js layers model (model.json's text, its shards joined in the order of
+        `tfjs.shard_paths`) by converting it to ONNX, then as `model` does."""
+        try:
+            data = tfjs.convert(json_text, shard_bytes)
+        except CnnlensError as error:
+            return error_answer(f"the model {name} could not be opened: {error}")
+        return self.model(data, name)
 
     def mode(self, mode: str) -> OverviewAnswer | ErrorAnswer:
         if self.session is None:

@@ -160,6 +160,9 @@ REQUESTS: tuple[Request, ...] = (
             "show an image the user picked, pasted or linked"),
     Request("model", {"data": bytes, "name": str}, OverviewAnswer,
             "run the current image through a model the user picked"),
+    Request("model_tfjs", {"json_text": str, "shard_bytes": bytes, "name": str},
+            OverviewAnswer, "run the current image through a TF.js layers model the user "
+            "picked: model.json's text and its weight shards joined in manifest order"),
     Request("mode", {"mode": str}, OverviewAnswer, "colour the overview by another range"),
     Request("detail", {"layer": str, "channel": int}, DetailAnswer,
             "the detail view of a tile or a class"),
