@@ -44,6 +44,11 @@
  * The hyperparameter playground for one setting (py/cnnlens/views/playground.py).
  * @typedef {{playground: object}} PlaygroundAnswer
  */
+/**
+ * The article's figures for the current image (py/cnnlens/views/figures.py): per figure
+ * (relu, pool, softmax, colours) `{data, description, svg}` or null, and `image`.
+ * @typedef {{figures: object}} FiguresAnswer
+ */
 /** Milliseconds of each forward pass (benchmarks). @typedef {number[]} ForwardTimes */
 /**
  * Per node, milliseconds in each forward pass (benchmarks).
@@ -67,6 +72,7 @@ export const REQUESTS = {
   maximize_step: { args: ["max_ms"], answer: "MaximizeAnswer" },
   maximize_cancel: { args: [], answer: "MaximizeCancelled" },
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
+  figures: { args: [], answer: "FiguresAnswer" },
   time_forward: { args: ["repeats"], answer: "ForwardTimes" },
   time_layers: { args: ["repeats"], answer: "LayerTimes" },
   time_backward: { args: ["repeats"], answer: "BackwardTimes" },
@@ -82,6 +88,7 @@ export const JSON_FIELDS = {
   AttributionAnswer: ["view"],
   MaximizeAnswer: ["view"],
   PlaygroundAnswer: ["playground"],
+  FiguresAnswer: ["figures"],
 };
 
 // An {error} answer (or one that cannot be read): `message` is meant for the reader.

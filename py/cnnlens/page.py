@@ -30,6 +30,7 @@ from .protocol import (
     BackwardTimes,
     DetailAnswer,
     ErrorAnswer,
+    FiguresAnswer,
     ForwardTimes,
     LayerTimes,
     MaximizeAnswer,
@@ -187,6 +188,22 @@ class App:
         except CnnlensError as error:
             return error_answer(error)
         return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
+
+    def figures(self) -> FiguresAnswer | ErrorAnswer:
+        """The article's figures for the current image (`views.figures`): the engine's
+        numbers of the forward pass already made, drawn as the static fallbacks are."""
+        from .views.figures import figures
+
+        if self.session is None:
+            return error_answer("there is no image yet")
+        session = self.session
+        try:
+            made = figures(session.loaded.model, session.result, list(session.classes),
+                           session.image_name)
+            text = encode(made, "the article's figures")
+        except CnnlensError as error:
+            return error_answer(error)
+        return {"figures": text}
 
     # --- activation maximisation: one job, advanced a chunk per request ---
 

@@ -116,6 +116,13 @@ class PlaygroundAnswer(TypedDict):
     playground: Json
 
 
+class FiguresAnswer(TypedDict):
+    """The article's figures for the current image (``views.figures``): per figure its
+    numbers, words and SVG."""
+
+    figures: Json
+
+
 class LayerTiming(TypedDict):
     node: str
     op: str
@@ -178,6 +185,8 @@ REQUESTS: tuple[Request, ...] = (
     Request("maximize_cancel", {}, MaximizeCancelled, "drop the running maximisation"),
     Request("playground", {"n": int, "p": int, "k": int, "s": int}, PlaygroundAnswer,
             "the hyperparameter playground for one setting (needs no model)"),
+    Request("figures", {}, FiguresAnswer,
+            "the article's figures (ReLU, pooling, softmax, colour scales) for the current image"),
     Request("time_forward", {"repeats": int}, ForwardTimes,
             "time forward passes of the current input (benchmarks)"),
     Request("time_layers", {"repeats": int}, LayerTimes,
