@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnlens.attributes import check_attribute_types
 from cnnlens.errors import ModelError, UnsupportedOpError
 from cnnlens.graph import Model, Node, ValueInfo
 from cnnlens.limits import MAX_ACTIVATION_BYTES, check_budget, describe_bytes
@@ -49,10 +50,12 @@ def unsupported_ops(model: Model) -> dict[str, tuple[str, ...]]:
 
 
 def check_supported(model: Model) -> None:
-    """Raise :class:`UnsupportedOpError` naming every unsupported op and node, if any."""
+    """Raise :class:`UnsupportedOpError` naming every unsupported op and node, if any, then
+    :class:`ModelError` for an attribute of the wrong type (:mod:`cnnlens.attributes`)."""
     missing = unsupported_ops(model)
     if missing:
         raise UnsupportedOpError(missing)
+    check_attribute_types(model)
 
 
 NodeOutputs = dict[str, np.ndarray]
@@ -62,13 +65,16 @@ returns the node's named outputs. Timings, caches and backend choices live in ho
 there is one forward loop."""
 
 
-def run(model: Model, x: np.ndarray, hook: NodeHook | None = None) -> ForwardResult:
+def run(model: Model, x: np.ndarray, hook: NodeHook | None = None, *,
+        finite: bool = True) -> ForwardResult:
     """Forward ``x`` (shaped like ``model.input``, e.g. ``(N, C, H, W)``) through the model.
 
     ``hook``, when given, wraps every node's computation (see :data:`NodeHook`).
     Raises :class:`UnsupportedOpError` before computing anything if an op is missing, and
-    :class:`ModelError` for an input that does not fit the declared shape or a node that
-    cannot run on what it receives (the message names the node).
+    :class:`ModelError` for an input that does not fit the declared shape, a node that
+    cannot run on what it receives (the message names the node) or, unless ``finite`` is
+    false (only shapes are wanted), logits or probabilities that are not finite
+    (:func:`check_finite`).
     """
     check_supported(model)
     check_budget(model, np.shape(x))  # refuse what would not fit before allocating any of it
@@ -106,7 +112,7 @@ def run(model: Model, x: np.ndarray, hook: NodeHook | None = None) -> ForwardRes
     else:
         logits = _rows(values[logits_name])
         probabilities = _rows(output)
-    return ForwardResult(
+    result = ForwardResult(
         tensors=tensors,
         logits=logits,
         probabilities=probabilities,
@@ -114,6 +120,9 @@ def run(model: Model, x: np.ndarray, hook: NodeHook | None = None) -> ForwardRes
         logits_name=logits_name,
         output_name=output_name,
     )
+    if finite:
+        check_finite(result)
+    return result
 
 
 def _run_node(node: Node, values: dict[str, np.ndarray], opset: int) -> dict[str, np.ndarray]:
@@ -165,20 +174,41 @@ def as_compute_dtype(array: np.ndarray) -> np.ndarray:
 
 def _softmax_input(model: Model, output_name: str, shape: tuple[int, ...]) -> str | None:
     """The logits' name when ``output_name`` comes from a Softmax that normalises each
-    sample's scores as a whole (so its rows, viewed as ``(N, K)``, sum to 1)."""
+    sample's scores as a whole (so its rows, viewed as ``(N, K)``, sum to 1), on whatever
+    axis it uses: ``(N, K)`` on axis 1 or -1, ``(N, K, 1, 1)`` on axis 1, ``(N, 1, K)`` on
+    the last axis; ``None`` otherwise (the output is then taken as logits)."""
     node = model.graph.producers.get(output_name)
     if node is None or node.op_type != "Softmax" or node.domain or not node.inputs[0]:
         return None
     rank = len(shape)
     if rank < 2:
         per_sample = True
-    elif model.opset < 13:
-        # Flatten-to-2-D semantics: axis 1 normalises everything after the batch axis.
-        per_sample = int(node.attributes.get("axis", 1)) in (1, 1 - rank)
     else:
-        last = int(node.attributes.get("axis", -1)) in (-1, rank - 1)
-        per_sample = last and math.prod(shape[1:-1]) == 1
+        default = 1 if model.opset < 13 else -1
+        at = int(node.attributes.get("axis", default))
+        at = at + rank if at < 0 else at
+        if not 1 <= at < rank:
+            per_sample = False
+        elif model.opset < 13:
+            # Flatten-to-2-D semantics: rows are shape[:at], each normalised as a whole.
+            per_sample = math.prod(shape[1:at]) == 1
+        else:
+            # One axis is normalised: a whole sample only if every other one has size 1.
+            per_sample = math.prod(shape[1:]) == shape[at]
     return node.inputs[0] if per_sample else None
+
+
+def check_finite(result: ForwardResult) -> None:
+    """Raises :class:`ModelError` when the logits or probabilities hold inf or NaN, naming
+    the first tensor (in execution order) where a non-finite value appeared."""
+    if np.isfinite(result.logits).all() and np.isfinite(result.probabilities).all():
+        return
+    first = next((name for name, array in result.tensors.items()
+                  if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all()),
+                 result.output_name)
+    raise ModelError(
+        f"the model's output {result.output_name!r} is not finite (inf or NaN), so it gives "
+        f"no class probabilities; the first non-finite value is in {first!r}")
 
 
 def _rows(array: np.ndarray) -> np.ndarray:

@@ -91,7 +91,7 @@ def summarize(model: Model, input_shape: tuple[int, ...] | None = None) -> list[
                 f"{unknown[0].op_type}) is known only by running the model, whose weights "
                 "are only declared")
         with np.errstate(all="ignore"):  # zeros may divide by zero; only shapes matter here
-            tensors = run(model, np.zeros(shape, dtype=np.float32)).tensors
+            tensors = run(model, np.zeros(shape, dtype=np.float32), finite=False).tensors
         shapes.update({name: tuple(array.shape) for name, array in tensors.items()})
     initializers = model.graph.initializers
     layers = []
