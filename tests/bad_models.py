@@ -77,9 +77,9 @@ def _cases() -> list[ModelCase]:
             helper.make_node("Relu", ["a"], ["y"], name="n3"),
         ]), ModelError, ("cycle", "'n1'", "'n2'")),
         ModelCase("unsupported-ops.onnx", _serialize([
-            helper.make_node("Resize", ["x"], ["r"], name="up"),
+            helper.make_node("RoiAlign", ["x"], ["r"], name="up"),
             helper.make_node("Foo", ["r"], ["y"], name="magic", domain="custom"),
-        ]), UnsupportedOpError, ("resize", "custom::foo", "'up'", "'magic'")),
+        ]), UnsupportedOpError, ("roialign", "custom::foo", "'up'", "'magic'")),
         ModelCase("wrong-input-rank.onnx",
                   _serialize(_relu(), inputs=[tensor_info("x", (28, 28))]),
                   ModelError, ("'x'",)),

@@ -382,9 +382,9 @@ def test_a_node_that_cannot_run_is_named():
 def unsupported_model() -> onnx.ModelProto:
     b = ModelBuilder((1, 3, 8, 8))
     value = b.add("Conv", [b.input, b.weight((4, 3, 3, 3))], name="conv")
-    value = b.add("LRN", [value], size=3, name="lrn_1")
+    value = b.add("LpNormalization", [value], name="lp_1")
     value = b.add("FusedThing", [value], domain="com.example", name="fused")
-    value = b.add("LRN", [value], size=3, name="lrn_2")
+    value = b.add("LpNormalization", [value], name="lp_2")
     value = b.add("Relu", [value], name="relu")
     return make_model(
         b.nodes,
@@ -404,8 +404,10 @@ def test_unsupported_ops_are_all_named_before_anything_runs(monkeypatch):
     with pytest.raises(UnsupportedOpError) as caught:
         run(model, np.zeros((2, 2), np.float32))  # a wrong input must not be reported first
     error = caught.value
-    assert error.ops == {"LRN": ("lrn_1", "lrn_2"), "com.example::FusedThing": ("fused",)}
-    assert all(word in str(error) for word in ("LRN", "lrn_1", "lrn_2", "FusedThing", "fused"))
+    assert error.ops == {"LpNormalization": ("lp_1", "lp_2"),
+                         "com.example::FusedThing": ("fused",)}
+    assert all(word in str(error)
+               for word in ("LpNormalization", "lp_1", "lp_2", "FusedThing", "fused"))
     with pytest.raises(UnsupportedOpError):
         check_supported(model)
 

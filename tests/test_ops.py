@@ -387,7 +387,7 @@ def test_op_function_picks_semantics_by_opset():
     assert op_function("Softmax", 12) is SPECS["Softmax"].earlier[0][1]
     assert op_function("Softmax", 13) is SPECS["Softmax"].forward
     assert op_function("Relu", 7, domain="com.microsoft") is None
-    assert op_function("LRN", 17) is None
+    assert op_function("RoiAlign", 17) is None
 
 
 # --------------------------------------------------------------------------- pass-through

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .fold import fold_constants
 from .forward import check_supported
 from .graph import Model
 from .model_card import ModelCard, class_names, model_card, output_size
@@ -24,10 +25,12 @@ def load_model(data: bytes, name: str) -> LoadedModel:
     """Reads, validates and checks a model; raises our documented errors for anything else.
 
     Every op must be supported, and a fixed-size output must match the card's class names,
-    so a model that cannot run is refused before any image is given to it.
+    so a model that cannot run is refused before any image is given to it. Shape
+    computations known at load time are folded into initializers (:mod:`cnnlens.fold`).
     """
     model = read_model(data)
     check_supported(model)
+    model = fold_constants(model)
     card = model_card(model)
     count = output_size(model)
     if count is not None:

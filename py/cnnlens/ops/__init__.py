@@ -13,17 +13,22 @@ from cnnlens.ops import (
     activation,
     arithmetic,
     conv,
+    indexing,
+    layout,
     linear,
+    lrn,
     normalization,
+    padding,
     passthrough,
     pool,
+    resize,
     shape,
     softmax,
 )
 from cnnlens.ops.spec import OpFunction, OpSpec
 
-_MODULES = (conv, pool, normalization, activation, linear, arithmetic, shape, softmax,
-            passthrough)
+_MODULES = (conv, pool, normalization, lrn, activation, linear, arithmetic, shape, layout,
+            indexing, padding, resize, softmax, passthrough)
 
 SPECS: dict[str, OpSpec] = {spec.op_type: spec for module in _MODULES for spec in module.SPECS}
 

@@ -1,8 +1,11 @@
-"""Elementwise activations: Relu, LeakyRelu, Sigmoid, Tanh, Clip. Shapes are unchanged.
+"""Elementwise activations: Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish.
+Shapes are unchanged.
 
 Each forward has its vector-Jacobian product beside it. Where a derivative jumps, the value
 at the jump is PyTorch's, so its autograd is a reference: Relu passes nothing at ``x = 0``,
-LeakyRelu passes ``alpha`` there, Clip passes everything at its bounds.
+LeakyRelu passes ``alpha`` there, Clip passes everything at its bounds, HardSigmoid nothing
+at its corners (``F.hardsigmoid``), HardSwish the inner slope at ``x = ±3``
+(``F.hardswish``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,17 @@ def clip(x: np.ndarray, low: Any, high: Any) -> np.ndarray:
     return x
 
 
+def hard_sigmoid(x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """``max(0, min(1, alpha x + beta))``."""
+    linear = x * x.dtype.type(alpha) + x.dtype.type(beta)
+    return np.clip(linear, x.dtype.type(0), x.dtype.type(1))
+
+
+def hard_swish(x: np.ndarray) -> np.ndarray:
+    """``x · max(0, min(1, x / 6 + 1/2))``, ONNX's HardSwish (HardSigmoid with 1/6, 1/2)."""
+    return x * hard_sigmoid(x, 1 / 6, 0.5)
+
+
 def op_relu(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
     return [relu(required(inputs, 0, "Relu"))]
 
@@ -64,6 +78,16 @@ def op_clip(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
     if high is None:
         high = attrs.get("max")
     return [clip(x, low, high)]
+
+
+def op_hard_sigmoid(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
+    """ONNX HardSigmoid: ``alpha`` (default 0.2) and ``beta`` (0.5)."""
+    x = required(inputs, 0, "HardSigmoid")
+    return [hard_sigmoid(x, float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5)))]
+
+
+def op_hard_swish(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
+    return [hard_swish(required(inputs, 0, "HardSwish"))]
 
 
 def relu_vjp(x: np.ndarray, g: np.ndarray, rule: str) -> np.ndarray:
@@ -97,6 +121,19 @@ def clip_vjp(x: np.ndarray, g: np.ndarray, low: Any, high: Any) -> np.ndarray:
     if high is not None:
         inside &= x <= np.asarray(high, dtype=x.dtype)
     return np.where(inside, g, g.dtype.type(0))
+
+
+def hard_sigmoid_vjp(x: np.ndarray, g: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """``alpha g`` where ``0 < alpha x + beta < 1``, 0 elsewhere (the corners included)."""
+    linear = x * x.dtype.type(alpha) + x.dtype.type(beta)
+    inside = (linear > 0) & (linear < 1)
+    return np.where(inside, g * g.dtype.type(alpha), g.dtype.type(0))
+
+
+def hard_swish_vjp(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``g (x / 3 + 1/2)`` for ``-3 <= x <= 3``, ``g`` above, 0 below."""
+    slope = np.where(x < -3, 0, np.where(x <= 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
+    return g * slope.astype(g.dtype, copy=False)
 
 
 def _elementwise_vjp(inputs: Inputs, grads: Grads,
@@ -150,6 +187,19 @@ def vjp_clip(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], g
     return x_grad + [None] * (len(inputs) - 1)
 
 
+def vjp_hard_sigmoid(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                     grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """HardSigmoid's input gradient (:func:`hard_sigmoid_vjp`)."""
+    alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
+    return _elementwise_vjp(inputs, grads, lambda x, g: hard_sigmoid_vjp(x, g, alpha, beta))
+
+
+def vjp_hard_swish(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
+                   grads: Grads, rule: str) -> list[np.ndarray | None]:
+    """HardSwish's input gradient (:func:`hard_swish_vjp`)."""
+    return _elementwise_vjp(inputs, grads, hard_swish_vjp)
+
+
 SPECS = (
     OpSpec("Relu", op_relu, same_shape, vjp=vjp_relu, channelwise=True, kind="relu",
            detail="relu"),
@@ -158,4 +208,8 @@ SPECS = (
     OpSpec("Sigmoid", op_sigmoid, same_shape, vjp=vjp_sigmoid, channelwise=True, kind="relu"),
     OpSpec("Tanh", op_tanh, same_shape, vjp=vjp_tanh, channelwise=True, kind="relu"),
     OpSpec("Clip", op_clip, same_shape, vjp=vjp_clip, channelwise=True, kind="relu"),
+    OpSpec("HardSigmoid", op_hard_sigmoid, same_shape, vjp=vjp_hard_sigmoid, channelwise=True,
+           kind="relu"),
+    OpSpec("HardSwish", op_hard_swish, same_shape, vjp=vjp_hard_swish, channelwise=True,
+           kind="relu"),
 )
