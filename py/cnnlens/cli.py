@@ -1,31 +1,35 @@
-"""`python -m cnnlens inspect | predict | activations | attribute | maximize`: the engine
-from the command line.
+"""`python -m cnnlens inspect | check | predict | activations | attribute | maximize`: the
+engine from the command line.
 
 The CLI runs exactly what the page runs (`onnx_reader` → `preprocess` → `forward`), so its
 numbers are the page's numbers. Our documented errors (`CnnlensError`, unreadable files)
-print `cnnlens: error: ...` on stderr and exit with status 2, never a traceback.
+print `cnnlens: error: ...` on stderr and exit with status 2, never a traceback; `check`
+exits with 1 for a model it can read but the page cannot run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import textwrap
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from . import tfjs
-from .errors import CnnlensError
-from .forward import ForwardResult, run
+from . import limits, tfjs, untrained
+from .attributes import check_attribute_types
+from .errors import CnnlensError, ModelError
+from .forward import ForwardResult, check_supported, run
 from .graph import Dim, Model, elem_type_name
 from .loader import LoadedModel, load_model
+from .macs import CONVENTION
 from .methods.attribution import CAM_METHODS, METHODS, OUTPUTS, attribute
 from .methods.maximize import SUGGESTED, Maximizer, Settings
 from .methods.targets import (
@@ -35,13 +39,15 @@ from .methods.targets import (
     parse_target,
     predicted_class,
 )
-from .model_card import CLASSES_KEY, NAME_KEY, class_names, output_size
+from .model_card import CLASSES_KEY, NAME_KEY, ModelCard, class_names, model_card, output_size
+from .onnx_reader import read_model
 from .preprocess import preprocess
-from .summary import LayerSummary, summarize
+from .summary import LayerSummary, infer_shapes, summarize, total_params
 
 PROG = "cnnlens"
 EXIT_OK = 0
 EXIT_ERROR = 2  # usage and input errors, like argparse's own
+EXIT_NOT_RUNNABLE = 1  # `check`: readable, but the page will not run it
 DEFAULT_TOP = 5
 
 
@@ -78,6 +84,16 @@ def load(path: str) -> LoadedModel:
     data = read_file(path)
     with about(path):
         return load_model(data, path)
+
+
+def load_shapes(path: str) -> LoadedModel:
+    """Like `load`, but weights declared by shape stay placeholders (any size): for the
+    commands that need only shapes (`inspect`, `check`), never for running."""
+    data = read_file(path)
+    with about(path):
+        model = read_model(data, weights="shapes")
+        check_supported(model)
+        return LoadedModel(model, model_card(model, check_memory=False), path)
 
 
 def forward(loaded: LoadedModel, image_path: str) -> tuple[np.ndarray, ForwardResult]:
@@ -122,13 +138,6 @@ def _table(rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
     ]
 
 
-def _unique_params(model: Model, layers: Sequence[LayerSummary]) -> int:
-    """Weights counted once even when several nodes share an initializer."""
-    initializers = model.graph.initializers
-    used = {name for layer in layers for name in layer.inputs if name in initializers}
-    return sum(int(initializers[name].size) for name in used)
-
-
 def _output_count(model: Model, layers: Sequence[LayerSummary]) -> int:
     """K of the traced `(N, K)` output (the declared K when the output is no node's)."""
     name = model.output.name
@@ -136,11 +145,32 @@ def _output_count(model: Model, layers: Sequence[LayerSummary]) -> int:
     return int(shape[-1]) if shape else output_size(model) or 0
 
 
-def describe(loaded: LoadedModel) -> list[str]:
-    """The `inspect` report: the card, then one row per layer, then the parameter total."""
-    model, card = loaded.model, loaded.card
+def layer_table(loaded: LoadedModel) -> tuple[tuple[int, ...], list[LayerSummary]]:
+    """The input shape the table is computed at, and the per-layer summary."""
+    shape = _trace_shape(loaded)
     with about(loaded.name):
-        layers = summarize(model, _trace_shape(loaded))
+        return shape, summarize(loaded.model, shape)
+
+
+def inspect_json(loaded: LoadedModel) -> str:
+    """`inspect --json`: every layer (name, op, output shape, parameters, MACs), the totals
+    and the input shape they were computed at."""
+    shape, layers = layer_table(loaded)
+    return json.dumps({
+        "layers": [{"name": layer.name, "op": layer.op_type,
+                    "output_shape": list(layer.output_shape), "params": layer.params,
+                    "macs": layer.macs} for layer in layers],
+        "total_params": total_params(loaded.model),
+        "total_macs": sum(layer.macs for layer in layers),
+        "input_shape": list(shape),
+    })
+
+
+def describe(loaded: LoadedModel) -> list[str]:
+    """The `inspect` report: the card, then one row per layer, then the totals."""
+    model, card = loaded.model, loaded.card
+    shape, layers = layer_table(loaded)
+    with about(loaded.name):
         classes = class_names(card, _output_count(model, layers))
     source = model.input
     facts = [
@@ -157,18 +187,100 @@ def describe(loaded: LoadedModel) -> list[str]:
     ]
     width = max(len(label) for label, _ in facts)
     lines = [f"{label.ljust(width)}  {value}" for label, value in facts]
-    rows = [("Layer", "Op", "Output shape", "Params")] + [
-        (layer.name, layer.op_type, " x ".join(map(str, layer.output_shape)), f"{layer.params:,}")
+    if untrained.declares_weights(model.metadata):
+        lines.append(f"{'Weights'.ljust(width)}  untrained: seeded He-initialised "
+                     f"(seed {untrained.SEED}) when run")
+    rows = [("Layer", "Op", "Output shape", "Params", "MACs")] + [
+        (layer.name, layer.op_type, " x ".join(map(str, layer.output_shape)), f"{layer.params:,}",
+         f"{layer.macs:,}")
         for layer in layers
     ]
-    lines += ["", *_table(rows, right={3})]
-    lines.append(f"Total parameters: {_unique_params(model, layers):,}")
+    lines += ["", *_table(rows, right={3, 4})]
+    lines.append(f"Total parameters: {total_params(model):,}")
+    lines.append(f"Total MACs: {sum(layer.macs for layer in layers):,} at input "
+                 f"{_dims(shape)}")
     return lines
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
-    print("\n".join(describe(load(args.model))), file=out)
+    loaded = load_shapes(args.model)
+    print(inspect_json(loaded) if args.json else "\n".join(describe(loaded)), file=out)
     return EXIT_OK
+
+
+# ---------------------------------------------------------------- check
+
+
+def page_problems(model: Model, data: bytes, name: str) -> tuple[list[str], list[str]]:
+    """Whether the page will run `model` (read from `data` for shapes only): every reason it
+    will not (unsupported ops, attribute types, weights and activations against the page's
+    budgets, the card), and what was measured. When nothing is wrong so far, the page's own
+    loader and a forward pass on zeros have the last word."""
+    problems: list[str] = []
+    facts: list[str] = []
+
+    def attempt(step: Callable[[], object]) -> object:
+        try:
+            return step()
+        except CnnlensError as exc:
+            if str(exc) not in problems:
+                problems.append(str(exc))
+            return None
+
+    attempt(lambda: check_supported(model))
+    attempt(lambda: check_attribute_types(model))
+    weights = model.graph.initializers
+    size = sum(int(array.nbytes) for array in weights.values())
+    facts.append(f"weights: {limits.describe_bytes(size)} (limit "
+                 f"{limits.describe_bytes(limits.MAX_MODEL_BYTES)})"
+                 + (f", untrained: seeded He-initialised (seed {untrained.SEED})"
+                    if untrained.declares_weights(model.metadata) else ""))
+    attempt(lambda: limits.check_model_size(model))
+    for label, array in weights.items():
+        attempt(lambda label=label, array=array: limits.check_tensor_size(
+            label, array.shape, array.itemsize))
+    card = attempt(lambda: model_card(model, check_memory=False))
+    if isinstance(card, ModelCard):
+        count = output_size(model)
+        if count is not None:
+            attempt(lambda: class_names(card, count))
+        shape = _trace_shape(LoadedModel(model, card, name))
+        shapes = attempt(lambda: infer_shapes(model, shape))
+        if isinstance(shapes, dict):
+            values = [v for v in shapes if v not in weights]
+            total = sum(math.prod(shapes[v]) for v in values) * limits.FLOAT_BYTES
+            facts.append(f"activations: {limits.describe_bytes(total)} at input {_dims(shape)} "
+                         f"(limit {limits.describe_bytes(limits.MAX_ACTIVATION_BYTES)})")
+        if not problems:
+            attempt(lambda: limits.check_budget(model, shape))
+        if not problems:
+            def page_path() -> None:
+                page_model = load_model(data, name).model
+                run(page_model, np.zeros(shape, np.float32), finite=False)
+            attempt(page_path)
+    return problems, facts
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 0 when the page will run MODEL, 1 when not (each reason printed), 2 unreadable."""
+    data = read_file(args.model)
+    if not data:
+        raise CliError(f"{args.model}: the file is empty (0 bytes), not an ONNX model")
+    try:
+        model = read_model(data, weights="shapes")
+    except ModelError as exc:  # a readable file that describes something cnnlens cannot use
+        print(f"{args.model}: the page will not run it:\n  - {exc}", file=out)
+        return EXIT_NOT_RUNNABLE
+    except CnnlensError as exc:
+        raise CliError(f"{args.model}: {exc}") from exc
+    problems, facts = page_problems(model, data, args.model)
+    if problems:
+        lines = [f"{args.model}: the page will not run it:", *(f"  - {p}" for p in problems)]
+    else:
+        lines = [f"{args.model}: the page runs it"]
+    lines += [f"  {fact}" for fact in facts]
+    print("\n".join(lines), file=out)
+    return EXIT_NOT_RUNNABLE if problems else EXIT_OK
 
 
 # ---------------------------------------------------------------- predict
@@ -348,9 +460,20 @@ def parser() -> argparse.ArgumentParser:
         prog=PROG, description="Inspect and run CNNs stored as ONNX, as the cnnlens page does.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    inspect = commands.add_parser("inspect", help="model card and per-layer table")
+    inspect = commands.add_parser(
+        "inspect", help="model card and per-layer table (shapes, parameters, MACs)",
+        description=INSPECT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     inspect.add_argument("model", metavar="MODEL", help="an .onnx file")
+    inspect.add_argument("--json", action="store_true",
+                         help='print {"layers": [{"name", "op", "output_shape", "params", '
+                              '"macs"}, ...], "total_params", "total_macs", "input_shape"}')
     inspect.set_defaults(handler=cmd_inspect)
+
+    check = commands.add_parser(
+        "check", help="will the page run this model? if not, exactly why",
+        description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("model", metavar="MODEL", help="an .onnx file")
+    check.set_defaults(handler=cmd_check)
 
     predict = commands.add_parser("predict", help="class probabilities for images")
     predict.add_argument("model", metavar="MODEL", help="an .onnx file")
@@ -375,6 +498,26 @@ def parser() -> argparse.ArgumentParser:
     add_convert_tfjs(commands)
     return root
 
+
+INSPECT_HELP = f"""\
+Prints the model card and one row per layer: output shape (batch axis included, at the
+model's declared input size; a symbolic axis takes the card's size, the batch 1),
+parameters and multiply-accumulates. Weights declared by shape (the gallery) need no data.
+
+Parameters: learned float tensors of rank >= 1 a node reads, each counted once;
+BatchNormalization's running mean and variance are statistics and not counted (as in
+PyTorch).
+
+{textwrap.fill(CONVENTION, 88)}"""
+
+CHECK_HELP = f"""\
+Says whether the page will run MODEL and, if not, every reason: unsupported ops,
+attributes of the wrong type, weights over {limits.describe_bytes(limits.MAX_MODEL_BYTES)} \
+in all or {limits.describe_bytes(limits.MAX_TENSOR_BYTES)} in one tensor,
+activations over {limits.describe_bytes(limits.MAX_ACTIVATION_BYTES)} at the declared \
+input size, a card that does not fit. When nothing is wrong,
+it loads MODEL as the page does and runs it once on zeros.
+Exit status: 0 the page runs it, 1 it does not, 2 the file cannot be read."""
 
 ATTRIBUTE_HELP = """\
 Writes one attribution map of the target for the image to --out (.npy, float32). The

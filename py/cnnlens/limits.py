@@ -70,17 +70,12 @@ def check_tensor_size(label: str, dims: Sequence[int], itemsize: int,
     # An empty tensor (a 0 among its dims) is measured as if the 0s were 1s: otherwise any
     # other dims would pass, and NumPy cannot even describe dims whose product overflows
     # 64 bits (found by fuzzing, docs/FUZZING.md).
-    if math.prod(max(d, 1) for d in dims) * itemsize > limit:
-        size = math.prod(max(d, 1) for d in dims) * itemsize
-        raise ModelError(
-            f"tensor {label!r} declares shape {tuple(dims)}, {describe_bytes(size)} without "
-            f"its empty dims, over the limit of {describe_bytes(limit)} for one tensor"
-        )
-    size = math.prod(dims) * itemsize
+    size = math.prod(max(d, 1) for d in dims) * itemsize
     if size > limit:
+        empty = " without its empty dims" if 0 in dims else ""
         raise ModelError(
-            f"tensor {label!r} declares shape {tuple(dims)}, {describe_bytes(size)}, over the "
-            f"limit of {describe_bytes(limit)} for one tensor"
+            f"tensor {label!r} declares shape {tuple(dims)}, {describe_bytes(size)}{empty}, "
+            f"over the limit of {describe_bytes(limit)} for one tensor"
         )
 
 

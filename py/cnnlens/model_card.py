@@ -285,15 +285,19 @@ def _accuracy(metadata: dict[str, str]) -> float | None:
     return value
 
 
-def model_card(model: Model) -> ModelCard:
-    """The model's card: metadata where present, defaults from the graph elsewhere."""
+def model_card(model: Model, *, check_memory: bool = True) -> ModelCard:
+    """The model's card: metadata where present, defaults from the graph elsewhere.
+
+    ``check_memory=False`` skips the memory budget, for callers that only read shapes
+    (``inspect`` and ``check`` of a network whose weights are declared by shape)."""
     metadata = model.metadata
     prep = (parse_preprocessing(metadata[PREPROCESSING_KEY], model)
             if PREPROCESSING_KEY in metadata else default_preprocessing(model))
     # The card fixes the input size, so this is the first point where the memory of a
     # forward pass is known: refuse a model that would not fit before an image is resized
     # to a gigantic input (the page and the CLI both read the card right after the model).
-    check_budget(model, (1, prep.channels, *prep.size))
+    if check_memory:
+        check_budget(model, (1, prep.channels, *prep.size))
     return ModelCard(
         name=metadata.get(NAME_KEY, "").strip(),
         description=metadata.get(DESCRIPTION_KEY, "").strip(),
