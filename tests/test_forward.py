@@ -316,6 +316,85 @@ def test_huge_logits_give_finite_probabilities():
     np.testing.assert_allclose(result.probabilities, float64_softmax(result.logits), rtol=1e-6)
 
 
+def conv_head(opset: int, axis: int | None, spatial: int = 1) -> onnx.ModelProto:
+    """(N, 3, s, s) → 1x1 Conv to 5 classes → Softmax(axis): an (N, 5, s, s) class head."""
+    b = ModelBuilder(("batch", 3, spatial, spatial), input_name="image", opset=opset)
+    y = b.add("Conv", [b.input, b.weight((5, 3, 1, 1)), b.weight((5,))])
+    attrs = {} if axis is None else {"axis": axis}
+    b.add("Softmax", [y], **attrs)
+    return b.build()
+
+
+@pytest.mark.parametrize("opset, axis", [(13, 1), (13, -3), (17, 1), (11, 1), (11, None)])
+def test_a_softmax_head_shaped_n_k_1_1_gives_the_models_own_probabilities(opset, axis):
+    """A (N, K, 1, 1) head with Softmax on the class axis: at opset >= 13 it used to be taken
+    for logits and softmaxed again (38% instead of 93% for a new user's model)."""
+    model = conv_head(opset, axis)
+    x = np.random.default_rng(5).normal(size=(2, 3, 1, 1)).astype(np.float32) * 3
+    result = run(load(model), x)
+    runtime = onnxruntime_outputs(model, {"image": x})
+    softmax = model.graph.node[-1]
+    assert result.logits_name == softmax.input[0]
+    np.testing.assert_allclose(result.probabilities, runtime[softmax.output[0]].reshape(2, 5),
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(result.logits, runtime[softmax.input[0]].reshape(2, 5),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_softmax_on_the_last_axis_of_a_n_k_1_1_head_is_not_the_class_distribution():
+    """Softmax(axis=-1) over a size-1 axis makes every value 1: the model's output is then
+    taken as scores, as for a graph without Softmax (its rows are not distributions)."""
+    model = conv_head(13, -1)
+    x = np.random.default_rng(6).normal(size=(1, 3, 1, 1)).astype(np.float32)
+    result = run(load(model), x)
+    assert result.logits_name == result.output_name
+    np.testing.assert_allclose(result.probabilities, np.full((1, 5), 0.2), rtol=1e-6)
+
+
+def test_a_class_axis_softmax_over_a_spatial_map_is_not_taken_for_probabilities():
+    model = conv_head(13, 1, spatial=2)  # one distribution per pixel, four per sample
+    x = np.random.default_rng(7).normal(size=(1, 3, 2, 2)).astype(np.float32)
+    result = run(load(model), x)
+    assert result.logits_name == result.output_name
+    assert result.probabilities.shape == (1, 20)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf, on purpose
+def test_non_finite_logits_are_an_error_naming_where_they_began():
+    b = ModelBuilder((1, 4))
+    y = b.add("Mul", [b.input, b.initializer(np.array([1, np.inf, 1, 1], np.float32))],
+              outputs=["scaled"])
+    b.add("Add", [y, b.initializer(np.zeros(4, np.float32))], outputs=["logits"])
+    with pytest.raises(ModelError, match=r"not finite.*first non-finite value is in 'scaled'"):
+        run(load(b.build()), np.ones((1, 4), np.float32))
+    finite = run(load(b.build()), np.ones((1, 4), np.float32), finite=False)
+    assert np.isinf(finite.logits).any()  # shapes-only callers may still look
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf, on purpose
+def test_nan_probabilities_from_a_softmax_are_an_error():
+    b = ModelBuilder((1, 3))
+    b.add("Softmax", [b.input], axis=1)
+    with pytest.raises(ModelError, match="not finite"):
+        run(load(b.build()), np.array([[np.inf, 0, 0]], np.float32))
+
+
+@pytest.mark.parametrize("attribute, value, words", [
+    ("strides", "ab", "a list of integers (INTS), got 'ab'"),
+    ("group", 1.5, "an integer (INT), got 1.5"),
+    ("pads", [0.5, 0.5, 0.5, 0.5], "a list of integers (INTS)"),
+    ("auto_pad", 3, "a string (STRING), got 3"),
+])
+def test_an_attribute_of_the_wrong_type_is_named(attribute, value, words):
+    b = ModelBuilder((1, 1, 4, 4))
+    b.add("Conv", [b.input, b.weight((1, 1, 3, 3))], name="c1", **{attribute: value})
+    with pytest.raises(ModelError) as caught:
+        check_supported(load(b.build()))
+    message = str(caught.value)
+    assert f"node 'c1' (Conv): attribute {attribute!r} must be {words}" in message
+    assert "invalid literal" not in message
+
+
 # --------------------------------------------------------------------------- tensors dict
 def test_tensors_follow_execution_order_even_when_the_file_is_unsorted():
     b = ModelBuilder((1, 2, 5, 5))
