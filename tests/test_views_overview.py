@@ -46,12 +46,25 @@ def test_columns_follow_the_network_with_one_tile_per_channel():
     assert [c["name"] for c in view["columns"]] == [result.input_name, conv, relu, pool]
     assert [c["kind"] for c in view["columns"]] == ["input", "conv", "relu", "pool"]
     assert [len(c["tiles"]) for c in view["columns"]] == [3, 4, 4, 4]
-    assert view["columns"][1]["label"] == f"{conv} · 4 × 9 × 9"
+    # Readers see node names (the tensors stay the keys); a node without one shows its tensor.
+    conv_node = model.graph.producers[conv].name
+    assert conv_node and conv_node != conv
+    assert view["columns"][1]["title"] == conv_node
+    assert view["columns"][1]["label"] == f"{conv_node} · 4 × 9 × 9"
+    assert view["columns"][0]["title"] == result.input_name
     assert [c["shape"] for c in view["columns"]] == [[3, 9, 9], [4, 9, 9], [4, 9, 9], [4, 3, 3]]
     last = view["columns"][-1]
     assert last["tiles"][-1]["offset"] + last["width"] * last["height"] * 4 == rasters.size
     assert rasters.dtype == np.uint8
     json.dumps(view)  # plain data only: it crosses to JavaScript as JSON
+
+
+def test_the_output_says_what_the_model_ends_in_and_reads_every_last_channel():
+    model, result, preview, (_, _, pool) = small_cnn()
+    view, _ = overview(model, result, [f"c{i}" for i in range(5)], preview)
+    ends_in_softmax = model.graph.producers[model.output.name].op_type == "Softmax"
+    assert view["output"]["op"] == ("Softmax" if ends_in_softmax else "logits")
+    assert view["output"]["sources"] == {"column": pool, "channels": [[0, 1, 2, 3]] * 5}
 
 
 def test_output_lists_every_class_with_the_top_one_marked():

@@ -133,11 +133,14 @@ def _tiles(values: np.ndarray, offset: int, vmax: np.ndarray | None) -> list[dic
 
 
 def _column(name: str, kind: str, op_type: str, values: np.ndarray, tiles: list[dict[str, Any]],
-            legend: dict[str, Any]) -> dict[str, Any]:
+            legend: dict[str, Any], title: str = "") -> dict[str, Any]:
+    """`name` is the tensor (the key of every request); `title` what readers see: the node's
+    name, falling back to the tensor's."""
     c, h, w = values.shape
+    title = title or name
     return {
-        "name": name, "kind": kind, "op": op_type, "shape": [c, h, w],
-        "label": f"{name} · {_shape_label((c, h, w))}", "width": w, "height": h,
+        "name": name, "title": title, "kind": kind, "op": op_type, "shape": [c, h, w],
+        "label": f"{title} · {_shape_label((c, h, w))}", "width": w, "height": h,
         "tiles": tiles, "legend": legend, "params": 0, "details": "", "sources": None,
     }
 
@@ -146,7 +149,8 @@ def _layer_column(model: Model, layer: SpatialLayer, vmax: np.ndarray, offset: i
                   previous: dict[str, Any] | None) -> dict[str, Any]:
     top = float(vmax.max())
     column = _column(layer.name, layer.kind, layer.op_type, layer.values,
-                     _tiles(layer.values, offset, vmax), colormap.legend(-top, top, "activation"))
+                     _tiles(layer.values, offset, vmax), colormap.legend(-top, top, "activation"),
+                     layer.node.name)
     column["params"] = parameter_count(model, layer.node)
     column["details"] = hyperparameters(model, layer.node)
     if previous is not None:
@@ -161,13 +165,24 @@ def _layer_column(model: Model, layer: SpatialLayer, vmax: np.ndarray, offset: i
     return column
 
 
-def _output(result: ForwardResult, classes: list[str]) -> dict[str, Any]:
+def _output(model: Model, result: ForwardResult, classes: list[str],
+            last: dict[str, Any] | None) -> dict[str, Any]:
+    """The class scores. `op` names what the model ends in: "Softmax" when the graph computes
+    the probabilities itself, otherwise "logits" (the page still shows their softmax).
+    `sources`: every class reads every channel of the last column before it (`last`)."""
     probabilities = result.probabilities[0]
     logits = result.logits[0]
     low, high = float(logits.min()), float(logits.max())
     colours = colormap.sequential(logits, low, high, "logit")
+    producer = model.graph.producers.get(result.logits_name)
     return {
         "name": result.logits_name,
+        "title": (producer.name if producer is not None else "") or result.logits_name,
+        "op": "Softmax" if result.output_name != result.logits_name else "logits",
+        "sources": None if last is None else {
+            "column": last["name"],
+            "channels": [list(range(last["shape"][0]))] * len(classes),
+        },
         "classes": [
             {"index": i, "name": classes[i], "probability": float(p), "logit": float(z),
              "color": colormap.hex_colour(colours[i])}
@@ -210,5 +225,7 @@ def overview(model: Model, result: ForwardResult, classes: list[str], preview: n
         chunks.append(rgba.reshape(-1))
         offset += rgba.size
 
-    view = {"mode": mode, "columns": list(columns.values()), "output": _output(result, classes)}
+    last = list(columns.values())[-1]
+    view = {"mode": mode, "columns": list(columns.values()),
+            "output": _output(model, result, classes, last)}
     return view, np.concatenate(chunks)
