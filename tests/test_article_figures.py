@@ -24,7 +24,7 @@ from cnnlens.loader import load_model
 from cnnlens.page import App
 from cnnlens.preprocess import preprocess
 from cnnlens.session import Session
-from cnnlens.views.figures import FIGURES, figures
+from cnnlens.views.figures import FIGURES, figures, fmt
 from tests.onnx_builders import ModelBuilder, onnxruntime_outputs
 from tests.paths import BUNDLED_MODEL, EXAMPLES, ROOT
 
@@ -145,6 +145,8 @@ def test_relu_values_are_the_models_before_and_after_the_relu(made, reference):
     xs = np.array([p["x"] for p in points])
     assert np.all(np.diff(xs) > 0)  # distinct values, in order along the axis
     assert xs.min() < 0 < xs.max()  # both sides of the kink
+    assert all(p["text"].startswith(f"x = {fmt(p['x'])} → y = max(0, x) = {fmt(p['y'])} ")
+               for p in points)
     close(data["reach"], np.abs(reference["conv_1_1"][0, 0]).max())  # the channel's range
 
 
@@ -164,6 +166,9 @@ def test_pool_windows_are_a_real_patch_its_max_pool_outputs_and_averages(made, r
         assert 2 * i <= ar < 2 * i + 2 and 2 * j <= ac < 2 * j + 2
         close(patch[ar, ac], reference["max_pool_1"][0, 0, oy + i, ox + j])
         assert np.ptp(windows[i, j]) > 0  # every step shows a choice
+        words = data["steps"][2 * i + j]
+        assert words.startswith(f"Window {2 * i + j + 1} of 4")
+        assert fmt(data["max"][i][j]) in words and fmt(data["average"][i][j]) in words
 
 
 def test_softmax_and_colour_scales_are_the_models_numbers(made, reference):

@@ -79,7 +79,9 @@ def relu_points(model: Model, result: ForwardResult, count: int = RELU_POINTS
     return {
         "layer": node.outputs[0], "input": node.inputs[0], "channel": 0,
         "reach": reach,
-        "points": [{"x": float(x), "y": float(y), "row": int(r), "col": int(c)}
+        "points": [{"x": float(x), "y": float(y), "row": int(r), "col": int(c),
+                    "text": f"x = {fmt(float(x))} → y = max(0, x) = {fmt(float(y))} "
+                            f"(row {r}, column {c})"}
                    for x, y, r, c in zip(xs, ys, rows, cols, strict=True)],
     }
 
@@ -119,14 +121,19 @@ def pool_windows(model: Model, result: ForwardResult) -> dict[str, Any] | None:
     where = np.argmax(flat, axis=2)  # (2, 2): the first max, as MaxPool's index output
     starts = np.stack(np.meshgrid(np.arange(2) * sh, np.arange(2) * sw, indexing="ij"), -1)
     argmax = starts + np.stack([where // kw, where % kw], axis=-1)  # (2, 2, 2) in the patch
+    maxima = pooled[oy:oy + 2, ox:ox + 2].astype(float)
+    averages = flat.mean(axis=2, dtype=np.float64)
+    steps = [f"Window {i + 1} of 4 ({kh} × {kw}): its largest value, {fmt(maxima[r, c])}, is "
+             f"the max-pool output; an average pool would give {fmt(averages[r, c])}."
+             for i, (r, c) in enumerate(np.ndindex(2, 2))]
     return {
-        "layer": node.outputs[0], "input": node.inputs[0], "channel": 0,
+        "layer": node.outputs[0], "input": node.inputs[0], "channel": 0, "steps": steps,
         "kernel": [int(kh), int(kw)], "stride": [int(sh), int(sw)],
         "origin": [oy * sh, ox * sw], "out_origin": [oy, ox],
         "reach": float(np.abs(result.tensors[node.inputs[0]]).max()),
         "patch": patch.astype(float).tolist(),
-        "max": pooled[oy:oy + 2, ox:ox + 2].astype(float).tolist(),
-        "average": flat.mean(axis=2, dtype=np.float64).tolist(),
+        "max": maxima.tolist(),
+        "average": averages.tolist(),
         "argmax": argmax.tolist(),
     }
 
