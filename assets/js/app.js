@@ -2,7 +2,7 @@
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request goes
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
-import { showDetail, stopDetail } from "./detail.js";
+import { hideDetail, showDetail } from "./detail.js";
 import { MethodTabs } from "./methods.js";
 import { Overview } from "./overview.js";
 import { explain } from "./protocol.js";
@@ -54,6 +54,7 @@ function setExamples(examples) {
     button.className = "example";
     button.dataset.file = example.file;
     button.setAttribute("aria-label", `Example: ${example.label}`);
+    button.tabIndex = -1;  // one tab stop for all of them (roving tabindex, see wireExamples)
     button.title = example.label;
     const img = document.createElement("img");
     img.src = `assets/images/fashion-mnist/${example.file}`;
@@ -64,12 +65,32 @@ function setExamples(examples) {
     return button;
   });
   $("examples").replaceChildren(...buttons);
+  if (buttons.length) buttons[0].tabIndex = 0;
 }
 
+// The chosen example is pressed and is the group's one tab stop.
 function markSelected(file) {
-  for (const button of $("examples").children) {
-    button.setAttribute("aria-pressed", String(button.dataset.file === file));
+  const buttons = [...$("examples").children];
+  const chosen = buttons.find((b) => b.dataset.file === file);
+  for (const button of buttons) {
+    button.setAttribute("aria-pressed", String(button === chosen));
+    if (chosen) button.tabIndex = button === chosen ? 0 : -1;
   }
+}
+
+// Arrow keys, Home and End move between the examples; Enter, Space or a click picks one.
+function wireExamples() {
+  $("examples").addEventListener("keydown", (event) => {
+    const buttons = [...$("examples").children];
+    const index = buttons.indexOf(event.target);
+    if (index < 0) return;
+    const moves = { ArrowRight: index + 1, ArrowDown: index + 1, ArrowLeft: index - 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = buttons[(moves[event.key] + buttons.length) % buttons.length];
+    buttons.forEach((b) => { b.tabIndex = b === next ? 0 : -1; });
+    next.focus();
+  });
 }
 
 // Draws one OverviewAnswer (decoded): the whole overview in one synchronous pass.
@@ -80,6 +101,8 @@ function show(answer) {
   overview.render(view, answer.rasters);
   $("top1").textContent = view.output.classes[view.output.top1].name;
   $("image-name").textContent = view.image;
+  $("model-name").textContent = view.model.name;
+  $("model-name").title = view.model.file;
   $("range-mode").value = view.mode;
   markSelected(view.image);
   clearError();
@@ -88,6 +111,7 @@ function show(answer) {
     stage("draw", "Ready");
     $("boot").hidden = true;
     $("app").hidden = false;
+    overview.fit();  // sizes are known only once the overview is on screen
   }
   redraws += 1;
   document.documentElement.dataset.cnnlensReady = String(redraws);
@@ -154,7 +178,9 @@ function readHash() {
 
 // Asked through the same queue as everything else, so it shows the state the requests
 // before it left.
-async function openDetail(layer, channel) {
+// `focus`: a click or Enter moves the reader into the view (scrolled into sight); the arrow
+// keys and links only change what it shows.
+async function openDetail(layer, channel, { focus = true } = {}) {
   let answer;
   try {
     answer = await client.ask("detail", layer, channel);
@@ -165,14 +191,23 @@ async function openDetail(layer, channel) {
   const tile = $("overview").querySelector(`canvas.tile[data-layer="${CSS.escape(layer)}"][data-channel="${channel}"]`);
   showDetail($("detail"), answer, tile);
   $("detail").dataset.opened = String(Number($("detail").dataset.opened || 0) + 1);
+  if (focus) reveal($("detail"));
   writeHash();
   await tabs.setTarget(layer, channel);  // the open method tab shows this target too
+}
+
+// Brings the panel into sight (its top, when it starts below the middle of the screen or
+// above it) and moves the focus into it, without a second scroll.
+function reveal(panel) {
+  const top = panel.getBoundingClientRect().top;
+  if (top < 0 || top > innerHeight / 2) panel.scrollIntoView({ block: "start" });
+  panel.focus({ preventScroll: true });
 }
 
 function refreshDetail() {
   const panel = $("detail");
   if (!panel.hidden && overview.select(panel.dataset.layer, Number(panel.dataset.channel))) {
-    openDetail(panel.dataset.layer, Number(panel.dataset.channel));
+    openDetail(panel.dataset.layer, Number(panel.dataset.channel), { focus: false });
   } else if (!panel.hidden) {
     closeDetail();
   }
@@ -182,9 +217,8 @@ function closeDetail() {
   const panel = $("detail");
   if (panel.hidden) return;
   const item = overview.find(panel.dataset.layer, panel.dataset.channel);
-  stopDetail();
   tabs.close();
-  panel.hidden = true;
+  hideDetail(panel);
   overview.clearSelection();
   writeHash();
   if (item) item.focus();
@@ -206,20 +240,29 @@ function embedCode() {
   const resizer = new URL("assets/embed.js", document.baseURI).href;
   const what = `${panel.dataset.layer} ${panel.dataset.kind === "flatten" ? "class" : "channel"} ${panel.dataset.channel}`;
   const title = kind === "overview" ? "cnnlens: network overview" : method.view ? `cnnlens: ${method.view} of ${what}` : `cnnlens: ${what}`;
-  const frame = document.createElement("iframe");
-  Object.entries({ src, title, loading: "lazy", style: "width: 100%; height: 480px; border: 0;" }).forEach(([k, v]) => frame.setAttribute(k, v));
-  return `${frame.outerHTML}\n<script src="${resizer}" async></script>`;
+  // Written as text: an element with a style attribute, even one never shown, is inline
+  // style that this page's own Content-Security-Policy refuses.
+  const attr = (value) => value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const frame = `<iframe src="${attr(src)}" title="${attr(title)}" loading="lazy" style="width: 100%; height: 480px; border: 0;"></iframe>`;
+  return `${frame}\n<script src="${attr(resizer)}" async></script>`;
 }
 
 async function restore(params) {
+  const notes = [];
+  // A model someone opened from their own computer is not part of the site either.
+  const model = params.get("model");
+  if (model && model !== current.model.file) {
+    notes.push(`The model “${model}” in this link was opened by someone from their own computer, so it is not part of the site; showing ${current.model.name} instead.`);
+  }
   const file = params.get("image");
   if (file && file !== current.image) {
     if ([...$("examples").children].some((b) => b.dataset.file === file)) {
       await ask("example", file);
     } else {
-      showError(`The image “${file}” in this link was uploaded by someone, so it is not part of the site; showing an example instead.`);
+      notes.push(`The image “${file}” in this link was uploaded by someone, so it is not part of the site; showing an example instead.`);
     }
   }
+  if (notes.length) showError(notes.join(" "));
   const mode = params.get("range");
   if (mode && mode !== current.mode) await ask("mode", mode);
   const layer = params.get("layer");
@@ -227,12 +270,26 @@ async function restore(params) {
     // The tab the link names (view=saliency, …; none: the detail view) draws once the
     // detail is open, with the link's own settings.
     tabs.select(tabs.owner(params.get("view")) || "detail", { link: params, show: false });
-    await openDetail(layer, Number(params.get("channel")));
+    await openDetail(layer, Number(params.get("channel")), { focus: false });
   }
 }
 
 function wire() {
-  overview = new Overview($("overview"), { onOpen: (layer, channel) => client && openDetail(layer, channel) });
+  overview = new Overview($("overview"), {
+    onOpen: (layer, channel) => client && openDetail(layer, channel),
+    // An open detail view follows the arrow keys; the focus stays on the tiles.
+    onMove: (layer, channel) => {
+      if (!client || $("detail").hidden) return;
+      overview.select(layer, channel);
+      openDetail(layer, channel, { focus: false });
+    },
+  });
+  wireExamples();
+  $("skip-link").addEventListener("click", (event) => {
+    event.preventDefault();  // the address is the view's state, not a place to jump to
+    $("overview").querySelector('[tabindex="0"]')?.focus();
+  });
+  $("image-url").addEventListener("input", clearError);  // the old complaint no longer applies
   tabs = new MethodTabs($("detail"), { onChange: writeHash });
   $("examples").addEventListener("click", async (event) => {
     const button = event.target.closest("button.example");
@@ -262,6 +319,7 @@ function wire() {
   $("embed-button").addEventListener("click", () => {
     if (!current) return;
     $("embed-code").value = embedCode();
+    overview.unhover();
     $("embed-dialog").showModal();
     $("embed-code").select();
   });

@@ -8,6 +8,20 @@ import { reluView } from "./views/relu.js";
 
 let cleanups = [];
 
+// The open view's root carries data-testid="detail" (with data-layer, data-channel and
+// data-kind of what it shows) for automation; a closed one carries none.
+function opened(panel) {
+  panel.dataset.testid = "detail";
+  panel.hidden = false;
+}
+
+// Hides the panel (its closing transition, where motion is allowed, is the stylesheet's).
+export function hideDetail(panel) {
+  stopDetail();
+  delete panel.dataset.testid;
+  panel.hidden = true;
+}
+
 // Stops whatever the open view animates (called before another view replaces it).
 export function stopDetail() {
   cleanups.forEach((f) => f());
@@ -52,7 +66,7 @@ export function showDetail(panel, answer, source) {
   panel.dataset.layer = view.layer;
   panel.dataset.channel = String(view.channel);
   panel.dataset.kind = view.kind;
-  panel.hidden = false;
+  opened(panel);
 }
 
 function showNumbers(panel, data, source) {
@@ -74,5 +88,5 @@ function showNumbers(panel, data, source) {
   panel.dataset.layer = data.layer;
   panel.dataset.channel = String(data.channel);
   panel.dataset.kind = "neuron";
-  panel.hidden = false;
+  opened(panel);
 }

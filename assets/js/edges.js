@@ -3,9 +3,11 @@
 
 const NS = "http://www.w3.org/2000/svg";
 
-function anchor(tile, box, side) {
+// Where an edge meets a tile, in the overview's own pixels: rectangles come zoomed (an
+// embed scaled to its frame), the SVG inside the overview is drawn before the zoom.
+function anchor(tile, box, side, zoom) {
   const r = tile.getBoundingClientRect();
-  return [side === "right" ? r.right - box.left : r.left - box.left, r.top - box.top + r.height / 2];
+  return [((side === "right" ? r.right : r.left) - box.left) / zoom, (r.top - box.top + r.height / 2) / zoom];
 }
 
 function curve([x1, y1], [x2, y2]) {
@@ -13,9 +15,11 @@ function curve([x1, y1], [x2, y2]) {
   return `M${x1.toFixed(1)},${y1.toFixed(1)} C${mid.toFixed(1)},${y1.toFixed(1)} ${mid.toFixed(1)},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
 }
 
-// Draws every edge faintly and returns, per "layer:channel", the edges that enter that tile.
+// Draws every edge faintly and returns, per "layer:channel", the edges that enter that tile
+// (or class: the output lists the last column's channels that feed each class).
 export function drawEdges(root, svg, view) {
   const box = root.getBoundingClientRect();
+  const zoom = root.currentCSSZoom || 1;
   const scrollX = root.scrollLeft;
   const incoming = new Map();
   const paths = [];
@@ -24,14 +28,15 @@ export function drawEdges(root, svg, view) {
   svg.setAttribute("height", 0);
   svg.setAttribute("width", root.scrollWidth);
   svg.setAttribute("height", root.scrollHeight);
-  for (const column of view.columns) {
+  for (const column of [...view.columns, view.output]) {
     if (!column.sources) continue;
     const from = root.querySelectorAll(`section.column[data-layer="${CSS.escape(column.sources.column)}"] canvas.tile`);
-    const to = root.querySelectorAll(`section.column[data-layer="${CSS.escape(column.name)}"] canvas.tile`);
+    const to = root.querySelectorAll(`section.column[data-layer="${CSS.escape(column.name)}"] [data-channel]`);
     column.sources.channels.forEach((sources, k) => {
-      const end = anchor(to[k], box, "left");
+      if (!to[k]) return;
+      const end = anchor(to[k], box, "left", zoom);
       const edges = sources.map((s) => {
-        const start = anchor(from[s], box, "right");
+        const start = anchor(from[s], box, "right", zoom);
         const path = document.createElementNS(NS, "path");
         path.setAttribute("d", curve([start[0] + scrollX, start[1]], [end[0] + scrollX, end[1]]));
         path.dataset.to = `${column.name}:${k}`;
