@@ -560,6 +560,15 @@ BRANCH_OPS: dict[str | None, set[str]] = {
     "Gate": {"Mul", "Sigmoid", "GlobalAveragePool"},
 }
 HEAD_OPS = {"Gemm": {"Gemm"}, "Gemm transposed": {"Gemm"}, "MatMul": {"MatMul", "Add"}}
+# Shape-keeping stages after the activation (Pad only grows the map). "Hard" is third so
+# its covering plan has opset 17: HardSwish needs 14.
+EXTRAS = (None, "Pad", "Hard", "Resize", "Layout", "LRN", "Shapes")
+EXTRA_OPS: dict[str | None, set[str]] = {
+    None: set(), "Pad": {"Pad"}, "Layout": {"Transpose", "Unsqueeze", "Squeeze"},
+    "Resize": {"Resize"}, "Hard": {"HardSwish", "HardSigmoid", "Add"}, "LRN": {"LRN"},
+    "Shapes": {"Shape", "Gather", "Slice", "Unsqueeze", "Concat", "Reshape", "Cast",
+               "ConstantOfShape", "Add"},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -575,13 +584,15 @@ class GraphPlan:
     flatten: bool
     head: str
     tail: str | None
+    extra: str | None = None
 
     def ops(self) -> set[str]:
         """Every op type the graph will hold."""
         optional = {"BatchNormalization": self.batch_norm, "Flatten": self.flatten,
                     "Reshape": not self.flatten}
+        extra = EXTRA_OPS[self.extra] - ({"HardSwish"} if self.opset < 14 else set())
         return ({"Conv", "Softmax", self.activation, *BRANCH_OPS[self.branch],
-                 *HEAD_OPS[self.head]} | {op for op, used in optional.items() if used}
+                 *HEAD_OPS[self.head], *extra} | {op for op, used in optional.items() if used}
                 | {op for op in (self.pool, self.tail) if op})
 
 
@@ -589,14 +600,77 @@ random_plans = st.builds(
     GraphPlan, opset=st.sampled_from([11, 13, 17]), activation=st.sampled_from(ACTIVATIONS),
     batch_norm=st.booleans(), branch=st.sampled_from(BRANCHES), channel_softmax=st.booleans(),
     pool=st.sampled_from(POOLS), flatten=st.booleans(), head=st.sampled_from(HEADS),
-    tail=st.sampled_from(TAILS))
+    tail=st.sampled_from(TAILS), extra=st.sampled_from(EXTRAS))
 # Seven plans that between them take every choice at least once.
 COVERING_PLANS = [
     GraphPlan(opset=(11, 13, 17)[i % 3], activation=ACTIVATIONS[i % 5], batch_norm=i % 2 == 0,
               branch=BRANCHES[i], channel_softmax=i % 2 == 1, pool=POOLS[i % 5],
-              flatten=i % 2 == 0, head=HEADS[i % 3], tail=TAILS[i % 3])
+              flatten=i % 2 == 0, head=HEADS[i % 3], tail=TAILS[i % 3], extra=EXTRAS[i])
     for i in range(len(BRANCHES))
 ]
+
+
+def add_extra(b: ModelBuilder, draw: st.DrawFn, extra: str | None, h: str,
+              shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """The plan's extra stage on ``h`` of ``shape`` ``(N, F, H, W)``: the new value and
+    its shape. Axes arrive as inputs from opset 13 on (Squeeze, Unsqueeze) and as
+    attributes before, so both forms run."""
+    def axes(values: list[int]) -> dict[str, Any]:
+        return {} if b.opset >= 13 else {"axes": values}
+
+    def axes_input(values: list[int]) -> list[str]:
+        return [b.initializer(np.array(values, np.int64))] if b.opset >= 13 else []
+
+    n, f, height, width = shape
+    if extra == "Pad":
+        # (wrap needs opset 19; tests/test_ops_new.py checks it against onnxruntime)
+        mode = draw(st.sampled_from(["constant", "reflect", "edge"]))
+        widest = min(height, width) - 1  # torch reflects by less than the size
+        if mode == "reflect" and widest < 1:
+            mode = "edge"  # too small a map to reflect
+        top, left = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        if mode == "reflect":
+            top, left = min(top, widest), min(left, widest)
+        pads = [0, 0, top, left, 0, 0, 1, 0]
+        inputs = [h, b.initializer(np.array(pads, np.int64))]
+        if mode == "constant":
+            inputs.append(b.initializer(np.array(0.25, np.float32)))
+        return b.add("Pad", inputs, mode=mode), (n, f, height + top + 1, width + left)
+    if extra == "Layout":  # NCHW → NHWC(1) → NHWC → NCHW
+        h = b.add("Transpose", [h], perm=[0, 2, 3, 1])
+        h = b.add("Unsqueeze", [h, *axes_input([-1])], **axes([-1]))
+        h = b.add("Squeeze", [h, *axes_input([4])], **axes([4]))
+        return b.add("Transpose", [h], perm=[0, 3, 1, 2]), shape
+    if extra == "Resize":  # nearest × 2 (torch's "nearest"), then bilinear back to the size
+        empty = b.initializer(np.zeros(0, np.float32))
+        up = b.add("Resize", [h, empty, b.initializer(np.array([1, 1, 2, 2], np.float32))],
+                   mode="nearest", coordinate_transformation_mode="asymmetric",
+                   nearest_mode="floor")
+        sizes = b.initializer(np.array(shape, np.int64))
+        transform = draw(st.sampled_from(["half_pixel", "align_corners"]))
+        return b.add("Resize", [up, "", "", sizes] if b.opset >= 13 else [up, empty, empty,
+                                                                          sizes],
+                     mode="linear", coordinate_transformation_mode=transform), shape
+    if extra == "Hard":
+        return b.add("Add", [b.add("HardSwish", [h]) if b.opset >= 14 else h,
+                             b.add("HardSigmoid", [h], alpha=0.3, beta=0.4)]), shape
+    if extra == "LRN":
+        size = draw(st.sampled_from([1, 3, 5]))
+        return b.add("LRN", [h], size=size, alpha=0.5, beta=0.75, bias=1.5), shape
+    if extra == "Shapes":  # Reshape(h, Concat(Unsqueeze(Gather(Shape(h), 0)), Slice(…)))
+        dims = b.add("Shape", [h])
+        batch = b.add("Gather", [dims, b.initializer(np.array(0, np.int64))], axis=0)
+        rest = b.add("Slice", [dims, *(b.initializer(np.array([v], np.int64)) for v in (1, 4))])
+        target = b.add("Concat", [b.add("Unsqueeze", [batch, *axes_input([0])], **axes([0])),
+                                  rest], axis=0)
+        h = b.add("Reshape", [b.add("Cast", [h], to=onnx.TensorProto.FLOAT), target])
+        # The channels reversed by a Gather, plus a ConstantOfShape's halves.
+        h = b.add("Gather", [h, b.initializer(np.arange(f - 1, -1, -1, dtype=np.int64))],
+                  axis=1)
+        halves = b.add("ConstantOfShape", [dims],
+                       value=numpy_helper.from_array(np.array([0.5], np.float32)))
+        return b.add("Add", [h, halves]), shape
+    return h, shape
 
 
 @st.composite
@@ -639,6 +713,7 @@ def small_graphs(draw: st.DrawFn, plans: st.SearchStrategy[GraphPlan] = random_p
         h = b.add("LeakyRelu", [h], alpha=0.1)
     else:
         h = b.add(plan.activation, [h])
+    h, (_, _, *spatial) = add_extra(b, draw, plan.extra, h, (n, filters, *spatial))
 
     if plan.branch is not None:
         z = b.add("Conv", [h, b.weight((filters, filters, 1, 1))], kernel_shape=[1, 1])

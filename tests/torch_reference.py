@@ -56,7 +56,9 @@ TORCH_RELU: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def attributes(node: onnx.NodeProto) -> dict[str, Any]:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    """The node's attributes by name, strings decoded (``onnx`` gives bytes)."""
+    values = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return {name: v.decode() if isinstance(v, bytes) else v for name, v in values.items()}
 
 
 def spatial_padding(x: torch.Tensor, pads: Sequence[int], value: float) -> tuple[
@@ -129,6 +131,123 @@ def _constant(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> to
     return as_torch(numpy_helper.to_array(attrs["value"]))
 
 
+def _ints(value: Any) -> list[int]:
+    """An integer list from an attribute or a (torch) tensor input."""
+    return [int(v) for v in (value.reshape(-1).tolist() if isinstance(value, torch.Tensor)
+                             else value)]
+
+
+def _input_or_attribute(args: list[Any], index: int, attrs: dict[str, Any], name: str
+                        ) -> list[int] | None:
+    if len(args) > index and args[index] is not None:
+        return _ints(args[index])
+    return _ints(attrs[name]) if name in attrs else None
+
+
+PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate",
+             "wrap": "circular"}
+
+
+def _pad(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
+    """ONNX pads (begins, then ends, every axis) → torch's (last axis first) widths."""
+    x = args[0]
+    pads = _input_or_attribute(args, 1, attrs, "pads")
+    assert pads is not None and len(pads) == 2 * x.dim(), "the graphs below pad every axis"
+    value = float(args[2]) if len(args) > 2 and args[2] is not None else 0.0
+    rank = x.dim()
+    first = next((i for i in range(rank) if pads[i] or pads[rank + i]), rank - 1)
+    widths = [w for at in reversed(range(first, rank)) for w in (pads[at], pads[rank + at])]
+    mode = PAD_MODES[attrs.get("mode", "constant")]
+    return F.pad(x, widths, mode=mode, value=value if mode == "constant" else None)
+
+
+def _resize(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
+    """The Resize forms torch's interpolate has: nearest (asymmetric, floor), nearest-exact
+    (half_pixel, round_prefer_ceil), bilinear (half_pixel / pytorch_half_pixel or
+    align_corners); scales as scale_factor, sizes as size."""
+    x = args[0]
+    mode = attrs.get("mode", "nearest")
+    transform = attrs.get("coordinate_transformation_mode", "half_pixel")
+    sizes = args[3] if len(args) > 3 and args[3] is not None else None
+    extent: dict[str, Any] = (
+        {"size": _ints(sizes)[2:]} if sizes is not None
+        else {"scale_factor": [float(v) for v in args[2].reshape(-1).tolist()[2:]]})
+    if mode == "nearest":
+        rounding = attrs.get("nearest_mode", "round_prefer_floor")
+        if (transform, rounding) == ("asymmetric", "floor"):
+            return F.interpolate(x, mode="nearest", **extent)
+        assert (transform, rounding) == ("half_pixel", "round_prefer_ceil"), (transform, rounding)
+        return F.interpolate(x, mode="nearest-exact", **extent)
+    assert transform in ("half_pixel", "pytorch_half_pixel", "align_corners"), transform
+    return F.interpolate(x, mode="bilinear", align_corners=transform == "align_corners",
+                         **extent)
+
+
+def _hard_sigmoid(args: list[torch.Tensor], attrs: dict[str, Any], opset: int
+                  ) -> torch.Tensor:
+    """``clamp(alpha x + beta, 0, 1)`` as torch's hardsigmoid of ``6 (alpha x + beta - 1/2)``
+    (whose gradient is 0 at the corners, as cnnlens's)."""
+    alpha, beta = attrs.get("alpha", 0.2), attrs.get("beta", 0.5)
+    return F.hardsigmoid(6 * (alpha * args[0] + beta - 0.5))
+
+
+def _squeeze(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
+    axes = _input_or_attribute(args, 1, attrs, "axes")
+    return args[0].squeeze() if axes is None else args[0].squeeze(tuple(axes))
+
+
+def _unsqueeze(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
+    axes = _input_or_attribute(args, 1, attrs, "axes")
+    assert axes is not None
+    rank = args[0].dim() + len(axes)
+    y = args[0]
+    for at in sorted(a % rank for a in axes):
+        y = y.unsqueeze(at)
+    return y
+
+
+def _gather(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
+    x, indices = args[0], args[1].long()
+    at = attrs.get("axis", 0) % x.dim()
+    flat = torch.where(indices < 0, indices + x.shape[at], indices).reshape(-1)
+    picked = x.index_select(at, flat)
+    return picked.reshape((*x.shape[:at], *indices.shape, *x.shape[at + 1:]))
+
+
+def _slice(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
+    """Positive steps only (torch slicing has no negative ones); Python clamps the rest."""
+    x = args[0]
+    starts, ends = _ints(args[1]), _ints(args[2])
+    axes = _ints(args[3]) if len(args) > 3 and args[3] is not None else range(len(starts))
+    steps = _ints(args[4]) if len(args) > 4 and args[4] is not None else [1] * len(starts)
+    chosen = [slice(None)] * x.dim()
+    for at, start, end, step in zip(axes, starts, ends, steps, strict=True):
+        assert step > 0, "torch slices with positive steps only"
+        chosen[at % x.dim()] = slice(start, end, step)
+    return x[tuple(chosen)]
+
+
+# ONNX element types → the torch dtype the reference computes in (floats in float64).
+CAST_TYPES = {onnx.TensorProto.FLOAT: torch.float64, onnx.TensorProto.DOUBLE: torch.float64,
+              onnx.TensorProto.FLOAT16: torch.float64, onnx.TensorProto.INT64: torch.int64,
+              onnx.TensorProto.INT32: torch.int32, onnx.TensorProto.BOOL: torch.bool}
+
+
+def _constant_of_shape(args: list[torch.Tensor], attrs: dict[str, Any], opset: int
+                       ) -> torch.Tensor:
+    value = numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1)
+    if np.issubdtype(value.dtype, np.floating):  # a leaf with a gradient, as a Constant
+        return torch.full(_ints(args[0]), value.reshape(-1)[0].item(), dtype=torch.float64,
+                          requires_grad=True)
+    return torch.full(_ints(args[0]), value.reshape(-1)[0].item(), dtype=torch.int64)
+
+
+def _shape(args: list[torch.Tensor], attrs: dict[str, Any], opset: int) -> torch.Tensor:
+    shape = list(args[0].shape)
+    return torch.tensor(shape[attrs.get("start", 0):attrs.get("end", len(shape))],
+                        dtype=torch.int64)
+
+
 TorchOp = Callable[[list[Any], dict[str, Any], int], Any]
 
 
@@ -159,6 +278,22 @@ TORCH_OPS: dict[str, TorchOp] = {
     "Identity": lambda args, attrs, opset: args[0],
     "Dropout": lambda args, attrs, opset: args[0],
     "Constant": _constant,
+    "Pad": _pad,
+    "Transpose": lambda args, attrs, opset: args[0].permute(
+        attrs.get("perm", list(reversed(range(args[0].dim()))))),
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
+    "Resize": _resize,
+    "HardSigmoid": _hard_sigmoid,
+    "HardSwish": lambda args, attrs, opset: F.hardswish(args[0]),
+    "LRN": lambda args, attrs, opset: F.local_response_norm(
+        args[0], attrs["size"], attrs.get("alpha", 1e-4), attrs.get("beta", 0.75),
+        attrs.get("bias", 1.0)),
+    "Shape": _shape,
+    "Gather": _gather,
+    "Slice": _slice,
+    "Cast": lambda args, attrs, opset: args[0].to(CAST_TYPES[attrs["to"]]),
+    "ConstantOfShape": _constant_of_shape,
     **{op: _binary(function) for op, function in BINARY.items()},
 }
 

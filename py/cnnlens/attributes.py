@@ -34,6 +34,8 @@ ATTRIBUTE_TYPES: dict[str, str] = {
                      "approximate", "value_string"), STRING),
     "value": TENSOR,
 }
+# The few names another op gives another type: Pad's constant before opset 11.
+OP_ATTRIBUTE_TYPES: dict[tuple[str, str], str] = {("Pad", "value"): FLOAT}
 
 _WORDS = {INT: "an integer", FLOAT: "a number", STRING: "a string",
           INTS: "a list of integers", FLOATS: "a list of numbers", TENSOR: "a tensor"}
@@ -69,7 +71,7 @@ def check_attribute_types(model: Model) -> None:
         if node.domain:
             continue
         for name, value in node.attributes.items():
-            kind = ATTRIBUTE_TYPES.get(name)
+            kind = OP_ATTRIBUTE_TYPES.get((node.op_type, name), ATTRIBUTE_TYPES.get(name))
             if kind is None or isinstance(value, OpaqueAttribute) or has_type(value, kind):
                 continue
             shown = "a tensor" if isinstance(value, np.ndarray) else repr(value)

@@ -4,8 +4,8 @@ Shapes are unchanged.
 Each forward has its vector-Jacobian product beside it. Where a derivative jumps, the value
 at the jump is PyTorch's, so its autograd is a reference: Relu passes nothing at ``x = 0``,
 LeakyRelu passes ``alpha`` there, Clip passes everything at its bounds, HardSigmoid nothing
-at its corners (``F.hardsigmoid``), HardSwish the inner slope at ``x = ±3``
-(``F.hardswish``).
+at its corners (``F.hardsigmoid``), HardSwish the outer slopes at ``x = ±3``
+(``F.hardswish``: 0 at -3, 1 at 3).
 """
 
 from __future__ import annotations
@@ -131,8 +131,9 @@ def hard_sigmoid_vjp(x: np.ndarray, g: np.ndarray, alpha: float, beta: float) ->
 
 
 def hard_swish_vjp(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """``g (x / 3 + 1/2)`` for ``-3 <= x <= 3``, ``g`` above, 0 below."""
-    slope = np.where(x < -3, 0, np.where(x <= 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
+    """``g (x / 3 + 1/2)`` for ``-3 < x < 3``, ``g`` from 3 up, 0 to -3 (as PyTorch: the
+    outer slopes at the corners)."""
+    slope = np.where(x <= -3, 0, np.where(x < 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
     return g * slope.astype(g.dtype, copy=False)
 
 
