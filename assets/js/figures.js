@@ -91,13 +91,26 @@ function wirePool(figure, svg, made) {
 }
 
 const WIRING = { relu: wireRelu, pool: wirePool };
+// What each static figure shows, kept to restore it for a model without such a layer.
+for (const figure of figures()) {
+  const img = figure.querySelector("img.figure-art");
+  figure.dataset.alt = img ? img.alt : "";
+  figure.dataset.staticImage = figure.querySelector(".figure-image")?.textContent || "";
+}
 const HINTS = { relu: "arrow keys pick a value", pool: "arrow keys or Enter step through the windows" };
 
 // Puts one figure's live SVG in place of what it shows now (the static <img> or the last SVG).
 function draw(figure, made, image) {
   const name = figure.dataset.figure;
   const art = figure.querySelector(".figure-art");
-  if (!made) {  // this model has no such layer: keep the static figure of the bundled model
+  if (!made) {  // this model has no such layer: keep (or bring back) the bundled model's
+    if (art.tagName.toLowerCase() !== "img") {
+      const img = el("img", { class: "figure-art", src: `assets/figures/${name}.svg`, alt: figure.dataset.alt || "" });
+      art.replaceWith(img);
+    }
+    figure.querySelector(".figure-next")?.remove();
+    readout(figure).classList.remove("visually-hidden");
+    readout(figure).textContent = `The model on screen has no layer this figure can draw; it shows the bundled model on ${figure.dataset.staticImage}.`;
     figure.dataset.live = "none";
     return;
   }
@@ -115,6 +128,7 @@ function draw(figure, made, image) {
   }
   art.replaceWith(svg);
   figure.dataset.live = "true";
+  if (!WIRING[name]) figure.querySelector(".figure-readout")?.remove();
   figure.dataset.image = image;
   const note = figure.querySelector(".figure-image");
   if (note) note.textContent = image;

@@ -210,3 +210,28 @@ def test_the_article_without_javascript_shows_every_static_figure(no_js):  # noq
         assert img.evaluate("i => i.complete && i.naturalWidth > 0"), name
         assert re.search(r"\d", img.get_attribute("alt")), name
         assert page.locator(f"#figure-{name} figcaption").is_visible()
+
+
+def test_a_model_without_relu_keeps_the_static_relu_and_pool_figures(fig_page, tmp_path):
+    """Runs last: it leaves the page on another model."""
+    from tests.test_article_figures import plain_model
+
+    page = fig_page
+    path = tmp_path / "plain.onnx"
+    path.write_bytes(plain_model().SerializeToString())
+    ready = int(page.evaluate("document.documentElement.dataset.cnnlensReady"))
+    drawn = int(page.evaluate("document.documentElement.dataset.cnnlensFigures"))
+    page.set_input_files("#open-model", str(path))
+    wait_ready(page, ready + 1)
+    wait_figures(page, drawn + 1)
+    for name in ["relu", "pool"]:
+        figure = page.locator(f"#figure-{name}")
+        assert figure.get_attribute("data-live") == "none"
+        img = figure.locator("img.figure-art")
+        assert img.get_attribute("src") == f"assets/figures/{name}.svg"
+        assert re.search(r"\d", img.get_attribute("alt"))
+        assert "no layer this figure can draw" in figure.locator(".figure-readout").inner_text()
+        assert figure.locator(".figure-next").count() == 0
+    close(figure_numbers(page, "softmax"), page.evaluate(OVERVIEW_CLASSES))
+    assert page.get_attribute("#figure-colours", "data-live") == "true"
+    assert violations(page) == []
