@@ -9,7 +9,8 @@ MIT licence. Writes, under ``--out`` (the repository root by default):
   ``cnnlens.tfjs.convert`` (the code behind ``cnnlens convert-tfjs``), with class names,
   preprocessing, provenance and the licence notice in its metadata and ``doc_string``;
 * ``assets/models/cnn-explainer/MODEL_CARD.md`` and ``LICENSE`` (CNN Explainer's);
-* ``assets/images/cnn-explainer/*.jpeg`` (the example images, byte for byte), ``index.json``
+* ``assets/images/cnn-explainer/*.png`` (the example images: CNN Explainer's JPEGs as
+  Pillow decodes them, saved losslessly, see `write_examples`), ``index.json``
   (``[{file, label}]``, as ``assets/images/fashion-mnist/index.json``) and ``LICENSE``.
   They sit under ``assets/images/`` because that is what the site ships with the page
   (``build/site.py`` takes only ``.onnx`` files from ``assets/models/``).
@@ -31,6 +32,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "py"))
@@ -125,7 +127,7 @@ def card(data: bytes, source: Path) -> str:
     layers, worst, same, count = fidelity(data, source)
     figures = "\n".join(f"| `{key}` | {value:.1e} |" for key, value in layers.items())
     prep = json.dumps(loaded.card.preprocessing.to_json())
-    examples = ", ".join(f"`{file}` ({label})" for file, label in EXAMPLES.items())
+    examples = ", ".join(f"`{png(file)}` ({label})" for file, label in EXAMPLES.items())
     return f"""# Model card: TinyVGG (CNN Explainer, Tiny ImageNet)
 
 `tinyvgg-cnn-explainer.onnx` is the TinyVGG that [CNN Explainer]({UPSTREAM}) (Wang et al.,
@@ -208,7 +210,27 @@ reference's channels-last tensors compared in our channels-first order):
 ## Example images
 
 `assets/images/cnn-explainer/`: {examples}; listed with their class in `index.json`.
+They are CNN Explainer's JPEGs (`public/assets/img/`) decoded by Pillow and saved as
+lossless PNG: the page's Pillow (Pyodide's) decodes these JPEGs a grey level differently
+here and there, which moves a probability by up to about 1.5e-3; from the PNGs the page and
+the CLI start from the same pixels, the ones the fidelity figures above were measured on.
 """
+
+
+def png(file: str) -> str:
+    """The shipped name of example `file` (``boat_1.jpeg`` → ``boat_1.png``)."""
+    return Path(file).with_suffix(".png").name
+
+
+def write_examples(source: Path, images: Path) -> None:
+    """Each example's RGB pixels as Pillow decodes the JPEG (the reference outputs'
+    starting point), as PNG, plus ``index.json``."""
+    images.mkdir(parents=True, exist_ok=True)
+    for file in EXAMPLES:
+        with Image.open(source / "images" / file) as picture:
+            picture.convert("RGB").save(images / png(file), optimize=True)
+    index = [{"file": png(file), "label": label} for file, label in EXAMPLES.items()]
+    (images / "index.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
 def write(out: Path, source: Path) -> None:
@@ -218,11 +240,7 @@ def write(out: Path, source: Path) -> None:
     model.write_bytes(data)
     (model.parent / "MODEL_CARD.md").write_text(card(data, source))
     images = out / IMAGES_REL
-    images.mkdir(parents=True, exist_ok=True)
-    for file in EXAMPLES:
-        shutil.copyfile(source / "images" / file, images / file)
-    index = [{"file": file, "label": label} for file, label in EXAMPLES.items()]
-    (images / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    write_examples(source, images)
     for folder in (model.parent, images):
         shutil.copyfile(source / "LICENSE", folder / "LICENSE")
     print(f"wrote {MODEL_REL} ({len(data):,} bytes), its card, and {len(EXAMPLES)} images")

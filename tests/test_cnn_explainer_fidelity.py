@@ -130,6 +130,20 @@ def test_first_layer_kernels_are_the_shards_own(loaded):
             np.testing.assert_array_equal(ours[out, channel], hwio[:, :, channel, out])
 
 
+@needs_shared
+def test_the_shipped_examples_are_the_references_pixels(loaded, references):
+    """Each shipped PNG holds the pixels the reference outputs start from, so the page and
+    the CLI give TF.js's probabilities on every example."""
+    for entry in json.loads((IMAGES / "index.json").read_text()):
+        jpeg = SHARED / "images" / Path(entry["file"]).with_suffix(".jpeg").name
+        x = preprocess((IMAGES / entry["file"]).read_bytes(), loaded.card.preprocessing)
+        np.testing.assert_array_equal(x, pillow_input(jpeg))
+        reference = references["images"][jpeg.name]
+        probabilities = run(loaded.model, x).probabilities[0]
+        np.testing.assert_allclose(probabilities, reference["probabilities"], rtol=0,
+                                   atol=TOLERANCE, err_msg=entry["file"])
+
+
 # ---------------------------------------------------------------- the shipped files alone
 
 
