@@ -67,6 +67,47 @@ export class Packed {
     canvas.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
     return canvas;
   }
+
+  // The colour [r, g, b] Python gave one pixel of a named image (a multi-index, as `at`).
+  rgb(name, ...index) {
+    const { offset, shape } = this.view.images[name];
+    let flat = 0;
+    for (let i = 0; i < shape.length; i += 1) flat = flat * shape[i] + index[i];
+    const at = this.rasters.byteOffset + offset + flat * 4;
+    return [...new Uint8Array(this.rasters.buffer, at, 3)];
+  }
+}
+
+// Colours a number's box with its map colour; dark colours get light text (contrast).
+export function paint(node, [r, g, b]) {
+  node.style.backgroundColor = `rgb(${r}, ${g}, ${b})`;
+  node.classList.toggle("on-dark", 0.299 * r + 0.587 * g + 0.114 * b < 140);
+  return node;
+}
+
+// One tooltip per view (inside `root`, so it goes when the view goes) with the value under
+// the pointer. `show(target, words)`: while the pointer is over `target` (a canvas, or a
+// box holding one), `words([row, col])` says what is there (null: nothing to say).
+export function valueTips(root) {
+  const tip = el("div", { class: "value-tip", "aria-hidden": "true" });
+  tip.hidden = true;
+  root.append(tip);
+  const hide = () => { tip.hidden = true; };
+  const show = (target, words) => {
+    target.addEventListener("pointermove", (event) => {
+      const canvas = target instanceof HTMLCanvasElement ? target : target.querySelector("canvas");
+      const text = words(cellAt(event, canvas));
+      if (text === null) { hide(); return; }
+      tip.textContent = text;
+      tip.hidden = false;
+      const box = root.getBoundingClientRect();
+      const x = Math.min(event.clientX - box.left + 14, box.width - tip.offsetWidth);
+      tip.style.left = `${Math.max(0, x)}px`;
+      tip.style.top = `${event.clientY - box.top + 16}px`;
+    });
+    for (const name of ["pointerleave", "pointercancel"]) target.addEventListener(name, hide);
+  };
+  return { show, hide, tip };
 }
 
 // Where a pointer is over a map canvas, in cells.

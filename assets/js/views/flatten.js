@@ -1,6 +1,6 @@
 // The flatten-and-output view (cnnlens/views/flatten.py) and the softmax view
 // (cnnlens/views/softmax.py), opened by clicking a class.
-import { cellAt, el, mapWithOverlay, num, rect } from "./common.js";
+import { cellAt, el, fmt, mapWithOverlay, num, rect, valueTips } from "./common.js";
 
 export function flattenView(data) {
   const v = data.view;
@@ -45,6 +45,10 @@ export function flattenView(data) {
   for (const s of [vector, weights]) {
     s.addEventListener("pointermove", (event) => show(cellAt(event, s)[1]));
   }
+  const tips = valueTips(root);
+  overlays.forEach((m, k) => tips.show(m.box, ([i, j]) => `channel ${k}, pixel (${i}, ${j}) = element ${k * h * w + i * w + j}: ${fmt(data.at("maps", k, i, j))}`));
+  tips.show(vector, ([, e]) => `element ${e}: ${fmt(data.at("vector", e))}`);
+  tips.show(weights, ([, e]) => `weight ${e} into “${v.name}”: ${fmt(data.at("weights", e))}`);
   show(0);
   return root;
 }
@@ -71,6 +75,8 @@ export function softmaxView(soft, chosen) {
   shift.append("m = max z = ", num(soft.max), ", subtracted first so that no exp overflows; it divides out, leaving the probabilities unchanged.");
   const total = el("p", { class: "sums" });
   total.append("Σ exp(z − m) = ", num(soft.total));
-  root.append(shift, table, total);
+  const scroller = el("div", { class: "table-scroll" });
+  scroller.append(table);
+  root.append(shift, scroller, total);
   return root;
 }

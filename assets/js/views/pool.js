@@ -1,6 +1,6 @@
 // The pooling view (cnnlens/views/pool.py): the k×k window at the layer's stride, the value
 // it keeps (the maximum, or the mean), animated and hoverable like the convolution view.
-import { cellAt, el, mapWithOverlay, num, rect } from "./common.js";
+import { cellAt, el, fmt, mapWithOverlay, num, rect, valueTips } from "./common.js";
 
 export function poolView(data, stop) {
   const v = data.view;
@@ -61,6 +61,13 @@ export function poolView(data, stop) {
     const [i, j] = cellAt(event, output.box.querySelector("canvas"));
     go(i * ow + j);
   });
+  const tips = valueTips(root);
+  const [pt, pl] = v.pads[0];
+  tips.show(input.box, ([y, x]) => {
+    const value = data.at("input", y, x);
+    return Number.isNaN(value) ? "padding: no value, never picked" : `${v.input} (${y - pt}, ${x - pl}): ${fmt(value)}`;
+  });
+  tips.show(output.box, ([i, j]) => `${v.layer} (${i}, ${j}): ${fmt(data.at("output", i, j))}`);
   draw();
   return root;
 }

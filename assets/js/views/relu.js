@@ -1,6 +1,6 @@
 // The ReLU view (cnnlens/views/relu.py): input map → output map, max(0, x) for the pixel
 // under the pointer, and the ReLU curve with that value marked.
-import { cellAt, el, mapWithOverlay, num, rect } from "./common.js";
+import { cellAt, el, fmt, mapWithOverlay, num, rect, valueTips } from "./common.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -37,6 +37,9 @@ export function reluView(data) {
     root.dataset.position = `${i},${j}`;
   }
   for (const m of [input, output]) m.box.addEventListener("pointermove", (event) => show(...cellAt(event, m.box.querySelector("canvas"))));
+  const tips = valueTips(root);
+  tips.show(input.box, ([i, j]) => `${v.input} (${i}, ${j}): ${fmt(data.at("input", i, j))}`);
+  tips.show(output.box, ([i, j]) => `${v.layer} (${i}, ${j}): ${fmt(data.at("output", i, j))}`);
   show(Math.floor(h / 2), Math.floor(w / 2));
   return root;
 }

@@ -94,5 +94,9 @@ def conv_view(model: Model, result: ForwardResult, layer: str,
         "out": list(plan.output),
         "ranges": {"input": in_range, "product": product_range, "intermediate": mid_range,
                    "output": out_range, "weight": _half_range(weights)},
+        "legends": {"input": colormap.legend(-in_range, in_range, "activation"),
+                    "weight": colormap.legend(-_half_range(weights), _half_range(weights),
+                                              "weight"),
+                    "product": colormap.legend(-product_range, product_range, "activation")},
     }
     return bundle.pack(view)
