@@ -268,17 +268,17 @@ def relu_svg(data: dict[str, Any], description: str) -> str:
     px = zero_x + half * xs / reach
     py = base - half * ys / reach
     body = [
-        text(left, 16, "y = max(0, x)", 12, weight="700"),
-        text(right, 16, f"{data['layer']}, channel {data['channel']}", 11, "end", MUTED),
+        text(left, 16, "y = max(0, x)", 13, weight="700"),
+        text(right, 16, f"{data['layer']}, channel {data['channel']}", 12, "end", MUTED),
         tag("line", {"x1": left, "y1": base, "x2": right, "y2": base, "stroke": AXIS}),
         tag("line", {"x1": zero_x, "y1": top - 6, "x2": zero_x, "y2": base, "stroke": AXIS}),
         tag("polyline", {"points": f"{left:g},{base:g} {zero_x:g},{base:g} {right:g},{top:g}",
                          "fill": "none", "stroke": ACCENT, "stroke_width": 2}),
-        text(left, base + 16, fmt(-reach), 10, "start", MUTED),
-        text(zero_x, base + 16, "0", 10, "middle", MUTED),
-        text(right, base + 16, fmt(reach), 10, "end", MUTED),
-        text(zero_x - 4, top, fmt(reach), 10, "end", MUTED),
-        text((left + right) / 2, base + 34, f"x: {data['input']} before the ReLU", 11, "middle",
+        text(left, base + 16, fmt(-reach), 11, "start", MUTED),
+        text(zero_x, base + 16, "0", 11, "middle", MUTED),
+        text(right, base + 16, fmt(reach), 11, "end", MUTED),
+        text(zero_x - 4, top, fmt(reach), 11, "end", MUTED),
+        text((left + right) / 2, base + 34, f"x: {data['input']} before the ReLU", 12, "middle",
              MUTED),
     ]
     for i, point in enumerate(data["points"]):
@@ -299,10 +299,10 @@ def pool_svg(data: dict[str, Any], description: str) -> str:
     reach = data["reach"] if data["reach"] > 0 else 1.0
     grids = {"max": np.array(data["max"]), "average": np.array(data["average"])}
     lefts = {"patch": 2.0, "max": 170.0, "average": 262.0}
-    body = [text(lefts["patch"], 16, f"{data['input']}, channel {data['channel']}", 11,
+    body = [text(lefts["patch"], 16, f"{data['input']}, channel {data['channel']}", 12,
                  weight="700"),
-            text(lefts["max"], 16, "max pool", 11, weight="700"),
-            text(lefts["average"], 16, "average", 11, fill=MUTED)]
+            text(lefts["max"], 16, "max pool", 12, weight="700"),
+            text(lefts["average"], 16, "average", 12, fill=MUTED)]
 
     def grid(values: np.ndarray, left: float, name: str) -> list[str]:
         fills = colormap.diverging(values, reach)
@@ -338,7 +338,7 @@ def pool_svg(data: dict[str, Any], description: str) -> str:
                            "width": cell, "height": cell, "fill": "none", "stroke": ACCENT,
                            "stroke_width": 3}) for name in ("max", "average")),
             text(2, bottom + 20, f"Window {i + 1} of 4: max {fmt(data['max'][r][c])} (circled),"
-                 f" average {fmt(data['average'][r][c])}", 11),
+                 f" average {fmt(data['average'][r][c])}", 12),
         ]
         body.append(tag("g", {"class": "fig-step", "data_step": i,
                               "visibility": "visible" if i == 0 else "hidden"}, window))
@@ -357,9 +357,9 @@ def softmax_svg(data: dict[str, Any], description: str) -> str:
     zero = bar_left + bar_width * -low / span
     colours = colormap.sequential(logits, float(logits.min()), float(logits.max()), "logit")
     prob_left, prob_width = 232.0, 64.0
-    body = [text(80, 14, "class", 10, "end", MUTED),
-            text(bar_left + bar_width / 2, 14, "logit", 10, "middle", MUTED),
-            text(prob_left, 14, "probability", 10, fill=MUTED),
+    body = [text(80, 14, "class", 11, "end", MUTED),
+            text(bar_left + bar_width / 2, 14, "logit", 11, "middle", MUTED),
+            text(prob_left, 14, "probability", 11, fill=MUTED),
             tag("line", {"x1": f"{zero:.2f}", "y1": top - 4, "x2": f"{zero:.2f}",
                          "y2": top + row * len(classes), "stroke": AXIS})]
     for i, c in enumerate(classes):
@@ -367,18 +367,18 @@ def softmax_svg(data: dict[str, Any], description: str) -> str:
         weight = "700" if i == data["top1"] else None
         end = bar_left + bar_width * (c["logit"] - low) / span
         body += [
-            text(80, y + 12, c["name"], 11, "end", weight=weight),
+            text(80, y + 12, c["name"], 12, "end", weight=weight),
             tag("rect", {"class": "fig-logit", "x": f"{min(zero, end):.2f}", "y": f"{y + 3:g}",
                          "width": f"{abs(end - zero):.2f}", "height": row - 6,
                          "fill": colormap.hex_colour(colours[i]), "stroke": ACCENT,
                          "stroke_width": 0.5, "data_logit": repr(c["logit"])}),
-            text(bar_left + bar_width + 4, y + 12, fmt(c["logit"]), 10, fill=MUTED),
+            text(bar_left + bar_width + 4, y + 12, fmt(c["logit"]), 11, fill=MUTED),
             tag("rect", {"x": prob_left, "y": f"{y + 3:g}", "width": prob_width,
                          "height": row - 6, "fill": "#eef0f4"}),
             tag("rect", {"class": "fig-probability", "x": prob_left, "y": f"{y + 3:g}",
                          "width": f"{prob_width * c['probability']:.2f}", "height": row - 6,
                          "fill": "#0b5cad", "data_probability": repr(c["probability"])}),
-            text(WIDTH - 2, y + 12, f"{c['probability'] * 100:.1f}%", 10, "end",
+            text(WIDTH - 2, y + 12, f"{c['probability'] * 100:.1f}%", 11, "end",
                  weight=weight),
         ]
     return svg("softmax", top + row * len(classes) + 6, description, body)
@@ -395,17 +395,18 @@ def colours_svg(data: dict[str, Any], description: str) -> str:
         defs.append(tag("linearGradient", {"id": f"fig-scale-{scale}"}, stops))
         title, meaning = MEANINGS[scale]
         body += [
-            text(left, y + 13, f"{title} ({legend['layer']})", 11, weight="700"),
+            text(left, y + 13, title if legend["layer"].lower() == title.lower()
+                 else f"{title} ({legend['layer']})", 12, weight="700"),
             tag("rect", {"x": left, "y": y + 18, "width": right - left, "height": 14,
                          "fill": f"url(#fig-scale-{scale})", "stroke": AXIS,
                          "class": f"fig-scale fig-scale-{scale}", "data_min": repr(legend["min"]),
                          "data_max": repr(legend["max"])}),
-            text(left, y + 44, fmt(legend["min"]), 10, fill=MUTED),
-            text(right, y + 44, fmt(legend["max"]), 10, "end", MUTED),
-            text(left, y + 58, meaning, 10.5),
+            text(left, y + 44, fmt(legend["min"]), 11, fill=MUTED),
+            text(right, y + 44, fmt(legend["max"]), 11, "end", MUTED),
+            text(left, y + 58, meaning, 11.5),
         ]
         if scale != "logit":
-            body.append(text((left + right) / 2, y + 44, "0", 10, "middle", MUTED))
+            body.append(text((left + right) / 2, y + 44, "0", 11, "middle", MUTED))
     return svg("colours", block * len(data), description, [tag("defs", {}, defs), *body])
 
 
