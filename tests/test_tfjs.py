@@ -9,6 +9,7 @@ the `onnx` package reading what our writer wrote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import subprocess
@@ -617,3 +618,39 @@ def test_the_page_opens_model_json_with_its_shard():
     assert app.session.loaded.name == "model.json"
     assert [n.name for n in app.session.loaded.model.graph.nodes] == [
         "c", "p", "flatten", "d", "d_softmax"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 70) | st.floats(allow_nan=False)
+    | st.sampled_from(["same", "valid", "relu", "softmax", "channels_last", "Dense", "c"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=3),
+    max_leaves=8)
+
+
+@given(data=st.data())
+@settings(max_examples=150, deadline=None)
+def test_any_edit_of_model_json_converts_or_is_refused_as_a_model_error(data):
+    """Whatever a field holds, the importer answers with a model or our documented error
+    (never a TypeError or KeyError, which the page would report as a bug)."""
+    model = Sequential((6, 6, 3)).conv("c", 2, padding="same").pool("p", "MaxPooling2D") \
+        .flatten().dense("d", 2, "softmax")
+    document = model.document()
+    shard = model.files()[1]
+    layers = document["modelTopology"]["model_config"]["config"]["layers"]
+    targets = [("layer", i, key) for i, layer in enumerate(layers) for key in layer["config"]]
+    targets += [("layer", i, "class_name") for i in range(len(layers))]
+    targets += [("weight", 0, key) for key in ("name", "shape", "dtype")]
+    targets += [("top", 0, key) for key in ("modelTopology", "weightsManifest", "format")]
+    where, index, key = data.draw(st.sampled_from(targets))
+    value = data.draw(JSON_VALUES)
+    if where == "layer" and key == "class_name":
+        layers[index]["class_name"] = value
+    elif where == "layer":
+        layers[index]["config"][key] = value
+    elif where == "weight":
+        document["weightsManifest"][0]["weights"][index][key] = value
+    else:
+        document[key] = value
+    with contextlib.suppress(ModelError):
+        tfjs.convert(json.dumps(document), shard)

@@ -66,6 +66,11 @@ def parse_model_json(text: str | bytes) -> Json:
         document = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"model.json is not valid JSON: {exc}") from exc
+    return check_document(document)
+
+
+def check_document(document: Any) -> Json:
+    """``document`` if it looks like a TF.js layers model's model.json, else `ModelError`."""
     if not isinstance(document, dict):
         raise ModelError("model.json must hold a JSON object")
     if document.get("format") == "graph-model":
@@ -171,9 +176,11 @@ def layers(document: Json) -> tuple[str, list[Json]]:
         raise ModelError(f"the model is a {kind or 'model of unknown kind'}; cnnlens imports "
                          "Keras Sequential models only")
     body = config.get("config")
+    if not isinstance(body, dict | list):
+        raise ModelError("the Sequential model's config must be an object")
     # Keras before 2.2.3 wrote the layers list itself as the config.
     name, items = ("sequential", body) if isinstance(body, list) else (
-        (body or {}).get("name", "sequential"), (body or {}).get("layers"))
+        body.get("name", "sequential"), body.get("layers"))
     if not isinstance(items, list) or not items:
         raise ModelError("the Sequential model lists no layers")
     for item in items:
@@ -267,7 +274,7 @@ class _Graph:
 
     def activation(self, layer: str, name: Any, axis: Any = -1) -> None:
         """A fused or standalone activation; ``linear`` adds nothing."""
-        if name not in ACTIVATIONS:
+        if not isinstance(name, str) or name not in ACTIVATIONS:
             raise ModelError(f"layer {layer!r}: activation {name!r} is not supported "
                              f"(supported: {', '.join(ACTIVATIONS)})")
         op = ACTIVATIONS[name]
@@ -281,6 +288,7 @@ class _Graph:
             self.add(op, node)
 
     def spatial(self, layer: str, kind: str) -> tuple[int, int, int]:
+        """The current ``(C, H, W)``; `ModelError` when the value is already flat."""
         if len(self.shape) != 3:
             raise ModelError(f"layer {layer!r}: {kind} needs an image-shaped input "
                              f"(H, W, C), but its input is flat ({self.shape[0]} values)")
@@ -466,7 +474,8 @@ def to_model(model_json: str | bytes | Json, weights: bytes,
     input's size and channels, pixels scaled to [0, 1], no normalisation) and
     ``cnnlens.description``.
     """
-    document = model_json if isinstance(model_json, dict) else parse_model_json(model_json)
+    document = (check_document(model_json) if isinstance(model_json, dict)
+                else parse_model_json(model_json))
     name, items = layers(document)
     input_name, (h, w, c) = _input_shape(items)
     modes = {1: "L", 3: "RGB"}
