@@ -1,8 +1,8 @@
 """The convolution view as a teaching tool: speed, placing the window, running sums, tooltips.
 
-One boot serves the module, with CSP violations recorded from the first byte. After the
-reduced-motion test the page's clock is Playwright's fake one, paused: every animation step
-happens only when a test advances the clock, so the pace is checked without timing anything.
+One boot serves the module, with CSP violations recorded from the first byte. After boot the
+page's clock is Playwright's fake one, paused: every animation step happens only when a test
+advances the clock, so the pace is checked without timing anything.
 Expected numbers come from the CPython engine's tensors, not from the view.
 """
 
@@ -125,17 +125,19 @@ def assert_window_numbers(page, engine, i: int, j: int, row: int = 0) -> None:
 
 
 def test_reduced_motion_opens_still(page):
+    page.clock.install()
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
     page.emulate_media(reduced_motion="reduce")
     open_view(page, "conv_1_2", 0, "conv")
     s = state(page)
     assert (s["playing"], s["position"], s["beat"]) == ("false", "0,0", s["beats"])
     assert page.locator("#detail .formula button.play").text_content() == "Play"
+    page.clock.run_for(60_000)
+    assert state(page) == s  # nothing moved by itself
     page.emulate_media(reduced_motion="no-preference")
 
 
 def test_opening_builds_the_first_window_product_by_product(page, engine):
-    page.clock.install()
-    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
     open_view(page, LAYER, CHANNEL, "conv")
     x, w = engine["x"], engine["w"]
     running = np.cumsum(x[0, 0:3, 0:3] * w[0])
@@ -291,6 +293,9 @@ def shot(page, name: str) -> None:
 def test_desktop_screenshot(page):
     open_view(page, LAYER, CHANNEL, "conv")
     page.clock.run_for(5 * INTRO_MS)  # mid-way through the first window's products
+    page.mouse.move(*point_at(page, "#detail .elastic-row[data-row='2'] .map-box", 6, 9, (16, 16)))
+    assert page.locator("#detail .value-tip").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "conv-teaching-tooltip-1280.png"))
     shot(page, "conv-teaching-1280")
 
 

@@ -15,6 +15,11 @@ export function fmt(x) {
   return abs >= 1000 || abs < 0.001 ? x.toExponential(2) : x.toPrecision(3);
 }
 
+// A short annotation written into a diagram (styled in detail.css).
+export function note(text, cls = "") {
+  return el("p", { class: `note ${cls}`.trim() }, text);
+}
+
 // A number shown in the page, carrying its full value for readers and tests.
 export function num(x, tag = "span") {
   return el(tag, { class: "num", "data-value": String(x) }, fmt(x));

@@ -4,7 +4,7 @@
 // with the arrow keys) and animated over every output position at the layer's real stride,
 // from one product at a time (the running sum grows, then the channels, then the bias) to
 // one window every few frames. Every number is looked up in what Python packed.
-import { cellAt, el, fmt, legend, mapWithOverlay, num, paint, rect, valueTips } from "./common.js";
+import { cellAt, el, fmt, legend, mapWithOverlay, note, num, paint, rect, valueTips } from "./common.js";
 
 // The speed control's stops: how much one step does, and how often the animation steps.
 const SPEEDS = [
@@ -19,10 +19,6 @@ const START_SPEED = 2;
 const INTRO_MS = 450;
 
 const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-
-function note(text, cls = "") {
-  return el("p", { class: `note ${cls}`.trim() }, text);
-}
 
 function figure(caption, body, key) {
   const box = el("figure", { class: "cell-figure" });
@@ -65,7 +61,7 @@ export function convView(data, stop) {
   // total over channels at the current position; then the total plus the bias.
   const rows = el("div", { class: "elastic" });
   rows.append(el("h3", {}, `How channel ${v.channel} of ${v.layer} is computed from ${v.input}`),
-    note(`Slide each kernel over its input channel: every position gives one number of an intermediate map. Pick a row to see its numbers.`, "lead"));
+    note("Slide each kernel over its input channel: every position gives one number of an intermediate map. Pick a row to see its numbers; hover over any map to read its values.", "lead"));
   const head = el("div", { class: "elastic-head", "aria-hidden": "true" });
   head.append(el("span", { class: "label" }, `${v.input} channel`), el("span", { class: "col-map" }, "input"), el("span", { class: "op" }),
     el("span", { class: "col-kernel" }, "kernel"), el("span", { class: "op" }), el("span", { class: "col-map" }, "result"),
@@ -105,6 +101,7 @@ export function convView(data, stop) {
   const formula = el("div", { class: "formula", "data-steps": String(oh * ow), "data-step": "0", "data-beats": String(full) });
   const heading = el("h3");
   const input = mapWithOverlay(data.canvas("inputs", [0], { class: "map" }), 168);
+  input.box.dataset.row = "0";
   const output = mapWithOverlay(data.canvas("output", [], { class: "map" }), 168);
   output.box.classList.add("placer");
   output.box.setAttribute("tabindex", "0");
@@ -152,7 +149,7 @@ export function convView(data, stop) {
   }
 
   function pending() {
-    return el("span", { class: "num pending", "aria-label": "not added yet" }, "…");
+    return el("span", { class: "num pending", title: "not added yet" }, "…");
   }
 
   function draw() {
@@ -182,7 +179,10 @@ export function convView(data, stop) {
     finalMap.svg.replaceChildren();
     rect(finalMap.svg, [i, j], [1, 1], "window");
 
-    input.box.querySelector("canvas").replaceWith(data.canvas("inputs", [row], { class: "map" }));
+    if (Number(input.box.dataset.row) !== row) {  // another row picked: its map
+      input.box.querySelector("canvas").replaceWith(data.canvas("inputs", [row], { class: "map" }));
+      input.box.dataset.row = String(row);
+    }
     windowRects(input.svg, y, x);
     if (tap >= 0) rect(input.svg, [y + Math.floor(tap / kw) * dy, x + (tap % kw) * dx], [1, 1], "tap");
     inputCaption.textContent = `${v.input} ${v.input_channels[row]} (padded)`;

@@ -1,6 +1,6 @@
 // The flatten-and-output view (cnnlens/views/flatten.py) and the softmax view
 // (cnnlens/views/softmax.py), opened by clicking a class.
-import { cellAt, el, fmt, mapWithOverlay, num, rect, valueTips } from "./common.js";
+import { cellAt, el, fmt, mapWithOverlay, note, num, rect, valueTips } from "./common.js";
 
 export function flattenView(data) {
   const v = data.view;
@@ -29,7 +29,8 @@ export function flattenView(data) {
   let total = 0;
   for (let e = 0; e < n; e += 1) total += data.at("contributions", e);
   sums.append(`Σ vector × weights = `, num(total), " + bias ", num(v.bias), " = logit ", num(v.logit, "strong"));
-  root.append(maps, el("div", { class: "strip-label" }, "flattened vector"), vector,
+  root.append(maps, note("Lay the maps out in one row, channel after channel; hover over the strips to follow one number."),
+    el("div", { class: "strip-label" }, "flattened vector"), vector,
     el("div", { class: "strip-label" }, `weights into “${v.name}”`), weights, readout, sums);
 
   function show(e) {

@@ -1,6 +1,6 @@
 // The pooling view (cnnlens/views/pool.py): the k×k window at the layer's stride, the value
 // it keeps (the maximum, or the mean), animated and hoverable like the convolution view.
-import { cellAt, el, fmt, mapWithOverlay, num, rect, valueTips } from "./common.js";
+import { cellAt, el, fmt, mapWithOverlay, note, num, rect, valueTips } from "./common.js";
 
 export function poolView(data, stop) {
   const v = data.view;
@@ -20,7 +20,8 @@ export function poolView(data, stop) {
   maps.append(input.box, el("span", { class: "op" }, `${v.op} →`), output.box);
   const controls = el("div", { class: "controls-row" });
   controls.append(play, next);
-  formula.append(heading, maps, numbers, controls);
+  const how = v.op === "max" ? "keeps the largest value in the window" : "keeps the mean of the window";
+  formula.append(heading, maps, note(`Each output pixel ${how}. Hover over the output to move the window; hover over a map to see its values.`), numbers, controls);
   root.append(el("h3", {}, `${v.kernel.join("×")} ${v.op} pooling, stride ${v.stride.join("×")}: ${v.input} → ${v.layer}, channel ${v.channel}`), formula);
   let step = 0;
 

@@ -1,6 +1,6 @@
 // The ReLU view (cnnlens/views/relu.py): input map → output map, max(0, x) for the pixel
 // under the pointer, and the ReLU curve with that value marked.
-import { cellAt, el, fmt, mapWithOverlay, num, rect, valueTips } from "./common.js";
+import { cellAt, el, fmt, mapWithOverlay, note, num, rect, valueTips } from "./common.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -25,7 +25,8 @@ export function reluView(data) {
   const formula = el("p", { class: "formula-line" });
   const maps = el("div", { class: "formula-maps" });
   maps.append(input.box, el("span", { class: "op" }, "max(0, x) →"), output.box, plot);
-  root.append(el("h3", {}, `${v.input} channel ${v.channel} through ReLU = ${v.layer} channel ${v.channel}`), maps, formula);
+  root.append(el("h3", {}, `${v.input} channel ${v.channel} through ReLU = ${v.layer} channel ${v.channel}`), maps,
+    note("Hover over either map to see a pixel's value: negative values become 0, the rest pass unchanged."), formula);
 
   function show(i, j) {
     const x = data.at("input", i, j);
