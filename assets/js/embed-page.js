@@ -1,5 +1,7 @@
 // One cnnlens view alone, for an <iframe> in a blog post or course page:
 //   embed.html#view=overview|conv|relu|pool|class|playground&layer=…&channel=…&image=…&range=…
+//     (&fit=width: the overview scaled down to the frame's width, prediction included; without
+//     it a narrow frame scrolls sideways, and says so)
 //   embed.html#view=saliency|gradient-x-input|deconvnet|guided|gradcam|guided-gradcam|attribution
 //     &layer=…&channel=…&cam=… (one attribution card, or all six)
 //   embed.html#view=maximize&layer=…&channel=…&target=…&seed=…&steps=…&lr=…&l2=…&jitter=…
@@ -50,10 +52,20 @@ function fullLink() {
 
 // Both ask through protocol.js's client; an {error} answer throws its message.
 async function showOverview(client) {
-  const overview = new Overview($("overview"), { onOpen: () => {} });
+  const fit = params.get("fit") === "width" ? "width" : "none";
+  const overview = new Overview($("overview"), { onOpen: () => {}, fit });
   $("overview").hidden = false;
   const answer = await client.ask("mode", params.get("range") || "layer");
   overview.render(answer.view, answer.rasters);
+  overview.fit();
+  // A frame too narrow for the whole network: say that the prediction is further right.
+  const hint = () => {
+    const o = $("overview");
+    $("scroll-hint").hidden = fit === "width" || o.scrollWidth <= o.clientWidth + 1 || o.scrollLeft + o.clientWidth >= o.scrollWidth - 1;
+  };
+  new ResizeObserver(() => { if (fit === "width") overview.fit(); hint(); }).observe(document.body);
+  $("overview").addEventListener("scroll", hint, { passive: true });
+  hint();
 }
 
 async function showView(client) {
@@ -120,5 +132,8 @@ async function boot() {
   }
   ready();
 }
+
+// A host that changes the frame's address (its hash) gets the view it names.
+window.addEventListener("hashchange", () => location.reload());
 
 boot().catch((error) => fail(error.message || String(error)));

@@ -121,7 +121,9 @@ class Playground {
 
   show(view) {
     this.step = 0;
-    this.formula.textContent = view.formula ? `Output size = ${view.formula}` : "";
+    // A refused setting has no output size: its formula is shown as what it would give.
+    this.formula.textContent = !view.formula ? "" : view.valid ? `Output size = ${view.formula}`
+      : `The formula would give ${view.formula}, but this layer is refused:`;
     this.outputSize.textContent = view.valid ? `${view.output} × ${view.output}` : "refused";
     this.root.dataset.valid = String(view.valid);
     this.root.dataset.output = view.valid ? String(view.output) : "";

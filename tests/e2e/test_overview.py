@@ -92,8 +92,9 @@ def test_hover_lights_exactly_the_edges_that_feed_the_tile(page):
     page.hover("#overview canvas.tile[data-layer='conv_1_1'][data-channel='2']")
     assert lit_edges(page) == [["image:0", "conv_1_1:2"]]
     at_rest = page.eval_on_selector_all("svg.edges path", "ps => ps.length")
-    # conv_1_1 reads 1 channel; 3 convs read 10 each; 4 ReLUs and 2 pools one each.
-    assert at_rest == 10 * 1 + 3 * 10 * 10 + 6 * 10
+    # conv_1_1 reads 1 channel; 3 convs read 10 each; 4 ReLUs and 2 pools one each; each
+    # of the 10 classes reads all 10 channels of max_pool_2.
+    assert at_rest == 10 * 1 + 3 * 10 * 10 + 6 * 10 + 10 * 10
 
 
 def test_colour_range_switch_redraws_maps_and_legend(page):
