@@ -61,7 +61,8 @@ def close_detail(page) -> None:
 def in_viewport(page, selector: str) -> bool:
     return page.evaluate(
         """s => { const r = document.querySelector(s).getBoundingClientRect();
-                  return r.top >= 0 && r.top < innerHeight && r.left >= 0 && r.right <= innerWidth; }""",
+                  return r.top >= 0 && r.top < innerHeight
+                      && r.left >= 0 && r.right <= innerWidth; }""",
         selector)
 
 
@@ -122,10 +123,12 @@ def layout(page) -> dict:
     return page.evaluate("""() => {
         const boxes = [...document.querySelectorAll('#overview canvas.tile, #overview li.class')]
             .map(e => e.getBoundingClientRect());
-        const tiles = [...document.querySelectorAll('#overview section.column:not(.kind-input) canvas.tile')]
+        const tiles = [...document.querySelectorAll(
+            '#overview section.column:not(.kind-input) canvas.tile')]
             .map(e => e.getBoundingClientRect().width);
         const o = document.querySelector('#overview');
-        return {bottom: Math.max(...boxes.map(b => b.bottom)), right: Math.max(...boxes.map(b => b.right)),
+        return {bottom: Math.max(...boxes.map(b => b.bottom)),
+                right: Math.max(...boxes.map(b => b.right)),
                 tile: Math.min(...tiles), pageWidth: document.documentElement.scrollWidth,
                 scrolls: o.scrollWidth > o.clientWidth + 1};
     }""")
@@ -148,7 +151,8 @@ def test_the_overview_fits_a_laptop_screen_with_its_legends_visible(app):
     assert box["tile"] >= MIN_TILE
     for selector in LEGENDS:
         assert app.locator(selector).is_visible(), selector
-        bottom = app.evaluate(f"document.querySelector(\"{selector}\").getBoundingClientRect().bottom")
+        bottom = app.evaluate("s => document.querySelector(s).getBoundingClientRect().bottom",
+                              selector)
         assert bottom <= 800, selector
     screenshot(app, "experience-1280x800")
 
@@ -235,7 +239,8 @@ def test_the_tooltip_goes_when_the_embed_dialog_opens(app):
 
 def test_hover_on_a_class_lights_the_edges_from_the_last_layer(app):
     app.hover("#overview li.class[data-channel='4']")
-    lit = app.eval_on_selector_all("svg.edges path.lit", "ps => ps.map(p => [p.dataset.from, p.dataset.to])")
+    lit = app.eval_on_selector_all("svg.edges path.lit",
+                                   "ps => ps.map(p => [p.dataset.from, p.dataset.to])")
     assert sorted(lit) == sorted([f"max_pool_2:{c}", "logits:4"] for c in range(10))
     assert "probability" in app.locator("#overview .tooltip").text_content()
     app.mouse.move(1, 1)
@@ -296,7 +301,8 @@ def test_an_opened_model_is_named_and_a_link_to_it_says_it_is_not_part_of_the_si
         "name": "mine.onnx", "mimeType": "application/octet-stream", "buffer": named_model()}])
     wait_ready(app, before + 1)
     assert "mine.onnx" in app.locator(".prediction").text_content()
-    headings = app.eval_on_selector_all("#overview section.column h3", "hs => hs.map(h => h.textContent)")
+    headings = app.eval_on_selector_all("#overview section.column h3",
+                                        "hs => hs.map(h => h.textContent)")
     assert headings[1:3] == ["edges", "rectify"]
     assert app.locator("#overview section.kind-output .kind").text_content() == "logits"
     assert app.locator("#overview section[data-layer='c1']").count() == 1  # tensors stay keys
