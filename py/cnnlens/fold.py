@@ -30,8 +30,8 @@ Shape = tuple[int, ...]
 
 def fold_constants(model: Model) -> Model:
     """``model`` with every foldable node replaced by initializers holding its outputs
-    (the same object when nothing folds). Initializers that only fed folded nodes and
-    were themselves made by folding are not kept."""
+    (the same object when nothing folds); initializers no remaining node reads are
+    dropped."""
     graph = model.graph
     known: dict[str, np.ndarray] = {
         name: as_compute_dtype(array) for name, array in graph.initializers.items()}
@@ -54,9 +54,11 @@ def fold_constants(model: Model) -> Model:
     if len(kept) == len(graph.nodes):
         return model
 
+    # Only what the remaining nodes read: a folded weight computation must not leave its
+    # sources behind too, doubling the weights the memory budget counts.
     used = {name for node in kept for name in node.inputs} | outputs
-    initializers = {name: array for name, array in known.items()
-                    if name in graph.initializers or name in used}
+    initializers = {name: graph.initializers.get(name, array) for name, array in known.items()
+                    if name in used}
     folded_graph = dataclasses.replace(graph, nodes=tuple(kept), initializers=initializers)
     return dataclasses.replace(model, graph=folded_graph)
 
