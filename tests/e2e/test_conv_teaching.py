@@ -328,11 +328,13 @@ def test_phone_layout(page):
     assert max(f["right"] for f in figures) <= sizes["width"]
     assert page.eval_on_selector("#detail .numbers-row", "r => r.scrollWidth <= r.clientWidth")
     shot(page, "conv-teaching-390")
-    open_view(page, "logits", 6, "flatten")
-    sizes = overflow(page)
-    assert sizes["views"] <= sizes["width"] and sizes["boxes"] <= sizes["width"]
-    assert sizes["panel"] == 0
-    shot(page, "flatten-softmax-390")
+    for layer, channel, kind in [("relu_1_1", 3, "relu"), ("max_pool_2", 6, "pool"),
+                                 ("logits", 6, "flatten")]:
+        open_view(page, layer, channel, kind)
+        sizes = overflow(page)
+        assert sizes["views"] <= sizes["width"] and sizes["boxes"] <= sizes["width"], kind
+        assert sizes["panel"] == 0, kind
+        shot(page, f"detail-{kind}-390")
     page.set_viewport_size({"width": 1280, "height": 800})
 
 

@@ -1,6 +1,6 @@
 // The pooling view (cnnlens/views/pool.py): the k×k window at the layer's stride, the value
 // it keeps (the maximum, or the mean), animated and hoverable like the convolution view.
-import { cellAt, el, fmt, mapWithOverlay, note, num, rect, valueTips } from "./common.js";
+import { cellAt, el, fmt, mapWithOverlay, note, num, paint, rect, valueTips } from "./common.js";
 
 export function poolView(data, stop) {
   const v = data.view;
@@ -36,7 +36,8 @@ export function poolView(data, stop) {
     for (let a = 0; a < kh; a += 1) for (let b = 0; b < kw; b += 1) {
       const value = data.at("input", i * sy + a * dy, j * sx + b * dx);
       rect(input.svg, [i * sy + a * dy, j * sx + b * dx], [1, 1], a * kw + b === pick ? "window pick" : "window");
-      const cell = Number.isNaN(value) ? el("span", { class: "num pad" }, "pad") : num(value);
+      const [py, px] = [i * sy + a * dy, j * sx + b * dx];
+      const cell = Number.isNaN(value) ? el("span", { class: "num pad" }, "pad") : paint(num(value), data.rgb("input", py, px));
       if (a * kw + b === pick) cell.classList.add("pick");
       cells.append(cell);
     }
