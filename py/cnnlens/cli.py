@@ -1,5 +1,5 @@
-"""`python -m cnnlens inspect | check | predict | activations | attribute | maximize`: the
-engine from the command line.
+"""`python -m cnnlens inspect | check | predict | activations | attribute | maximize |
+convert-tfjs`: the engine from the command line.
 
 The CLI runs exactly what the page runs (`onnx_reader` → `preprocess` → `forward`), so its
 numbers are the page's numbers. Our documented errors (`CnnlensError`, unreadable files)
