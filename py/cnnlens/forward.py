@@ -198,14 +198,19 @@ def _softmax_input(model: Model, output_name: str, shape: tuple[int, ...]) -> st
     return node.inputs[0] if per_sample else None
 
 
+def first_non_finite(result: ForwardResult) -> str | None:
+    """The first tensor (in execution order) holding inf or NaN, or ``None``."""
+    return next((name for name, array in result.tensors.items()
+                 if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all()),
+                None)
+
+
 def check_finite(result: ForwardResult) -> None:
     """Raises :class:`ModelError` when the logits or probabilities hold inf or NaN, naming
     the first tensor (in execution order) where a non-finite value appeared."""
     if np.isfinite(result.logits).all() and np.isfinite(result.probabilities).all():
         return
-    first = next((name for name, array in result.tensors.items()
-                  if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all()),
-                 result.output_name)
+    first = first_non_finite(result) or result.output_name
     raise ModelError(
         f"the model's output {result.output_name!r} is not finite (inf or NaN), so it gives "
         f"no class probabilities; the first non-finite value is in {first!r}")

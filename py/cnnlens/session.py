@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CnnlensError, ModelError
-from .forward import ForwardResult, run
+from .forward import ForwardResult, first_non_finite, run
 from .loader import LoadedModel
 from .model_card import class_names
 from .preprocess import input_preview, preprocess
@@ -21,12 +21,13 @@ from .views.neuron import neuron
 from .views.overview import RANGE_MODES, RangeMode, overview
 
 
-def check_finite(result: ForwardResult) -> None:
-    """Refuses a pass whose activations overflowed: no colour or number shows inf or NaN."""
-    for name, tensor in result.tensors.items():
-        if np.issubdtype(tensor.dtype, np.floating) and not np.isfinite(tensor).all():
-            raise ModelError(f"the values of {name!r} overflowed (inf or NaN) on this image; "
-                             "cnnlens cannot show them")
+def check_drawable(result: ForwardResult) -> None:
+    """Refuses a pass whose activations overflowed anywhere, even where the output stayed
+    finite: every tensor is drawn, and no colour or number can show inf or NaN."""
+    name = first_non_finite(result)
+    if name is not None:
+        raise ModelError(f"the values of {name!r} overflowed (inf or NaN) on this image; "
+                         "cnnlens cannot show them")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Session:
               mode: RangeMode = "layer") -> Session:
         x = preprocess(image, loaded.card.preprocessing)
         result = run(loaded.model, x)
-        check_finite(result)
+        check_drawable(result)
         classes = class_names(loaded.card, result.probabilities.shape[-1])
         return cls(loaded, image_name, image, x, result, classes, mode)
 
