@@ -16,6 +16,7 @@ statistics drawn too, so no layer is an identity. torch.onnx's TorchScript expor
 (``dynamo=False``) is used: the dynamo exporter needs onnxscript, which we do not ship.
 
     python build/export_real_models.py OUT_DIR [--size 64] [--only resnet18 ...]
+                                               [--dynamic-batch]
 
 tf2onnx / keras2onnx are not used: TensorFlow does not install in this environment.
 """
@@ -280,14 +281,19 @@ def randomise(model: nn.Module, seed: int) -> nn.Module:
     return model.eval()
 
 
-def export(name: str, size: int = 64, seed: int = SEED) -> bytes:
-    """The ONNX bytes of architecture ``name`` at input ``(1, 3, size, size)``."""
+def export(name: str, size: int = 64, seed: int = SEED, dynamic_batch: bool = False
+           ) -> bytes:
+    """The ONNX bytes of architecture ``name`` at input ``(1, 3, size, size)``, or
+    ``(batch, 3, size, size)`` with a symbolic batch size (the shape computations around
+    Reshape then stay in the graph: they depend on it)."""
     model = randomise(ARCHITECTURES[name](size), seed)
     x = torch.zeros(1, 3, size, size)
     buffer = io.BytesIO()
+    batch = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
     with torch.no_grad():
         torch.onnx.export(model, (x,), buffer, input_names=["input"], output_names=["logits"],
-                          opset_version=OPSET, dynamo=False, do_constant_folding=True)
+                          opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                          dynamic_axes=batch)
     return buffer.getvalue()
 
 
@@ -297,11 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64, help="input height and width")
     parser.add_argument("--only", nargs="*", choices=sorted(ARCHITECTURES),
                         help="export only these")
+    parser.add_argument("--dynamic-batch", action="store_true",
+                        help="a symbolic batch size instead of 1")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.only or ARCHITECTURES:
         path = args.out / f"{name}.onnx"
-        path.write_bytes(export(name, args.size))
+        path.write_bytes(export(name, args.size, dynamic_batch=args.dynamic_batch))
         print(f"{path}: {path.stat().st_size:,} bytes", file=sys.stderr)
     return 0
 

@@ -6,12 +6,13 @@ exporter (TorchScript, opset 17). The files are regenerated here into a temporar
 (tens of MB of random weights, a few seconds to make: none is committed). Each is loaded
 as the page loads it (shape computations folded), run on a seeded random picture, and
 every intermediate tensor cnnlens keeps is compared with onnxruntime's tensor of the same
-name: the largest difference within ``RTOL`` of the tensor's largest magnitude. The
-gradient of the top class with respect to the picture is compared with the torch model's
-own autograd.
+name: the largest difference within ``RTOL`` of the tensor's largest magnitude (shape
+tensors exactly equal). The gradient of the top class with respect to the picture is
+compared with the torch model's own autograd in float64.
 
 CI runs every model once at 64 × 64. ``-m slow`` (or ``CNNLENS_SLOW=1``) also runs them at
-ImageNet's 224 × 224 with a batch of two pictures and several seeds.
+ImageNet's 224 × 224, exported with a symbolic batch size (so the shape computations
+around Reshape run rather than fold), on batches of two pictures with several seeds.
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ def export_module() -> ModuleType:
     return exporter()
 
 
-def export(module: ModuleType, folder: Path, name: str, size: int) -> Path:
-    path = folder / f"{name}-{size}.onnx"
+def export(module: ModuleType, folder: Path, name: str, size: int,
+           dynamic_batch: bool = False) -> Path:
+    path = folder / f"{name}-{size}{'-batch' if dynamic_batch else ''}.onnx"
     if not path.exists():
-        path.write_bytes(module.export(name, size))
+        path.write_bytes(module.export(name, size, dynamic_batch=dynamic_batch))
     return path
 
 
@@ -86,8 +88,9 @@ def relative_differences(result: ForwardResult, theirs: dict[str, np.ndarray]
     for name, ours in list(result.tensors.items())[1:]:
         reference = np.asarray(theirs[name])
         assert ours.shape == reference.shape, name
-        if not np.issubdtype(reference.dtype, np.floating):
+        if not np.issubdtype(reference.dtype, np.floating):  # shapes: exactly equal
             np.testing.assert_array_equal(ours, reference, err_msg=name)
+            differences[name] = 0.0
             continue
         scale = max(float(np.abs(reference).max(initial=0.0)), 1e-30)
         differences[name] = float(np.abs(ours.astype(np.float64) - reference).max()) / scale
@@ -104,26 +107,45 @@ def check_against_onnxruntime(path: Path, batch: int, seed: int, size: int
     proto = onnx.load_from_string(data)
     theirs = onnxruntime_outputs(proto, {proto.graph.input[0].name: x})
     differences = relative_differences(result, theirs)
-    assert len(differences) == len(loaded.model.graph.nodes)  # one output per node, all float
+    assert len(differences) == len(loaded.model.graph.nodes)  # one output per node
     worst = max(differences, key=differences.__getitem__)
     assert differences[worst] <= RTOL, f"{path.name}: {worst} differs by {differences[worst]:.3g}"
     return loaded, result, differences[worst]
 
 
+def input_gradient(module: ModuleType, name: str, size: int, x: np.ndarray, top: int,
+                   dtype: torch.dtype) -> np.ndarray:
+    """d(output[0, top]) / d(x) by the torch model's autograd, computed in ``dtype``."""
+    model = module.randomise(module.ARCHITECTURES[name](size), module.SEED).to(dtype)
+    t = torch.tensor(x, dtype=dtype, requires_grad=True)
+    (grad,) = torch.autograd.grad(model(t)[0, top], [t])
+    return grad.double().numpy()
+
+
 def check_gradient_against_torch(module: ModuleType, name: str, size: int,
-                                 loaded: LoadedModel, result: ForwardResult) -> None:
-    """d(top class output) / d(picture) by cnnlens and by the torch model's autograd."""
+                                 loaded: LoadedModel, result: ForwardResult) -> float:
+    """d(top class output) / d(picture) by cnnlens and by the torch model's float64
+    autograd: within ``RTOL`` of the largest entry, or, where float32 rounding routes the
+    gradient differently (a ReLU input or two pooled values within a rounding of each
+    other: deep random networks at 224 × 224 have a few), no further from float64 than
+    torch's own float32 gradient is. Returns the relative difference in norm."""
     output = result.tensors[result.output_name]
     top = int(output[0].argmax())
     seed = np.zeros(output.shape, np.float32)
     seed[0, top] = 1
     ours = backward(loaded.model, result, {result.output_name: seed})[result.input_name]
-    model = module.randomise(module.ARCHITECTURES[name](size), module.SEED)
-    x = torch.tensor(result.tensors[result.input_name], requires_grad=True)
-    (theirs,) = torch.autograd.grad(model(x)[0, top], [x])
-    scale = float(theirs.abs().max())
+    x = result.tensors[result.input_name]
+    reference = input_gradient(module, name, size, x, top, torch.float64)
+    scale = float(np.abs(reference).max())
     assert scale > 0
-    assert float(np.abs(ours - theirs.numpy()).max()) <= RTOL * scale
+    difference = float(np.linalg.norm(ours - reference) / np.linalg.norm(reference))
+    if float(np.abs(ours - reference).max()) <= RTOL * scale:
+        return difference
+    torch32 = input_gradient(module, name, size, x, top, torch.float32)
+    assert np.linalg.norm(ours - reference) <= 2 * np.linalg.norm(torch32 - reference), (
+        f"{name}: the input gradient is {difference:.3g} from float64 torch (in norm), "
+        f"torch's float32 {np.linalg.norm(torch32 - reference) / np.linalg.norm(reference):.3g}")
+    return difference
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -132,9 +154,9 @@ def test_every_tensor_matches_onnxruntime(name, exports, export_module):
     ops = {node.op_type for node in loaded.model.graph.nodes}
     assert EXPECTED_OPS[name] <= ops
     assert not (FOLDED_OPS - {"Concat"}) & ops, "the exporter's shape computations fold"
+    gradient = check_gradient_against_torch(export_module, name, 64, loaded, result)
     print(f"\n{name}: {len(loaded.model.graph.nodes)} nodes, largest relative difference "
-          f"{worst:.2e}")
-    check_gradient_against_torch(export_module, name, 64, loaded, result)
+          f"{worst:.2e}; input gradient {gradient:.2e} from float64 torch")
 
 
 def test_ops_still_missing_are_named_with_their_nodes_before_anything_runs(tmp_path):
@@ -174,8 +196,9 @@ def slow_enabled(request: pytest.FixtureRequest) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_tensor_at_imagenet_size_several_pictures(name, slow_enabled, export_module,
                                                         tmp_path):
-    path = export(export_module, tmp_path, name, 224)
+    path = export(export_module, tmp_path, name, 224, dynamic_batch=True)
     for seed in (1, 2, 3):
         loaded, result, worst = check_against_onnxruntime(path, batch=2, seed=seed, size=224)
-        print(f"\n{name} at 224, seed {seed}: largest relative difference {worst:.2e}")
-        check_gradient_against_torch(export_module, name, 224, loaded, result)
+        gradient = check_gradient_against_torch(export_module, name, 224, loaded, result)
+        print(f"\n{name} at 224, seed {seed}: largest relative difference {worst:.2e}; "
+              f"input gradient {gradient:.2e} from float64 torch")
