@@ -11,8 +11,9 @@ Unsqueeze / Concat patterns, Pad, Resize and the hard activations that real mode
 
 The input is 3 × 64 × 64 by default (``--size``) so the tests run quickly: the layer
 structure is that of the full-size models; only the spatial sizes, and with them the
-classifier widths, shrink. The weights are random (seeded), with BatchNormalization
-statistics drawn too, so no layer is an identity. torch.onnx's TorchScript exporter
+classifier widths, shrink. The weights are random (seeded); BatchNormalization
+statistics are measured on seeded random pictures, as training would leave them, so
+activations keep their scale through the depth. torch.onnx's TorchScript exporter
 (``dynamo=False``) is used: the dynamo exporter needs onnxscript, which we do not ship.
 
     python build/export_real_models.py OUT_DIR [--size 64] [--only resnet18 ...]
@@ -265,8 +266,11 @@ ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
-def randomise(model: nn.Module, seed: int) -> nn.Module:
-    """Seeded weights, and BatchNorm statistics drawn too (a fresh one is an identity)."""
+def randomise(model: nn.Module, seed: int, size: int) -> nn.Module:
+    """Seeded weights; BatchNorm's statistics measured on a batch of seeded random
+    pictures (``size`` × ``size``), as training leaves them, so that activations keep their
+    scale through the depth instead of growing layer after layer; its scale and shift drawn
+    around 1 and 0 (a fresh one would be an identity)."""
     torch.manual_seed(seed)
     for module in model.modules():
         if isinstance(module, nn.Conv2d | nn.Linear):
@@ -276,8 +280,11 @@ def randomise(model: nn.Module, seed: int) -> nn.Module:
         elif isinstance(module, nn.BatchNorm2d):
             nn.init.uniform_(module.weight, 0.5, 1.5)
             nn.init.normal_(module.bias, std=0.1)
-            module.running_mean.normal_(std=0.1)
-            module.running_var.uniform_(0.5, 2.0)
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over the calibration batch
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 3, size, size))
     return model.eval()
 
 
@@ -286,7 +293,7 @@ def export(name: str, size: int = 64, seed: int = SEED, dynamic_batch: bool = Fa
     """The ONNX bytes of architecture ``name`` at input ``(1, 3, size, size)``, or
     ``(batch, 3, size, size)`` with a symbolic batch size (the shape computations around
     Reshape then stay in the graph: they depend on it)."""
-    model = randomise(ARCHITECTURES[name](size), seed)
+    model = randomise(ARCHITECTURES[name](size), seed, size)
     x = torch.zeros(1, 3, size, size)
     buffer = io.BytesIO()
     batch = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
