@@ -791,9 +791,11 @@ def near_tie(proto: onnx.ModelProto, values: dict[str, Any]) -> bool:
             t = t.flatten(2)[:, :, None]
         if t.shape[-1] < 2:
             continue
-        top = t.topk(2, dim=-1).values
-        gap = top[..., 0] - top[..., 1]
-        if bool(((gap > 0) & (gap < 1e-5 * top[..., 0].abs())).any()):
+        # Any value a rounding below its window's largest, not only the runner-up: with
+        # the largest repeated (a Pad's constant region), the runner-up ties it exactly.
+        top = t.max(dim=-1, keepdim=True).values
+        gap = top - t
+        if bool(((gap > 0) & (gap < 1e-5 * top.abs())).any()):
             return True
     return False
 
