@@ -7,6 +7,7 @@ inference), the parameter counts from the published figures test_gallery.py quot
 
 from __future__ import annotations
 
+import json
 import math
 from functools import cache
 from typing import Any
@@ -16,7 +17,9 @@ import onnx
 import pytest
 from onnx import shape_inference
 
+from cnnlens.loader import load_model
 from cnnlens.onnx_reader import read_model
+from cnnlens.page import App
 from cnnlens.summary import summarize
 from cnnlens.views.architecture import (
     DUMMY_WIDTH,
@@ -159,3 +162,12 @@ def test_bundled_model_is_a_chain():
     assert len(xs) == 1  # a chain stands in one column
     assert [n["op"] for n in made["nodes"]][:3] == ["Input", "Conv", "Relu"]
     assert made["totals"]["layers"] == len(made["nodes"]) - 1
+
+
+def test_the_page_answers_the_architecture_request_as_json():
+    app = App(fetch=None, base_url="")
+    assert "error" in app.architecture()  # no model yet
+    app.loaded = load_model(BUNDLED_MODEL.read_bytes(), BUNDLED_MODEL.name)
+    answer = json.loads(app.architecture()["architecture"])
+    assert answer["input_shape"] == [1, 1, 28, 28]
+    assert answer["totals"]["layers"] == len(answer["nodes"]) - 1

@@ -49,6 +49,11 @@
  * (relu, pool, softmax, colours) `{data, description, svg}` or null, and `image`.
  * @typedef {{figures: object}} FiguresAnswer
  */
+/**
+ * The current model as a laid-out graph (py/cnnlens/views/architecture.py): `nodes`
+ * (boxes at x, y), `edges` (polylines), `totals`, `width`, `height`.
+ * @typedef {{architecture: object}} ArchitectureAnswer
+ */
 /** Milliseconds of each forward pass (benchmarks). @typedef {number[]} ForwardTimes */
 /**
  * Per node, milliseconds in each forward pass (benchmarks).
@@ -73,6 +78,7 @@ export const REQUESTS = {
   maximize_cancel: { args: [], answer: "MaximizeCancelled" },
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
   figures: { args: [], answer: "FiguresAnswer" },
+  architecture: { args: [], answer: "ArchitectureAnswer" },
   time_forward: { args: ["repeats"], answer: "ForwardTimes" },
   time_layers: { args: ["repeats"], answer: "LayerTimes" },
   time_backward: { args: ["repeats"], answer: "BackwardTimes" },
@@ -89,6 +95,7 @@ export const JSON_FIELDS = {
   MaximizeAnswer: ["view"],
   PlaygroundAnswer: ["playground"],
   FiguresAnswer: ["figures"],
+  ArchitectureAnswer: ["architecture"],
 };
 
 // An {error} answer (or one that cannot be read): `message` is meant for the reader.

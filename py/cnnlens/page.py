@@ -26,6 +26,7 @@ from .loader import LoadedModel, load_model
 from .methods.targets import predicted_class, seeds
 from .preprocess import input_preview
 from .protocol import (
+    ArchitectureAnswer,
     AttributionAnswer,
     BackwardTimes,
     DetailAnswer,
@@ -204,6 +205,21 @@ class App:
         except CnnlensError as error:
             return error_answer(error)
         return {"figures": text}
+
+    def architecture(self) -> ArchitectureAnswer | ErrorAnswer:
+        """The current model as a laid-out graph at its input size (`views.architecture`):
+        shapes from the ops' shape rules, nothing run."""
+        from .views.architecture import architecture
+
+        if self.loaded is None:
+            return error_answer("no model is loaded yet")
+        model = self.loaded.model
+        try:
+            shape = None if self.session is None else tuple(self.session.x.shape)
+            text = encode(architecture(model, shape), "the architecture view")
+        except CnnlensError as error:
+            return error_answer(error)
+        return {"architecture": text}
 
     # --- activation maximisation: one job, advanced a chunk per request ---
 

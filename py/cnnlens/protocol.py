@@ -123,6 +123,12 @@ class FiguresAnswer(TypedDict):
     figures: Json
 
 
+class ArchitectureAnswer(TypedDict):
+    """The current model as a laid-out graph (``views.architecture``): nodes, edges, totals."""
+
+    architecture: Json
+
+
 class LayerTiming(TypedDict):
     node: str
     op: str
@@ -187,6 +193,9 @@ REQUESTS: tuple[Request, ...] = (
             "the hyperparameter playground for one setting (needs no model)"),
     Request("figures", {}, FiguresAnswer,
             "the article's figures (ReLU, pooling, softmax, colour scales) for the current image"),
+    Request("architecture", {}, ArchitectureAnswer,
+            "the current model as a laid-out graph: per node its op, output shape, "
+            "parameters and multiply-adds, and the model's totals"),
     Request("time_forward", {"repeats": int}, ForwardTimes,
             "time forward passes of the current input (benchmarks)"),
     Request("time_layers", {"repeats": int}, LayerTimes,
