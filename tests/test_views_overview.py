@@ -17,14 +17,16 @@ FIRST, MIDDLE, LAST = (np.array([int(h[i:i + 2], 16) for i in (1, 3, 5)])
                        for h in ("#67001f", "#f7f7f7", "#053061"))
 
 
-def small_cnn(channels_in: int = 3):
+def small_cnn(channels_in: int = 3, softmax: bool = False):
     b = ModelBuilder((1, channels_in, 9, 9), seed=3)
     conv = b.add("Conv", [b.input, b.weight((4, channels_in, 3, 3)), b.weight((4,), "b", 1)],
                  pads=(1, 1, 1, 1))
     relu = b.add("Relu", [conv])
     pool = b.add("MaxPool", [relu], kernel_shape=(3, 3), strides=(3, 3))
     flat = b.add("Flatten", [pool])
-    b.add("Gemm", [flat, b.weight((5, 36)), b.weight((5,), "b", 1)], transB=1)
+    scores = b.add("Gemm", [flat, b.weight((5, 36)), b.weight((5,), "b", 1)], transB=1)
+    if softmax:
+        b.add("Softmax", [scores], axis=1)
     model = read_model(b.build().SerializeToString())
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1, channels_in, 9, 9)).astype(np.float32)
@@ -59,11 +61,12 @@ def test_columns_follow_the_network_with_one_tile_per_channel():
     json.dumps(view)  # plain data only: it crosses to JavaScript as JSON
 
 
-def test_the_output_says_what_the_model_ends_in_and_reads_every_last_channel():
-    model, result, preview, (_, _, pool) = small_cnn()
+@pytest.mark.parametrize(("softmax", "label"), [(False, "logits"), (True, "Softmax")])
+def test_the_output_says_what_the_model_ends_in_and_reads_every_last_channel(softmax, label):
+    model, result, preview, (_, _, pool) = small_cnn(softmax=softmax)
+    assert (model.graph.producers[model.output.name].op_type == "Softmax") == softmax
     view, _ = overview(model, result, [f"c{i}" for i in range(5)], preview)
-    ends_in_softmax = model.graph.producers[model.output.name].op_type == "Softmax"
-    assert view["output"]["op"] == ("Softmax" if ends_in_softmax else "logits")
+    assert view["output"]["op"] == label
     assert view["output"]["sources"] == {"column": pool, "channels": [[0, 1, 2, 3]] * 5}
 
 
