@@ -247,7 +247,13 @@ export class MaximizePanel {
       this.y.max = String(this.map[0] - 1);
       this.x.max = String(this.map[1] - 1);
     }
-    if (this.position) [this.y.value, this.x.value] = this.position.map(String);
+    // An answer names the running job's position; a box the user is typing in keeps what
+    // they typed (its change event starts the next run with it).
+    if (this.position) {
+      [this.y, this.x].forEach((input, i) => {
+        if (document.activeElement !== input) input.value = String(this.position[i]);
+      });
+    }
   }
 
   // --- what is sent ---
