@@ -47,6 +47,23 @@ function clearError() {
   $("message").textContent = "";
 }
 
+// The calm note of an overview whose picture is far from the model's training data
+// (views/input_note.py): an info box under the error banner, made on first use.
+function showNote(note) {
+  let box = document.getElementById("input-note");
+  if (!box && !note) return;
+  if (!box) {
+    box = document.createElement("p");
+    box.id = "input-note";
+    box.className = "input-note";
+    box.dataset.testid = "input-note";
+    box.setAttribute("role", "status");
+    $("message").after(box);
+  }
+  box.textContent = note || "";
+  box.hidden = !note;
+}
+
 function setExamples(examples) {
   const buttons = examples.map((example) => {
     const button = document.createElement("button");
@@ -106,6 +123,7 @@ function show(answer) {
   $("range-mode").value = view.mode;
   markSelected(view.image);
   clearError();
+  showNote(view.note);
   writeHash();
   if (redraws === 0) {
     stage("draw", "Ready");

@@ -17,6 +17,7 @@ from .loader import LoadedModel
 from .model_card import class_names
 from .preprocess import input_preview, preprocess
 from .views.detail import DetailView, detail_view
+from .views.input_note import input_note
 from .views.neuron import neuron
 from .views.overview import RANGE_MODES, RangeMode, overview
 
@@ -41,6 +42,7 @@ class Session:
     result: ForwardResult
     classes: tuple[str, ...]
     mode: RangeMode = "layer"
+    note: str | None = None  # the picture is far from the training data (views.input_note)
 
     @classmethod
     def start(cls, loaded: LoadedModel, image: bytes, image_name: str,
@@ -49,7 +51,8 @@ class Session:
         result = run(loaded.model, x)
         check_drawable(result)
         classes = class_names(loaded.card, result.probabilities.shape[-1])
-        return cls(loaded, image_name, image, x, result, classes, mode)
+        note = input_note(image, x, loaded.card.preprocessing)
+        return cls(loaded, image_name, image, x, result, classes, mode, note)
 
     def with_image(self, image: bytes, image_name: str) -> Session:
         return Session.start(self.loaded, image, image_name, self.mode)
@@ -75,6 +78,7 @@ class Session:
                                  self.mode)
         view["model"] = {"name": card.name or self.loaded.name, "file": self.loaded.name}
         view["image"] = self.image_name
+        view["note"] = self.note
         return view, rasters
 
     def neuron(self, layer: str, channel: int) -> dict[str, Any]:
