@@ -13,12 +13,21 @@
  */
 /** @typedef {{file: string, label: string}} Example */
 /**
- * The bundled model is loaded (no image yet).
- * @typedef {{examples: Example[], timings: {model_ms: number}}} Started
+ * One model of the site's catalogue (assets/models/index.json).
+ * @typedef {{id: string, name: string, file: string, examples: ?string, untrained: boolean, note: string}} CatalogueEntry
+ */
+/**
+ * The bundled model is loaded (no image yet): its examples, the catalogue, its id.
+ * @typedef {{examples: Example[], catalogue: CatalogueEntry[], model: string, timings: {model_ms: number}}} Started
  */
 /**
  * The whole next overview: its view-model (py/cnnlens/views/overview.py) and RGBA tiles.
  * @typedef {{view: object, rasters: Uint8Array, timings: {compute_ms: number, view_ms: number}}} OverviewAnswer
+ */
+/**
+ * A catalogue model is open: an OverviewAnswer plus its catalogue entry and the examples
+ * the strip now shows (its own, or the previous ones when it has none).
+ * @typedef {OverviewAnswer & {entry: CatalogueEntry, examples: Example[]}} ModelOpened
  */
 /**
  * One detail view: view-model, float32 numbers and RGBA rasters; `view.arrays` and
@@ -70,6 +79,7 @@ export const REQUESTS = {
   image: { args: ["data", "name"], answer: "OverviewAnswer" },
   model: { args: ["data", "name"], answer: "OverviewAnswer" },
   model_tfjs: { args: ["json_text", "shard_bytes", "name"], answer: "OverviewAnswer" },
+  open_model: { args: ["id"], answer: "ModelOpened" },
   mode: { args: ["mode"], answer: "OverviewAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
@@ -88,8 +98,9 @@ export const REQUESTS = {
 // The fields of each answer type that travel as JSON text (protocol.py's `Json`); `decode`
 // parses them, so the typedefs above describe decoded answers.
 export const JSON_FIELDS = {
-  Started: ["examples"],
+  Started: ["examples", "catalogue"],
   OverviewAnswer: ["view"],
+  ModelOpened: ["view", "entry", "examples"],
   DetailAnswer: ["view"],
   AttributionAnswer: ["view"],
   MaximizeAnswer: ["view"],

@@ -36,6 +36,7 @@ from .protocol import (
     LayerTimes,
     MaximizeAnswer,
     MaximizeCancelled,
+    ModelOpened,
     OverviewAnswer,
     PlaygroundAnswer,
     Started,
@@ -47,8 +48,15 @@ from .views.maximize import Chunk, MaximizeJob
 from .views.maximize import start as start_maximize
 from .views.maximize import view as maximize_view
 
+CATALOGUE_PATH = "assets/models/index.json"
+"""The models the page offers: ``[{"id", "name", "file", "examples", "untrained", "note"}]``,
+paths relative to the site; ``examples`` a folder holding ``index.json`` (or null: the model
+runs on the current image, resized by its preprocessing); the first entry is the bundled
+model the page starts with."""
 MODEL_PATH = "assets/models/tinyvgg-fashion-mnist.onnx"
 EXAMPLES_PATH = "assets/images/fashion-mnist/"
+"""The bundled model and its examples (the catalogue's first entry; tests/test_page_models.py
+checks they agree) for what is made before any page runs (build/article_figures.py)."""
 MAX_CHUNK_MS = 100.0
 """Longest chunk of work one `maximize_step` may ask for: the page promises to answer
 within this between chunks."""
@@ -69,20 +77,33 @@ class App:
         self.loaded: LoadedModel | None = None
         self.session: Session | None = None
         self.examples: list[dict[str, Any]] = []
+        self.examples_path = ""  # the folder of `examples`, relative to the site
+        self.catalogue: list[dict[str, Any]] = []
+        self.model_id: str | None = None  # the catalogue id of `loaded`; None: the user's own
         self.job: MaximizeJob | None = None  # the activation maximisation under way
 
     async def start(self) -> Started | ErrorAnswer:
-        """Loads the bundled model and the example index (no image yet)."""
+        """Loads the catalogue, its first model (the bundled one) and that model's example
+        index (no image yet)."""
         start = time.perf_counter()
-        name = MODEL_PATH.rsplit("/", 1)[-1]
         try:
-            self.loaded = load_model(await self.fetch(self.base_url + MODEL_PATH), name)
+            self.catalogue = json.loads(await self.fetch(self.base_url + CATALOGUE_PATH))
+        except CnnlensError as error:
+            return error_answer(f"the model catalogue could not be loaded: {error}")
+        bundled = self.catalogue[0]
+        name = bundled["file"].rsplit("/", 1)[-1]
+        try:
+            self.loaded = load_model(await self.fetch(self.base_url + bundled["file"]), name)
+            self.examples_path = bundled["examples"]
             self.examples = json.loads(
-                await self.fetch(self.base_url + EXAMPLES_PATH + "index.json"))
+                await self.fetch(self.base_url + self.examples_path + "index.json"))
             examples = encode(self.examples, "the example index")
+            catalogue = encode(self.catalogue, "the model catalogue")
         except CnnlensError as error:
             return error_answer(f"the model {name} could not be loaded: {error}")
-        return {"examples": examples, "timings": {"model_ms": _ms_since(start)}}
+        self.model_id = bundled["id"]
+        return {"examples": examples, "catalogue": catalogue, "model": bundled["id"],
+                "timings": {"model_ms": _ms_since(start)}}
 
     def _replace(self, make: Callable[[], Session]) -> OverviewAnswer | ErrorAnswer:
         """The next session and its view, or our documented error (the old session stays,
@@ -119,7 +140,7 @@ class App:
         if file not in {e["file"] for e in self.examples}:
             return error_answer(f"there is no example called {file!r}")
         try:
-            data = await self.fetch(self.base_url + EXAMPLES_PATH + file)
+            data = await self.fetch(self.base_url + self.examples_path + file)
         except CnnlensError as error:
             return error_answer(error)
         return self._replace(lambda: self._with_image(data, file))
@@ -142,7 +163,44 @@ class App:
         if "error" in answer:
             return error_answer(f"the model {name} could not run: {answer['error']}")
         self.loaded = loaded
+        self.model_id = None
         return answer
+
+    async def open_model(self, id: str) -> ModelOpened | ErrorAnswer:
+        """Opens the catalogue model ``id`` on its first example, or, when it has none, on
+        the current image (resized by its preprocessing; the example strip stays). Gallery
+        nets run with seeded He-initialised weights (`untrained`); one over the weight
+        budget is refused. Any error leaves model, image, examples and view as they were."""
+        entry = next((e for e in self.catalogue if e["id"] == id), None)
+        if entry is None:
+            known = ", ".join(e["id"] for e in self.catalogue)
+            return error_answer(f"there is no model called {id!r} in this site's catalogue "
+                                f"(it has {known})")
+        name = entry["file"].rsplit("/", 1)[-1]
+        folder, examples = self.examples_path, self.examples
+        try:
+            loaded = load_model(await self.fetch(self.base_url + entry["file"]), name)
+            if entry["examples"]:
+                folder = entry["examples"]
+                examples = json.loads(await self.fetch(self.base_url + folder + "index.json"))
+                first = examples[0]["file"]
+                data = await self.fetch(self.base_url + folder + first)
+            encoded = encode(examples, "the example index"), encode(entry, "the model entry")
+        except CnnlensError as error:
+            return error_answer(f"the model {entry['name']} could not be opened: {error}")
+        session = self.session
+        mode = "layer" if session is None else session.mode
+        if entry["examples"]:
+            answer = self._replace(lambda: Session.start(loaded, data, first, mode))
+        elif session is not None:
+            answer = self._replace(lambda: session.with_model(loaded))
+        else:
+            return error_answer("there is no image yet to run the model on")
+        if "error" in answer:
+            return error_answer(f"the model {entry['name']} could not run: {answer['error']}")
+        self.loaded, self.model_id = loaded, id
+        self.examples_path, self.examples = folder, examples
+        return {**answer, "examples": encoded[0], "entry": encoded[1]}
 
     def model_tfjs(self, json_text: str, shard_bytes: bytes, name: str
                    ) -> OverviewAnswer | ErrorAnswer:

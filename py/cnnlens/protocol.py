@@ -56,9 +56,13 @@ class StartTimings(TypedDict):
 
 
 class Started(TypedDict):
-    """The bundled model is loaded. ``examples``: ``[{"file", "label"}, ...]``."""
+    """The bundled model is loaded. ``examples``: ``[{"file", "label"}, ...]``;
+    ``catalogue``: the models the page offers (``assets/models/index.json``: ``[{"id",
+    "name", "file", "examples", "untrained", "note"}, ...]``); ``model``: the loaded one's id."""
 
     examples: Json
+    catalogue: Json
+    model: str
     timings: StartTimings
 
 
@@ -73,6 +77,15 @@ class OverviewAnswer(TypedDict):
     view: Json
     rasters: memoryview
     timings: OverviewTimings
+
+
+class ModelOpened(OverviewAnswer):
+    """A catalogue model is open: its overview (as :class:`OverviewAnswer`), its
+    catalogue ``entry`` and the ``examples`` the strip now shows (the new model's own, or
+    the previous ones when it has none: the current image is then resized for it)."""
+
+    entry: Json
+    examples: Json
 
 
 class DetailAnswer(TypedDict):
@@ -176,6 +189,9 @@ REQUESTS: tuple[Request, ...] = (
     Request("model_tfjs", {"json_text": str, "shard_bytes": bytes, "name": str},
             OverviewAnswer, "run the current image through a TF.js layers model the user "
             "picked: model.json's text and its weight shards joined in manifest order"),
+    Request("open_model", {"id": str}, ModelOpened,
+            "open a model of the site's catalogue by id: its first example, or the current "
+            "image when it has none"),
     Request("mode", {"mode": str}, OverviewAnswer, "colour the overview by another range"),
     Request("detail", {"layer": str, "channel": int}, DetailAnswer,
             "the detail view of a tile or a class"),
