@@ -132,8 +132,9 @@ def sources(root: Path = ROOT) -> dict[str, Path]:
             continue
         if rel.startswith(("assets/js/", "assets/css/")) and path.suffix not in APP_EXTENSIONS:
             continue  # source maps and editor leftovers
-        if rel.startswith("assets/models/") and path.suffix != ".onnx":
-            continue  # the model card is for readers of the repository, not the page
+        if rel.startswith("assets/models/") and path.suffix not in (".onnx", ".json"):
+            continue  # model cards are for readers of the repository; the page reads the
+            # models and their catalogue (index.json)
         chosen[rel] = path
     chosen["py/worker.py"] = root / "py" / "worker.py"
     for src in pyscript_config()["files"]:
