@@ -382,7 +382,8 @@ async function boot() {
   // For automation and benchmarks: the same requests through the same queue (see
   // docs/ARCHITECTURE.md): `client.ask(name, ...)` decoded, `python.name(...)` raw,
   // `ask(name, ...)` an overview request drawn like the page's own.
-  window.cnnlens = { client, python: client.python, ask };
+  // `overview` lets the architecture view (architecture.js) select a layer's column.
+  window.cnnlens = { client, python: client.python, ask, overview };
   document.documentElement.dataset.cnnlensBooted = "true";
   // Links inside the page (the article's) change only the hash: restore what they name.
   window.addEventListener("hashchange", async () => {
