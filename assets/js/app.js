@@ -3,6 +3,7 @@
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
 import { hideDetail, showDetail } from "./detail.js";
+import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
 import { Overview } from "./overview.js";
 import { explain } from "./protocol.js";
@@ -18,6 +19,9 @@ let current = null;  // the view on screen
 let overview = null;
 let tabs = null;  // the detail panel's method tabs (methods.js)
 let maximize = null;  // the "What excites it most" tab (views/maximize.js)
+let catalogue = [];  // the site's models (assets/models/index.json, via the worker's start)
+let modelId = null;  // the catalogue id of the model on screen; null: one the user opened
+let examplesFolder = "";  // where the example strip's images are
 
 function stage(key, label) {
   const index = STAGES.indexOf(key);
@@ -64,7 +68,8 @@ function showNote(note) {
   box.hidden = !note;
 }
 
-function setExamples(examples) {
+function setExamples(examples, folder) {
+  examplesFolder = folder;
   const buttons = examples.map((example) => {
     const button = document.createElement("button");
     button.type = "button";
@@ -74,7 +79,7 @@ function setExamples(examples) {
     button.tabIndex = -1;  // one tab stop for all of them (roving tabindex, see wireExamples)
     button.title = example.label;
     const img = document.createElement("img");
-    img.src = `assets/images/fashion-mnist/${example.file}`;
+    img.src = `${folder}${example.file}`;
     img.alt = "";
     img.width = 32;
     img.height = 32;
@@ -122,6 +127,8 @@ function show(answer) {
   $("model-name").title = view.model.file;
   $("range-mode").value = view.mode;
   markSelected(view.image);
+  fillFacts($("article"), view);
+  syncModel(view);
   clearError();
   showNote(view.note);
   writeHash();
@@ -152,6 +159,136 @@ async function ask(name, ...args) {
   }
 }
 
+// --- models: the catalogue picker, and models the user opens from their computer ---
+
+function entryOf(id) {
+  return catalogue.find((entry) => entry.id === id) || null;
+}
+
+function setModelNote(text) {
+  $("model-note").textContent = text;
+  $("model-note").hidden = !text;
+}
+
+// The picker, the "untrained" badge and the note follow the model on screen.
+function syncModel(view) {
+  const entry = entryOf(modelId);
+  const own = $("model-own");
+  own.hidden = entry !== null;
+  own.textContent = `Your model: ${view.model.file}`;
+  $("model-select").value = entry ? entry.id : "";
+  // The catalogue says so for its gallery; a gallery file opened by hand has it in its card.
+  $("model-badge").hidden = !(entry ? entry.untrained : /\(untrained\)/.test(view.model.name));
+  if (!entry) {
+    setModelNote("");
+    return;
+  }
+  const shape = view.columns[0].shape.join(" × ");
+  const parts = [entry.note];
+  if (entry.untrained) parts.push("Its weights are random (seeded He initialisation), not trained: its predictions mean nothing, but its shapes, channels and connections are the real network's.");
+  if (!entry.examples) parts.push(`It has no examples of its own: it runs on the current image, resized to ${shape} by its preprocessing.`);
+  setModelNote(parts.join(" "));
+}
+
+function fillPicker() {
+  const group = (label, entries) => {
+    const element = document.createElement("optgroup");
+    element.label = label;
+    element.append(...entries.map((entry) => new Option(entry.untrained ? `${entry.name} (untrained)` : entry.name, entry.id)));
+    return element;
+  };
+  const own = new Option("Your model", "");
+  own.id = "model-own";
+  own.disabled = true;
+  own.hidden = true;
+  $("model-select").replaceChildren(
+    own,
+    group("Trained", catalogue.filter((e) => !e.untrained)),
+    group("Architecture gallery (random weights)", catalogue.filter((e) => e.untrained)),
+  );
+}
+
+// Opens catalogue model `id`; a failure keeps everything and says why.
+async function openModel(id) {
+  const entry = entryOf(id);
+  if (!entry) {
+    showError(`There is no model “${id}” in this site's catalogue; showing ${current.model.name} instead.`);
+    return false;
+  }
+  maximize?.halt();
+  const select = $("model-select");
+  select.disabled = true;
+  $("model-picker").dataset.busy = "true";
+  // The large gallery nets take seconds (mostly building the overview): say so meanwhile.
+  setModelNote(`Opening ${entry.name}${entry.untrained ? " (untrained)" : ""}… ${entry.note}`);
+  try {
+    const answer = await client.ask("open_model", id);
+    setExamples(answer.examples, answer.entry.examples || examplesFolder);
+    modelId = id;
+    show(answer);
+    return true;
+  } catch (error) {
+    showError(explain(error));
+    syncModel(current);
+    return false;
+  } finally {
+    select.disabled = false;
+    delete $("model-picker").dataset.busy;
+  }
+}
+
+// After a model the user opened: it has no catalogue id.
+async function askOwnModel(name, ...args) {
+  const drawn = await ask(name, ...args);
+  if (drawn) {
+    modelId = null;
+    syncModel(current);
+    writeHash();
+  }
+  return drawn;
+}
+
+const baseName = (path) => path.split("/").pop();
+
+// An .onnx file, or a TF.js model.json with its weight shards, picked or dropped together.
+// The shards are found by base name in manifest order and joined, as the worker expects.
+async function openModelFiles(list) {
+  const files = [...list];
+  const json = files.find((f) => /\.json$/i.test(f.name));
+  if (!json) {
+    const onnx = files.find((f) => /\.onnx$/i.test(f.name));
+    if (!onnx) {
+      showError("Open an .onnx file, or a TF.js model.json together with its weight files (.bin).");
+      return false;
+    }
+    return askOwnModel("model", new Uint8Array(await onnx.arrayBuffer()), onnx.name);
+  }
+  const text = await json.text();
+  let paths;
+  try {
+    paths = JSON.parse(text).weightsManifest.flatMap((group) => group.paths);
+  } catch {
+    showError(`${json.name} is not a TF.js model.json: it has no weightsManifest listing its weight files.`);
+    return false;
+  }
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const missing = paths.map(baseName).filter((name) => !byName.has(name));
+  if (missing.length) {
+    const many = missing.length > 1;
+    showError(`${json.name} needs its weight file${many ? "s" : ""} ${missing.join(", ")}, which ${many ? "were" : "was"} not among the files: pick or drop ${many ? "them" : "it"} together with ${json.name}.`);
+    return false;
+  }
+  const parts = await Promise.all(paths.map((p) => byName.get(baseName(p)).arrayBuffer()));
+  const joined = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
+  parts.reduce((at, part) => {
+    joined.set(new Uint8Array(part), at);
+    return at + part.byteLength;
+  }, 0);
+  return askOwnModel("model_tfjs", text, joined, json.name);
+}
+
+const isModelFile = (file) => /\.(onnx|json|bin)$/i.test(file.name);
+
 async function sendFile(file) {
   if (!client || !file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
@@ -180,7 +317,7 @@ async function sendUrl(address) {
 
 function writeHash() {
   if (!current) return;
-  const params = new URLSearchParams({ model: current.model.file, image: current.image, range: current.mode });
+  const params = new URLSearchParams({ model: modelId || current.model.file, image: current.image, range: current.mode });
   const panel = $("detail");
   if (!panel.hidden) {
     params.set("layer", panel.dataset.layer);
@@ -249,6 +386,7 @@ function embedCode() {
   const method = panel.hidden ? {} : tabs.link();  // a method tab: its own view, e.g. gradcam
   const kind = method.view || (panel.hidden ? "overview" : kinds[panel.dataset.kind] || "overview");
   const params = new URLSearchParams({ view: kind, image: current.image, range: current.mode });
+  if (modelId && modelId !== catalogue[0]?.id) params.set("model", modelId);
   if (kind !== "overview") {
     params.set("layer", panel.dataset.layer);
     params.set("channel", panel.dataset.channel);
@@ -267,10 +405,14 @@ function embedCode() {
 
 async function restore(params) {
   const notes = [];
-  // A model someone opened from their own computer is not part of the site either.
-  const model = params.get("model");
-  if (model && model !== current.model.file) {
-    notes.push(`The model “${model}” in this link was opened by someone from their own computer, so it is not part of the site; showing ${current.model.name} instead.`);
+  // A catalogue model by id (older links name the bundled model's file). One someone
+  // opened from their own computer is not part of the site.
+  const linked = params.get("model");
+  const entry = entryOf(linked) || catalogue.find((e) => baseName(e.file) === linked);
+  if (entry && entry.id !== modelId) {
+    if (!(await openModel(entry.id))) return;
+  } else if (linked && !entry && linked !== current.model.file) {
+    notes.push(`The model “${linked}” in this link is not in this site's catalogue (someone may have opened it from their own computer), so it is not part of the site; showing ${current.model.name} instead.`);
   }
   const file = params.get("image");
   if (file && file !== current.image) {
@@ -363,14 +505,24 @@ function wire() {
   document.addEventListener("drop", (event) => {
     event.preventDefault();
     document.body.classList.remove("dragging");
-    sendFile(event.dataTransfer.files[0]);
+    const files = [...event.dataTransfer.files];
+    if (client && files.some(isModelFile)) openModelFiles(files).then(refreshDetail);
+    else sendFile(files[0]);
+  });
+  $("model-select").addEventListener("change", async (event) => {
+    if (!client || !event.target.value) return;
+    await openModel(event.target.value);
+    refreshDetail();
   });
 }
 
 async function boot() {
   const wanted = readHash();  // read before the first draw rewrites it
-  const { client: started, examples } = await startPython(stage);
-  setExamples(examples);
+  const { client: started, examples, catalogue: models, model } = await startPython(stage);
+  catalogue = models;
+  modelId = model;
+  fillPicker();
+  setExamples(examples, entryOf(model).examples);
   stage("forward", "Running the network");
   const linked = wanted.get("image");
   show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
@@ -398,9 +550,9 @@ boot().catch((error) => fail(error.message || String(error)));
 // Opening a model: read locally and handed to Python in the worker; nothing is sent anywhere.
 // An unusable model answers with a message and the current model and view stay.
 $("open-model").addEventListener("change", async (event) => {
-  const file = event.target.files[0];
-  event.target.value = "";  // choosing the same file again still fires change
-  if (!client || !file) return;
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  ask("model", bytes, file.name);
+  const files = [...event.target.files];
+  event.target.value = "";  // choosing the same files again still fires change
+  if (!client || !files.length) return;
+  await openModelFiles(files);
+  refreshDetail();
 });

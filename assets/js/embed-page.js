@@ -6,6 +6,8 @@
 //     &layer=…&channel=…&cam=… (one attribution card, or all six)
 //   embed.html#view=maximize&layer=…&channel=…&target=…&seed=…&steps=…&lr=…&l2=…&jitter=…
 //     &blur=…&sigma=…&clip=…&y=…&x=… (activation maximisation, run from the linked settings)
+// Any of them takes &model=<id>: a model of the site's catalogue (assets/models/index.json);
+// an unknown id is said and the bundled model shown.
 // It boots only what the view needs, never takes focus or scrolls the host page, and tells
 // the host its height (assets/embed.js on the host resizes the frame). It accepts no messages.
 import { showDetail } from "./detail.js";
@@ -111,19 +113,36 @@ async function boot() {
     await import("./playground.js");  // it waits for the booted flag below
   }
   const needModel = view !== "playground";
-  const { client, examples } = await startPython((_, label) => status(`${label}…`), { needModel });
+  const started = await startPython((_, label) => status(`${label}…`), { needModel });
+  const { client } = started;
+  let { examples } = started;
+  let note = "";
   window.cnnlens = { client, python: client.python };
   document.documentElement.dataset.cnnlensBooted = "true";
   if (needModel) {
+    const model = params.get("model");
     const wanted = params.get("image");
-    await client.ask("example", examples.some((e) => e.file === wanted) ? wanted : examples[0].file);
+    const pick = (list) => (list.some((e) => e.file === wanted) ? wanted : list[0].file);
+    const entry = started.catalogue.find((e) => e.id === model);
+    if (model && !entry) {
+      note = `There is no model “${model}” in this site's catalogue; this view shows the bundled model instead.`;
+    }
+    if (entry && entry.id !== started.model) {
+      // A model without examples of its own runs on the current image: give it one first.
+      if (!entry.examples) await client.ask("example", pick(examples));
+      status(`Opening ${entry.name}…`);
+      ({ examples } = await client.ask("open_model", entry.id));
+      if (entry.examples && wanted !== examples[0].file) await client.ask("example", pick(examples));
+    } else {
+      await client.ask("example", pick(examples));
+    }
     if (view === "overview") await showOverview(client);
     else if (DETAIL_KINDS.has(view)) await showView(client);
     else if (view === "attribution" || METHODS.includes(view)) await showAttribution(client);
     else if (view === "maximize") await showMaximize(client);
     else throw new Error(`there is no view called “${view}”`);
   }
-  status("");
+  status(note);
   if (view === "playground") {
     await new Promise((resolve) => {
       const wait = () => ($("playground").playground?.view ? resolve() : setTimeout(wait, 50));

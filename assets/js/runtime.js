@@ -17,10 +17,11 @@ export async function startPython(stage, { needModel = true } = {}) {
     async: true,
   });
   const client = new Client(worker.sync);
-  if (!needModel) return { client, examples: [] };
+  if (!needModel) return { client, examples: [], catalogue: [], model: null };
   stage("packages", "Loading NumPy and Pillow");
   await client.ask("load_packages");
   stage("model", "Loading the model");
   const started = await client.ask("start", here("./"));
-  return { client, examples: started.examples };
+  // catalogue: the models the page offers; model: the id of the one loaded (protocol.js's Started).
+  return { client, examples: started.examples, catalogue: started.catalogue, model: started.model };
 }
