@@ -72,8 +72,11 @@ def test_layers_increase_along_edges_and_boxes_do_not_overlap(name):
         source, target = by_id[edge["source"]], by_id[edge["target"]]
         assert source["layer"] < target["layer"]
         points = np.array(edge["points"])
-        assert points[0].tolist() == [source["x"], source["y"] + source["height"] / 2]
-        assert points[-1].tolist() == [target["x"], target["y"] - target["height"] / 2]
+        # From the source's bottom side to the target's top side.
+        assert points[0, 1] == source["y"] + source["height"] / 2
+        assert points[-1, 1] == target["y"] - target["height"] / 2
+        assert abs(points[0, 0] - source["x"]) < source["width"] / 2
+        assert abs(points[-1, 0] - target["x"]) < target["width"] / 2
         assert (np.diff(points[:, 1]) > 0).all()  # every bend lies one layer further down
     boxes = np.array([[n["x"] - n["width"] / 2, n["y"] - n["height"] / 2,
                        n["x"] + n["width"] / 2, n["y"] + n["height"] / 2]
@@ -129,6 +132,10 @@ def test_residual_adds_merge_two_edges_and_inception_concats_four():
     adds = [n for n in resnet["nodes"] if n["op"] == "Add"]
     assert len(adds) == 16  # 3 + 4 + 6 + 3 bottleneck blocks
     assert all(incoming[n["id"]] == 2 for n in adds)
+    arrivals = {}
+    for edge in resnet["edges"]:
+        arrivals.setdefault(edge["target"], set()).add(tuple(edge["points"][-1]))
+    assert all(len(arrivals[n["id"]]) == 2 for n in adds)  # two arrowheads, side by side
     googlenet = view("googlenet")
     incoming = {}
     for edge in googlenet["edges"]:

@@ -43,6 +43,8 @@ DUMMY_WIDTH = 8.0
 """Room an edge passing through a layer takes beside the boxes there."""
 SWEEPS = 8
 """Down-and-up barycentre sweeps: enough for the orders of the gallery's nets to settle."""
+PORT_GAP = 14.0
+"""Distance between the ends of two edges meeting one side of a box."""
 BYTES_PER_ELEMENT = 4
 """Activations are float32 in the engine (:mod:`cnnlens.forward`)."""
 
@@ -212,6 +214,34 @@ def _x_coordinates(rows: list[list[int]], widths: np.ndarray, chains: list[list[
     return x - (x - widths / 2).min()
 
 
+def _spread(count: int) -> np.ndarray:
+    """Offsets ``(count,)`` from a box's centre for ``count`` edges meeting one side of it,
+    left to right and centred, so a merge shows each of its inputs arriving."""
+    step = min(PORT_GAP, (NODE_WIDTH - 2 * PORT_GAP) / max(count - 1, 1))
+    return (np.arange(count) - (count - 1) / 2) * step
+
+
+def _ports(chains: list[list[int]], x: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per edge, where it leaves its source's bottom and reaches its target's top, as
+    offsets from the boxes' centres: edges sharing a side are spread in the order of the
+    vertex they come from or go to, so they do not cross there."""
+    starts = [0.0] * len(chains)
+    ends = [0.0] * len(chains)
+    leaving: dict[int, list[int]] = {}
+    arriving: dict[int, list[int]] = {}
+    for k, chain in enumerate(chains):
+        leaving.setdefault(chain[0], []).append(k)
+        arriving.setdefault(chain[-1], []).append(k)
+    for side, offsets, neighbour in ((leaving, starts, 1), (arriving, ends, -2)):
+        for group in side.values():
+            if len(group) < 2:
+                continue
+            group.sort(key=lambda k: x[chains[k][neighbour]])
+            for k, offset in zip(group, _spread(len(group)), strict=True):
+                offsets[k] = float(offset)
+    return starts, ends
+
+
 def _label(node: Node, summary: LayerSummary, index: int) -> str:
     return node.name or (summary.outputs[0] if summary.outputs else f"{node.op_type} {index}")
 
@@ -258,12 +288,14 @@ def architecture(model: Model, input_shape: tuple[int, ...] | None = None) -> di
             "tensor": next((name for name in node.outputs if name), ""),
             "shape": list(summary.output_shape), "params": summary.params,
             "macs": summary.macs, **box(i + 1)})
+    starts, ends = _ports(chains, x)
     drawn = []
-    for (source, target), chain in zip(edges, chains, strict=True):
+    for (source, target), chain, start, end in zip(edges, chains, starts, ends, strict=True):
         top, bottom = chain[0], chain[-1]
-        points = [[round(float(x[top]), 1), round(float(y[top] + NODE_HEIGHT / 2), 1)]]
+        points = [[round(float(x[top] + start), 1), round(float(y[top] + NODE_HEIGHT / 2), 1)]]
         points += [[round(float(x[v]), 1), round(float(y[v]), 1)] for v in chain[1:-1]]
-        points.append([round(float(x[bottom]), 1), round(float(y[bottom] - NODE_HEIGHT / 2), 1)])
+        points.append([round(float(x[bottom] + end), 1),
+                       round(float(y[bottom] - NODE_HEIGHT / 2), 1)])
         drawn.append({"source": source, "target": target, "points": points})
     activations = math.prod(shape) + sum(math.prod(layer.output_shape) for layer in layers)
     return {
