@@ -74,6 +74,14 @@ function truncate(text, length) {
   return text.length > length ? `${text.slice(0, length - 1)}…` : text;
 }
 
+// Names lose their middle: "inception3a.branch2.1.relu" → "inception3a…ch2.1.relu", the
+// block and the layer both still there.
+function shorten(text, length) {
+  if (text.length <= length) return text;
+  const head = Math.ceil((length - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (length - 1 - head))}`;
+}
+
 // Op names as short as a box's line needs; the label read aloud keeps the full name.
 const SHORT_OPS = { BatchNormalization: "BatchNorm", GlobalAveragePool: "GlobalAvgPool", LocalResponseNormalization: "LRN" };
 
@@ -81,7 +89,7 @@ function nodeGroup(node) {
   const left = node.x - node.width / 2;
   const top = node.y - node.height / 2;
   const lines = [
-    svg("text", { x: 8, y: 16, class: "arch-name" }, [truncate(node.name, 23)]),
+    svg("text", { x: 8, y: 16, class: "arch-name" }, [shorten(node.name, 22)]),
     svg("text", { x: 8, y: 32, class: "arch-op" }, [truncate(`${SHORT_OPS[node.op] || node.op}${node.detail ? ` ${node.detail}` : ""} · ${shapeText(node.shape)}`, 28)]),
   ];
   if (node.id >= 0) {

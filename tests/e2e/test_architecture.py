@@ -147,31 +147,33 @@ def test_screenshots_at_desktop_and_phone_sizes(opened):
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
-def test_resnet50_from_the_cpython_view_model_draws_every_node(opened):
+@pytest.mark.parametrize(("name", "merge", "nodes"),
+                         [("resnet50", "Add", 176), ("googlenet", "Concat", 197)])
+def test_gallery_nets_from_the_cpython_view_model_draw_every_node(opened, name, merge, nodes):
     """Opening ResNet-50 in the page would materialise 25 M weights and run it at 224 × 224:
-    the renderer is checked on the CPython view-model instead."""
+    the renderer is checked on the CPython view-model instead, around a merge."""
     page = opened
-    made = architecture(read_model((GALLERY / "resnet50.onnx").read_bytes(), weights="shapes"))
-    count = page.evaluate("""async (text) => {
+    made = architecture(read_model((GALLERY / f"{name}.onnx").read_bytes(), weights="shapes"))
+    count = page.evaluate("""async ([text, op]) => {
       const { ArchitectureView } = await import("./assets/js/architecture.js");
       const section = document.createElement("section");
-      section.id = "architecture-resnet50";
+      section.id = "architecture-gallery";
       section.className = "architecture";
       document.querySelector("main").append(section);
       const view = new ArchitectureView(section, { onJump: () => {} });
       view.render(JSON.parse(text));
-      const add = JSON.parse(text).nodes.find((n) => n.op === "Add" && n.id > 20);
-      view.focusNode(add.id);  // a residual merge, in the middle of the view
+      const merge = JSON.parse(text).nodes.find((n) => n.op === op && n.id > 20);
+      view.focusNode(merge.id);  // a merge, in the middle of the view
       view.zoom(0.6);
       return section.querySelectorAll("g.arch-node").length;
-    }""", json.dumps(made))
-    assert count == len(made["nodes"]) == 176
-    section = page.locator("#architecture-resnet50")
+    }""", [json.dumps(made), merge])
+    assert count == len(made["nodes"]) == nodes
+    section = page.locator("#architecture-gallery")
     section.scroll_into_view_if_needed()
-    section.screenshot(path=str(ARTIFACTS / "architecture-resnet50.png"))
-    page.click("#architecture-resnet50 .arch-toolbar button[title^='Fit']")
-    section.screenshot(path=str(ARTIFACTS / "architecture-resnet50-fit.png"))
-    page.evaluate("document.querySelector('#architecture-resnet50').remove()")
+    section.screenshot(path=str(ARTIFACTS / f"architecture-{name}.png"))
+    page.click("#architecture-gallery .arch-toolbar button[title^='Fit']")
+    section.screenshot(path=str(ARTIFACTS / f"architecture-{name}-fit.png"))
+    page.evaluate("document.querySelector('#architecture-gallery').remove()")
 
 
 def test_no_content_security_policy_violation(opened):
