@@ -12,7 +12,7 @@ from PIL import Image
 
 from cnnlens.onnx_reader import read_model
 from cnnlens.views.architecture import architecture
-from tests.e2e.conftest import ARTIFACTS, screenshot
+from tests.e2e.conftest import ARTIFACTS, screenshot, wait_ready
 from tests.paths import BUNDLED_MODEL
 from tests.test_gallery import GALLERY
 
@@ -174,6 +174,21 @@ def test_gallery_nets_from_the_cpython_view_model_draw_every_node(opened, name, 
     page.click("#architecture-gallery .arch-toolbar button[title^='Fit']")
     section.screenshot(path=str(ARTIFACTS / f"architecture-{name}-fit.png"))
     page.evaluate("document.querySelector('#architecture-gallery').remove()")
+
+
+def test_another_model_redraws_the_open_view(opened):
+    page = opened
+    lenet = architecture(read_model((GALLERY / "lenet5.onnx").read_bytes(), weights="shapes"))
+    drawn = int(page.evaluate("Number(document.documentElement.dataset.cnnlensReady)"))
+    page.select_option("#model-select", "lenet5")
+    wait_ready(page, drawn + 1)
+    # Both nets have 12 layers: the totals tell them apart.
+    page.wait_for_function(
+        "t => document.querySelector('#architecture .arch-totals').textContent.includes(t)",
+        arg=f"{lenet['totals']['params']:,} parameters")
+    names = page.eval_on_selector_all("#architecture g.arch-node",
+                                      "gs => gs.map(g => g.getAttribute('aria-label'))")
+    assert [name.split(":")[0] for name in names] == [n["name"] for n in lenet["nodes"]]
 
 
 def test_no_content_security_policy_violation(opened):
