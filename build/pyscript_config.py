@@ -14,6 +14,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "assets" / "pyscript.json"
 PACKAGE = ROOT / "py" / "cnnlens"
+# The runtime's big downloads, whose sizes let the boot show "4.2 of 12.5 MB"
+# (assets/js/runtime-progress.js counts the bytes as they arrive).
+SIZES = ROOT / "assets" / "runtime-sizes.json"
+PYODIDE = ROOT / "build" / "vendor" / "pyodide"
+RUNTIME_FILES = ("pyodide.asm.wasm", "python_stdlib.zip")
 
 
 def config() -> dict[str, object]:
@@ -31,12 +36,26 @@ def render() -> str:
     return json.dumps(config(), indent=2) + "\n"
 
 
+def runtime_sizes() -> str | None:
+    """`{file name: bytes}` of the vendored runtime files, or None before `make vendor`."""
+    paths = [PYODIDE / name for name in RUNTIME_FILES]
+    if not all(path.is_file() for path in paths):
+        return None
+    return json.dumps({path.name: path.stat().st_size for path in paths}, indent=2) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    if path.exists() and path.read_text() == text:
+        return
+    path.write_text(text)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
 def main() -> int:
-    text = render()
-    if CONFIG.exists() and CONFIG.read_text() == text:
-        return 0
-    CONFIG.write_text(text)
-    print(f"wrote {CONFIG.relative_to(ROOT)}")
+    _write(CONFIG, render())
+    sizes = runtime_sizes()
+    if sizes is not None:
+        _write(SIZES, sizes)
     return 0
 
 

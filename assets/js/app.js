@@ -23,14 +23,17 @@ let catalogue = [];  // the site's models (assets/models/index.json, via the wor
 let modelId = null;  // the catalogue id of the model on screen; null: one the user opened
 let examplesFolder = "";  // where the example strip's images are
 
-function stage(key, label) {
+// `progress` ({fraction, text}, runtime.js): how far into this stage, e.g. the runtime's
+// download; repeated calls for the same stage update the bar and label but mark it once.
+function stage(key, label, progress = null) {
   const index = STAGES.indexOf(key);
-  $("boot-progress").value = index;
-  if (label) $("boot-label").textContent = `${label}…`;
+  $("boot-progress").value = index + (progress ? progress.fraction : 0);
+  if (label) $("boot-label").textContent = progress ? `${label}… ${progress.text}` : `${label}…`;
   for (const item of $("boot-stages").children) {
     const i = STAGES.indexOf(item.dataset.stage);
     item.className = i < index ? "done" : i === index ? "active" : "";
   }
+  if (document.documentElement.dataset.cnnlensStage === key) return;
   document.documentElement.dataset.cnnlensStage = key;
   performance.mark(`cnnlens:stage:${key}`);
 }
