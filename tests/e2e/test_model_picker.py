@@ -174,6 +174,21 @@ def test_a_missing_shard_is_named_and_nothing_changes(page, tfjs_files):
     assert ready(page) == before
 
 
+def test_a_model_json_and_its_shards_dropped_together_open(page, tfjs_files):
+    pick(page, "fashion-mnist")
+    before = ready(page)
+    page.evaluate("""files => {
+      const transfer = new DataTransfer();
+      for (const [name, bytes] of files) {
+        transfer.items.add(new File([new Uint8Array(bytes)], name));
+      }
+      document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+    }""", [[name, list(data)] for name, data in reversed(tfjs_files.items())])
+    wait_ready(page, before + 1)
+    assert page.locator("#message").is_hidden()
+    assert sorted(probabilities(page)) == [f"class {k}" for k in range(5)]
+
+
 def test_a_gallery_net_opens_labelled_untrained_on_the_current_image(page):
     pick(page, "cnn-explainer")
     image = page.locator("#image-name").text_content()
