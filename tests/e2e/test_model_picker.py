@@ -227,3 +227,13 @@ def test_an_embed_shows_the_linked_model(browser, site):
     assert frame.locator("section.kind-input canvas.tile").count() == 3
     assert frame.locator("#embed-status").is_hidden()
     frame.close()
+
+
+def test_an_embed_with_an_unknown_model_says_so_and_shows_the_bundled_one(browser, site):
+    frame = browser.context.new_page()
+    frame.goto(site + "embed.html#view=overview&model=no-such-net")
+    wait_ready(frame, 1)
+    assert frame.locator("section.kind-input canvas.tile").count() == 1
+    status = frame.locator("#embed-status").text_content()
+    assert "no-such-net" in status and "bundled model" in status
+    frame.close()
