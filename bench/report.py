@@ -19,7 +19,8 @@ REPORT = ROOT / "bench" / "report.html"
 COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
 # The medians whose history is plotted, one small chart each.
 HISTORY = ("cold_boot_ms", "warm_boot_ms", "forward_ms", "backward_ms", "image_switch_ms",
-           "attribution_click_ms", "maximize_steps_per_s", "cpython_forward_vgg224_ms")
+           "attribution_click_ms", "maximize_steps_per_s", "cpython_forward_vgg224_ms",
+           "detail_transition_longest_frame_ms")
 
 
 def _number(value: float, key: str) -> str:
