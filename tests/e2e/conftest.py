@@ -132,6 +132,21 @@ def wait_ready(page, count: int) -> None:
     )
 
 
+def open_view(page, layer: str, channel: int, kind: str) -> None:
+    """Clicks a tile or class and waits until the detail view of `kind` shows it."""
+    opened = int(page.evaluate("Number(document.querySelector('#detail').dataset.opened || 0)"))
+    page.click(f"#overview [data-layer='{layer}'][data-channel='{channel}']")
+    page.wait_for_function(
+        "([n, kind]) => Number(document.querySelector('#detail').dataset.opened || 0) > n"
+        " && document.querySelector('#detail').dataset.kind === kind", arg=[opened, kind])
+
+
+def values(page, selector: str) -> list[float]:
+    """The numbers (`data-value`) of the detail view's elements matching `selector`."""
+    return page.eval_on_selector_all(f"#detail {selector}",
+                                     "es => es.map(e => Number(e.dataset.value))")
+
+
 def open_tab(page, selector: str, tab: str) -> None:
     """Clicks the tile or class at `selector`, waits for its detail view, then selects the
     detail panel's tab `tab` (e.g. "#tab-attribution") unless it is selected already."""

@@ -20,7 +20,7 @@ from cnnlens.onnx_reader import read_model
 from cnnlens.preprocess import preprocess
 from tests.paths import BUNDLED_MODEL, EXAMPLES
 
-from .conftest import ARTIFACTS, wait_ready
+from .conftest import ARTIFACTS, open_view, values, wait_ready
 from .test_security import RECORD_VIOLATIONS
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -56,19 +56,6 @@ def page(browser, site):
     wait_ready(page, 1)
     page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
     return page
-
-
-def open_view(page, layer: str, channel: int, kind: str) -> None:
-    opened = int(page.evaluate("Number(document.querySelector('#detail').dataset.opened || 0)"))
-    page.click(f"#overview [data-layer='{layer}'][data-channel='{channel}']")
-    page.wait_for_function(
-        "([n, kind]) => Number(document.querySelector('#detail').dataset.opened || 0) > n"
-        " && document.querySelector('#detail').dataset.kind === kind", arg=[opened, kind])
-
-
-def values(page, selector: str) -> list[float]:
-    return page.eval_on_selector_all(f"#detail {selector}",
-                                     "es => es.map(e => Number(e.dataset.value))")
 
 
 def state(page) -> dict[str, str]:

@@ -13,7 +13,7 @@ from cnnlens.onnx_reader import read_model
 from cnnlens.preprocess import preprocess
 from tests.paths import BUNDLED_MODEL, EXAMPLES
 
-from .conftest import screenshot
+from .conftest import open_view, screenshot, values
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -26,19 +26,6 @@ def engine():
     return model, run(model, x)
 
 
-
-
-def open_view(page, layer: str, channel: int, kind: str) -> None:
-    opened = int(page.evaluate("Number(document.querySelector('#detail').dataset.opened || 0)"))
-    page.click(f"#overview [data-layer='{layer}'][data-channel='{channel}']")
-    page.wait_for_function(
-        "([n, kind]) => Number(document.querySelector('#detail').dataset.opened || 0) > n"
-        " && document.querySelector('#detail').dataset.kind === kind", arg=[opened, kind])
-
-
-def values(page, selector: str) -> list[float]:
-    return page.eval_on_selector_all(f"#detail {selector}",
-                                     "es => es.map(e => Number(e.dataset.value))")
 
 
 def position(page) -> tuple[int, int]:
