@@ -21,11 +21,11 @@ import pytest
 from onnx import numpy_helper
 
 from cnnlens.loader import load_model
-from cnnlens.page import App
 from cnnlens.preprocess import preprocess
 from cnnlens.session import Session
 from cnnlens.views.figures import FIGURES, figures, fmt
 from tests.onnx_builders import ModelBuilder, onnxruntime_outputs
+from tests.page_app import local_app
 from tests.paths import BUNDLED_MODEL, EXAMPLES, ROOT
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -240,12 +240,8 @@ def test_a_model_without_relu_or_plain_pooling_has_only_the_figures_it_can_draw(
     json.dumps(made, allow_nan=False)
 
 
-async def _fetch(url: str) -> bytes:
-    return (ROOT / url.removeprefix("base/")).read_bytes()
-
-
 def test_the_page_answers_the_figures_of_the_image_on_screen(made, first):
-    app = App(_fetch, "base/")
+    app = local_app()
     assert "error" in app.figures()  # no image yet: an answer, not a crash
     asyncio.run(app.start())
     asyncio.run(app.example(first))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import onnx
@@ -10,21 +9,15 @@ import pytest
 
 from cnnlens.page import App
 from tests.bad_models import bad_model_files
-from tests.paths import BUNDLED_MODEL, ROOT
+from tests.page_app import app_showing_first_example
+from tests.paths import BUNDLED_MODEL
 
 BAD = list(bad_model_files().values())
 
 
-async def _fetch(url: str) -> bytes:
-    return (ROOT / url.removeprefix("base/")).read_bytes()
-
-
 @pytest.fixture
 def app() -> App:
-    app = App(_fetch, "base/")
-    first = json.loads(asyncio.run(app.start())["examples"])[0]["file"]
-    assert "view" in asyncio.run(app.example(first))
-    return app
+    return app_showing_first_example()[0]
 
 
 def relabelled(names: list[str]) -> bytes:

@@ -13,6 +13,7 @@ import pytest
 from cnnlens.errors import CnnlensError
 from cnnlens.loader import load_model
 from cnnlens.page import CATALOGUE_PATH, EXAMPLES_PATH, MODEL_PATH, App
+from tests.page_app import app_showing_first_example, local_app
 from tests.paths import ROOT
 
 CATALOGUE = json.loads((ROOT / CATALOGUE_PATH).read_text())
@@ -23,19 +24,9 @@ TOO_LARGE = {"vgg16", "vgg19"}
 SMALL = ["fashion-mnist", "cnn-explainer", "lenet5", "squeezenet1_1", "resnet18"]
 
 
-async def _fetch(url: str) -> bytes:
-    path = ROOT / url.removeprefix("base/")
-    if not path.is_file():
-        raise CnnlensError(f"could not load {url} (HTTP 404)")
-    return path.read_bytes()
-
-
 @pytest.fixture
 def app() -> App:
-    app = App(_fetch, "base/")
-    first = json.loads(asyncio.run(app.start())["examples"])[0]["file"]
-    assert "view" in asyncio.run(app.example(first))
-    return app
+    return app_showing_first_example()[0]
 
 
 def state(app: App) -> tuple:
@@ -60,7 +51,7 @@ def test_the_catalogue_is_whole_and_starts_with_the_bundled_model():
 
 
 def test_start_answers_the_catalogue_and_the_bundled_id():
-    answer = asyncio.run(App(_fetch, "base/").start())
+    answer = asyncio.run(local_app().start())
     assert json.loads(answer["catalogue"]) == CATALOGUE
     assert answer["model"] == CATALOGUE[0]["id"]
 

@@ -8,7 +8,6 @@ the `onnx` package reading what our writer wrote.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import math
@@ -32,6 +31,7 @@ from cnnlens.onnx_reader import read_model
 from cnnlens.onnx_writer import varint, write_model
 from cnnlens.protobuf import read_varint
 from tests.onnx_builders import onnxruntime_outputs
+from tests.page_app import app_showing_first_example
 from tests.paths import BUNDLED_MODEL, ROOT
 
 ATOL = 2e-5
@@ -598,14 +598,8 @@ def test_cli_convert_tfjs_errors(tmp_path):
 
 
 def test_the_page_opens_model_json_with_its_shard():
-    from cnnlens.page import App
 
-    async def fetch(url: str) -> bytes:
-        return (ROOT / url.removeprefix("base/")).read_bytes()
-
-    app = App(fetch, "base/")
-    first = json.loads(asyncio.run(app.start())["examples"])[0]["file"]
-    asyncio.run(app.example(first))
+    app, _ = app_showing_first_example()
     model = Sequential((28, 28, 1)).conv("c", 2, 5, 2).pool("p", "MaxPooling2D").flatten() \
         .dense("d", 4, "softmax")
     text, shard = model.files()

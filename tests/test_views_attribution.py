@@ -3,7 +3,6 @@ rasters are those numbers on the named colour scales, and bad choices are refuse
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -16,11 +15,11 @@ from cnnlens.methods.attribution import METHODS, attribute, upsample
 from cnnlens.methods.targets import target_for
 from cnnlens.model_card import model_card
 from cnnlens.onnx_reader import read_model
-from cnnlens.page import App
 from cnnlens.preprocess import input_preview, preprocess
 from cnnlens.views import colormap
 from cnnlens.views.attribution import attribution_view
 from tests.onnx_builders import ModelBuilder
+from tests.page_app import app_showing_first_example
 from tests.paths import BUNDLED_MODEL, EXAMPLES, ROOT
 
 CLASSES = [f"c{i}" for i in range(10)]
@@ -194,12 +193,7 @@ def test_bad_choices_are_refused_with_a_clear_message(bundled, layer, channel, m
 
 
 def test_the_page_answers_through_the_protocol_and_keeps_its_state():
-    async def fetch(url: str) -> bytes:
-        return (ROOT / url.removeprefix("base/")).read_bytes()
-
-    app = App(fetch, "base/")
-    first = json.loads(asyncio.run(app.start())["examples"])[0]["file"]
-    asyncio.run(app.example(first))
+    app, _ = app_showing_first_example()
     session = app.session
     answer = app.attribution("logits", 3, "guided", "")
     assert set(answer) == {"view", "numbers", "rasters"}

@@ -18,21 +18,15 @@ from cnnlens.methods.targets import target_for
 from cnnlens.page import App
 from cnnlens.preprocess import input_preview
 from cnnlens.views import maximize
-from tests.paths import ROOT
+from tests.page_app import app_showing_first_example, local_app
 
 REGULARISED = {"l2_decay": 0.02, "jitter": 2, "blur_every": 3, "blur_sigma": 0.7,
                "clip": True, "step_size": 0.05}
 
 
-async def _fetch(url: str) -> bytes:
-    return (ROOT / url.removeprefix("base/")).read_bytes()
-
-
 @pytest.fixture
 def app() -> App:
-    app = App(_fetch, "base/")
-    examples = json.loads(asyncio.run(app.start())["examples"])
-    assert "view" in asyncio.run(app.example(examples[0]["file"]))
+    app, examples = app_showing_first_example()
     app.example_files = [e["file"] for e in examples]
     return app
 
@@ -196,7 +190,7 @@ def test_a_new_image_ends_the_job_and_a_colour_range_does_not(app):
 
 
 def test_no_job_before_an_image():
-    app = App(_fetch, "base/")
+    app = local_app()
     asyncio.run(app.start())
     assert "error" in app.maximize_start("conv_1_1:0", "{}", 0, 1)
 
