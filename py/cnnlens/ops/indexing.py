@@ -16,7 +16,14 @@ import numpy as np
 from cnnlens.errors import ModelError
 from cnnlens.graph import BFLOAT16, ELEM_TYPE_NAMES, STRING
 from cnnlens.ops.arguments import Inputs, axis, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, floating, same_shape
+from cnnlens.ops.spec import (
+    Grads,
+    OpSpec,
+    Shape,
+    computed_at_run_time,
+    floating,
+    same_shape,
+)
 
 
 def shape_slice(rank: int, attrs: dict[str, Any]) -> slice:
@@ -205,7 +212,7 @@ def slice_shape(shapes: list[Shape | None], attrs: dict[str, Any],
     x = shapes[0]
     if x is None:
         return None
-    if any(shapes[i] is not None and constants[i] is None for i in range(1, len(shapes))):
+    if computed_at_run_time(shapes, constants, range(1, len(shapes))):
         return None  # the window is computed at run time
     chosen = slices(x, constants, attrs)
     return tuple(len(range(*s.indices(d))) for s, d in zip(chosen, x, strict=True))

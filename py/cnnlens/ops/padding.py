@@ -15,7 +15,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, axis, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, floating
+from cnnlens.ops.spec import Grads, OpSpec, Shape, computed_at_run_time, floating
 
 PAD_MODES = ("constant", "reflect", "edge", "wrap")
 
@@ -145,8 +145,7 @@ def vjp_pad(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], gr
 def pad_shape(shapes: list[Shape | None], attrs: dict[str, Any],
               constants: list[np.ndarray | None]) -> Shape | None:
     x = shapes[0]
-    if x is None or any(i < len(shapes) and shapes[i] is not None and constants[i] is None
-                        for i in (1, 3)):
+    if x is None or computed_at_run_time(shapes, constants, (1, 3)):
         return None  # pads or axes computed at run time
     widths, _, _ = pad_arguments(len(x), constants, attrs)
     return tuple(d + b + e for d, (b, e) in zip(x, widths, strict=True))

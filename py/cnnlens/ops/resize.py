@@ -24,7 +24,14 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, axis, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, VjpFunction, floating
+from cnnlens.ops.spec import (
+    Grads,
+    OpSpec,
+    Shape,
+    VjpFunction,
+    computed_at_run_time,
+    floating,
+)
 
 TRANSFORMS = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
               "asymmetric")
@@ -226,7 +233,7 @@ def resize_shape(shapes: list[Shape | None], attrs: dict[str, Any],
     x = shapes[0]
     if x is None:
         return None
-    if any(shapes[i] is not None and constants[i] is None for i in range(1, len(shapes))):
+    if computed_at_run_time(shapes, constants, range(1, len(shapes))):
         return None  # scales or sizes computed at run time
     opset10 = len(constants) == 2  # opset 10 has (X, scales); later opsets X, roi, scales…
     return resize_plan(x, constants, attrs, opset10).sizes

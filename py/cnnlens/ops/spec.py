@@ -101,6 +101,14 @@ def broadcast_shape(shapes: list[Shape | None], attrs: dict[str, Any],
     return tuple(np.broadcast_shapes(shapes[0], shapes[1]))
 
 
+def computed_at_run_time(shapes: list[Shape | None], constants: list[np.ndarray | None],
+                         indices: Sequence[int]) -> bool:
+    """Whether any of the inputs at ``indices`` is present but not a constant: a shape rule
+    that needs their values (pads, scales, slice bounds) cannot infer the output then."""
+    return any(i < len(shapes) and shapes[i] is not None and constants[i] is None
+               for i in indices)
+
+
 def floating(array: np.ndarray | None) -> bool:
     """Whether ``array`` is a floating-point tensor, the only kind a gradient flows into."""
     return array is not None and np.issubdtype(array.dtype, np.floating)
