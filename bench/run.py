@@ -12,17 +12,7 @@ import datetime as dt
 import json
 import sys
 
-from bench import (
-    boot,
-    embed,
-    engine,
-    interaction,
-    memory,
-    methods,
-    models,
-    pyodide_forward,
-    report,
-)
+from bench import boot, embed, engine, interaction, memory, methods, pyodide_forward, report
 from bench.browser import ROOT, booted_page, fresh_browser, git_sha, machine, site, summary
 
 RESULTS = ROOT / "bench" / "results"
@@ -44,10 +34,6 @@ def browser_figures(runs: int, switches: int) -> dict:
             results.update(forward)
             results["figures"].update(interaction.measure(page, max(runs, 20)))
             results["figures"].update(methods.measure(page, runs))
-            # Last on this page: it leaves a gallery net open.
-            gallery = models.measure(page, min(runs, 5))
-            results["figures"].update(gallery["figures"])
-            results["gallery_failures"] = gallery["failures"]
             # A page of its own, so the leak check starts from a just-booted state.
             leak = memory.growth(booted_page(browser, url), switches)
     results["memory"] = {"switches": switches, **leak}
