@@ -242,7 +242,9 @@ export class Overview {
       this.tooltip.hidden = true;
       return;
     }
-    for (const path of this.incoming.get(key(item.dataset.layer, item.dataset.channel)) || []) path.classList.add("lit");
+    let edges = this.incoming.get(key(item.dataset.layer, item.dataset.channel)) || [];
+    if (typeof edges === "function") edges = edges();  // a wide network's, made on demand
+    for (const path of edges) path.classList.add("lit");
     this.tooltip.textContent = item.getAttribute("aria-label");
     const box = this.root.getBoundingClientRect();
     const r = item.getBoundingClientRect();

@@ -276,3 +276,33 @@ def test_any_model_the_engine_runs_gets_an_overview(playwright_instance, site, t
 
 def test_no_request_left_127_0_0_1_during_the_overview_tests(page, browser):
     assert browser.outside_requests() == []
+
+
+def wide_model() -> bytes:
+    """Two 96-channel convolutions: 9,216 edges into the second alone, past what rests on
+    screen (a ResNet's 512 × 512 convolutions once overflowed the JS stack)."""
+    b = ModelBuilder((1, 1, 8, 8), seed=3)
+    y = b.add("Conv", [b.input, b.weight((96, 1, 3, 3))], pads=[1, 1, 1, 1], name="wide_1")
+    y = b.add("Relu", [y], name="relu_1")
+    y = b.add("Conv", [y, b.weight((96, 96, 3, 3))], pads=[1, 1, 1, 1], name="wide_2")
+    y = b.add("Flatten", [y])
+    y = b.add("Gemm", [y, b.weight((10, 96 * 64)), b.weight((10,), "b", 1)], transB=1)
+    return b.build(y).SerializeToString()
+
+
+def test_a_wide_network_draws_its_edges_when_pointed_at(page, tmp_path):
+    path = tmp_path / "wide.onnx"
+    path.write_bytes(wide_model())
+    ready = int(page.evaluate("Number(document.documentElement.dataset.cnnlensReady)"))
+    page.set_input_files("#open-model", str(path))
+    wait_ready(page, ready + 1)
+    # Columns are keyed by their tensors: the image, wide_1, relu_1, wide_2.
+    _, first, relu, second = page.eval_on_selector_all(
+        "#overview section.column[data-layer]", "cs => cs.map(c => c.dataset.layer)")[:4]
+    assert page.locator(f"#overview canvas.tile[data-layer='{second}']").count() == 96
+    assert page.eval_on_selector_all("svg.edges path:not(.transient)", "ps => ps.length") == 0
+    page.hover(f"#overview canvas.tile[data-layer='{second}'][data-channel='40']")
+    assert sorted(lit_edges(page)) == sorted([f"{relu}:{c}", f"{second}:40"] for c in range(96))
+    page.hover(f"#overview canvas.tile[data-layer='{relu}'][data-channel='5']")
+    assert lit_edges(page) == [[f"{first}:5", f"{relu}:5"]]
+    assert page.locator("#message").is_hidden()
