@@ -5,6 +5,7 @@
 import { hideDetail, showDetail } from "./detail.js";
 import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
+import { baseName, isModelFile, readModelFiles } from "./model-files.js";
 import { Overview } from "./overview.js";
 import { explain } from "./protocol.js";
 import { startPython } from "./runtime.js";
@@ -251,46 +252,17 @@ async function askOwnModel(name, ...args) {
   return drawn;
 }
 
-const baseName = (path) => path.split("/").pop();
-
-// An .onnx file, or a TF.js model.json with its weight shards, picked or dropped together.
-// The shards are found by base name in manifest order and joined, as the worker expects.
+// An .onnx file, or a TF.js model.json with its weight shards (model-files.js).
 async function openModelFiles(list) {
-  const files = [...list];
-  const json = files.find((f) => /\.json$/i.test(f.name));
-  if (!json) {
-    const onnx = files.find((f) => /\.onnx$/i.test(f.name));
-    if (!onnx) {
-      showError("Open an .onnx file, or a TF.js model.json together with its weight files (.bin).");
-      return false;
-    }
-    return askOwnModel("model", new Uint8Array(await onnx.arrayBuffer()), onnx.name);
-  }
-  const text = await json.text();
-  let paths;
+  let request;
   try {
-    paths = JSON.parse(text).weightsManifest.flatMap((group) => group.paths);
-  } catch {
-    showError(`${json.name} is not a TF.js model.json: it has no weightsManifest listing its weight files.`);
+    request = await readModelFiles(list);
+  } catch (error) {
+    showError(error.message);
     return false;
   }
-  const byName = new Map(files.map((f) => [f.name, f]));
-  const missing = paths.map(baseName).filter((name) => !byName.has(name));
-  if (missing.length) {
-    const many = missing.length > 1;
-    showError(`${json.name} needs its weight file${many ? "s" : ""} ${missing.join(", ")}, which ${many ? "were" : "was"} not among the files: pick or drop ${many ? "them" : "it"} together with ${json.name}.`);
-    return false;
-  }
-  const parts = await Promise.all(paths.map((p) => byName.get(baseName(p)).arrayBuffer()));
-  const joined = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
-  parts.reduce((at, part) => {
-    joined.set(new Uint8Array(part), at);
-    return at + part.byteLength;
-  }, 0);
-  return askOwnModel("model_tfjs", text, joined, json.name);
+  return askOwnModel(request.name, ...request.args);
 }
-
-const isModelFile = (file) => /\.(onnx|json|bin)$/i.test(file.name);
 
 async function sendFile(file) {
   if (!client || !file) return;
