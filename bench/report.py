@@ -20,7 +20,10 @@ COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
 # The medians whose history is plotted, one small chart each.
 HISTORY = ("cold_boot_ms", "warm_boot_ms", "forward_ms", "backward_ms", "image_switch_ms",
            "attribution_click_ms", "maximize_steps_per_s", "cpython_forward_vgg224_ms",
-           "detail_transition_longest_frame_ms")
+           "detail_transition_longest_frame_ms", "open_resnet18_overview_ms",
+           "forward_resnet18_224_ms", "overview_dom_nodes_resnet50")
+# The gallery nets bench/models.py opens, in the order of the report's bars.
+GALLERY_NETS = ("resnet18", "mobilenetv2", "resnet50")
 
 
 def _number(value: float, key: str) -> str:
@@ -59,7 +62,7 @@ def _bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
         parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">'
                      f'{html.escape(label)}</text><rect x="{left}" y="{y}" width="{w:.1f}" '
                      f'height="{row - 4}" fill="{COLOURS[0]}"/><text x="{left + w + 4:.1f}" '
-                     f'y="{y + 12}">{value:.2f} {unit}</text>')
+                     f'y="{y + 12}">{value:,.{2 if value < 100 else 0}f} {unit}</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -117,6 +120,25 @@ def history(current: dict) -> dict[str, list[tuple[str, float]]]:
                   for r in runs if key in r.get("figures", {})] for key in HISTORY}
 
 
+def _gallery(results: dict) -> list[str]:
+    """Bars of the gallery nets' medians (bench/models.py), and the steps that failed."""
+    figures = results["figures"]
+    sections = []
+    for title, pattern, unit in (
+            ("Forward pass in Pyodide at 3×224×224 (median, ms)", "forward_{}_224_ms", "ms"),
+            ("Opening → complete overview (median, ms)", "open_{}_overview_ms", "ms"),
+            ("DOM elements in the overview", "overview_dom_nodes_{}", "")):
+        nets = [net for net in GALLERY_NETS if pattern.format(net) in figures]
+        if nets:
+            sections += [f"<h2>Gallery nets: {html.escape(title)}</h2>", _bars(
+                title, nets, [figures[pattern.format(net)]["median"] for net in nets], unit)]
+    failed = "".join(f"<li>{html.escape(net)}: {html.escape(why)}</li>"
+                     for net, why in results.get("gallery_failures", {}).items())
+    if failed:
+        sections.append(f"<h2>Gallery steps that failed</h2><ul>{failed}</ul>")
+    return sections
+
+
 def render(results: dict) -> str:
     rows = "".join(
         f"<tr><td>{key}</td><td>{s['n']}</td>" + "".join(
@@ -138,6 +160,7 @@ def render(results: dict) -> str:
                      "ticks in 0.1 ms steps)</h2>", _bars(
             "per layer", [f"{layer['node']} ({layer['op']})" for layer in layers],
             [layer.get("mean", layer["median"]) for layer in layers], "ms")]
+    sections += _gallery(results)
     sections += ["<h2>History</h2>", "".join(
         _history_chart(key, points) for key, points in history(results).items() if points)]
     not_measured = "".join(f"<li>{k}: {html.escape(v)}</li>"

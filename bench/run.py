@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, one results file, one HTML report.
 
     .venv/bin/python -m bench.run [--runs 5] [--switches 50] [--no-browser] [--no-engine]
+                                  [--no-resnet50]
 
 Writes bench/results/<date>-<git sha>[-dirty].json and bench/report.html (git-ignored).
 """
@@ -12,7 +13,17 @@ import datetime as dt
 import json
 import sys
 
-from bench import boot, embed, engine, interaction, memory, methods, pyodide_forward, report
+from bench import (
+    boot,
+    embed,
+    engine,
+    interaction,
+    memory,
+    methods,
+    models,
+    pyodide_forward,
+    report,
+)
 from bench.browser import ROOT, booted_page, fresh_browser, git_sha, machine, site, summary
 
 RESULTS = ROOT / "bench" / "results"
@@ -21,7 +32,7 @@ NOT_MEASURED = {
 }
 
 
-def browser_figures(runs: int, switches: int) -> dict:
+def browser_figures(runs: int, switches: int, resnet50: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
     with site() as url, sync_playwright() as playwright:
@@ -36,6 +47,11 @@ def browser_figures(runs: int, switches: int) -> dict:
             results["figures"].update(methods.measure(page, runs))
             # A page of its own, so the leak check starts from a just-booted state.
             leak = memory.growth(booted_page(browser, url), switches)
+        # Gallery nets, each in browsers of its own: a stuck or failed step is named in
+        # gallery_failures and the other figures are still written.
+        gallery = models.measure(playwright, url, runs, resnet50)
+        results["figures"].update(gallery["figures"])
+        results["gallery_failures"] = gallery["failures"]
     results["memory"] = {"switches": switches, **leak}
     results["figures"]["js_heap_growth_bytes"] = summary(
         [leak["after"]["js_heap_bytes"] - leak["before"]["js_heap_bytes"]])
@@ -50,6 +66,8 @@ def main() -> int:
     parser.add_argument("--switches", type=int, default=50, help="image switches for memory")
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-engine", action="store_true")
+    parser.add_argument("--no-resnet50", action="store_true",
+                        help="skip opening ResNet-50 (minutes on a small machine)")
     args = parser.parse_args()
 
     sha = git_sha()  # before anything runs: the tree measured, not the one after
@@ -57,7 +75,7 @@ def main() -> int:
                      "git": sha, "machine": machine(), "figures": {},
                      "not_measured": NOT_MEASURED}
     if not args.no_browser:
-        browser = browser_figures(args.runs, args.switches)
+        browser = browser_figures(args.runs, args.switches, not args.no_resnet50)
         results["figures"].update(browser.pop("figures"))
         results.update(browser)
     if not args.no_engine:
