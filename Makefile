@@ -4,6 +4,7 @@
 #   make bench   the same prerequisites, then the benchmarks (bench/README.md); not in CI
 #   make vendor  fetch, verify and lay out build/vendor/ from build/manifest.json
 #   make site    build the deployable static site into dist/ (and dist/cnnlens-site.zip)
+#   make prerender  the page's first overview as static files (assets/prerendered/)
 #   make lint    ruff and ESLint (npm ci from package-lock.json)
 #   make model   train the TinyVGG model in .venv-train (torch, onnx)
 #   make fuzz    fuzz the model loader with atheris for $(FUZZ_SECONDS) s (docs/FUZZING.md)
@@ -22,7 +23,7 @@ TRAIN_REQS := build/requirements-train.txt
 CHROMIUM := /usr/bin/chromium
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: serve test bench vendor lint model clean system-packages site fuzz
+.PHONY: serve test bench vendor lint model clean system-packages site fuzz prerender
 
 # The stamp is newer than pyproject.toml once its dependencies are installed.
 $(VENV_STAMP): pyproject.toml
@@ -51,9 +52,16 @@ system-packages:
 		exit 1; \
 	fi
 
+# The page's first overview as static files (assets/prerendered/), made by the worker's own
+# code on its own runtime (Pyodide under Node.js); rewrites nothing while its inputs are unchanged.
+prerender: vendor
+	$(PYTHON) build/prerender.py
+
 # Stdlib only; prints the first-visit bytes per file group (runtime, packages, app, model, images).
-site: vendor
-	$(PYTHON) build/site.py --compare
+# PRERENDER='MODEL:IMAGE:RANGE ...' prerenders more overviews into dist/ (embeds showing them).
+PRERENDER ?=
+site: vendor prerender
+	$(PYTHON) build/site.py --compare $(addprefix --prerender ,$(PRERENDER))
 
 # ESLint and its two packages, pinned with their hashes in package-lock.json.
 NODE_STAMP := node_modules/.stamp
@@ -65,7 +73,7 @@ lint: $(VENV_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check py tests build bench
 	npx --no-install eslint .
 
-serve: $(VENV_STAMP) vendor
+serve: $(VENV_STAMP) vendor prerender
 	$(VENV)/bin/python build/serve.py --port $(PORT)
 
 test: lint vendor system-packages

@@ -14,6 +14,8 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
   `integrity`), so a cache never holds a mix of two releases.
 - `assets/js/offline.js` with the service worker switched on (the repository root, served by
   `make serve`, runs without one, so development never sees files from a stale cache).
+- `assets/prerendered/`, the first overview drawn before Python starts (build/prerender.py),
+  with `--prerender MODEL:IMAGE:RANGE` more of them (an embed's view, say).
 - `pyodide.mjs` renamed to `pyodide.esm.js`: Python 3.11's `http.server` and other plain hosts
   serve `.mjs` as `application/octet-stream`, which browsers refuse as a module.
 
@@ -39,6 +41,7 @@ ZIP_NAME = "cnnlens-site.zip"
 SW_NAME = "sw.js"
 SW_TEMPLATE = ROOT / "build" / "sw.template.js"
 OFFLINE_JS = "assets/js/offline.js"
+PRERENDERED = "assets/prerendered"
 # The line in offline.js that the build flips; the source keeps the worker off.
 SW_OFF = 'const SERVICE_WORKER = null;  // build/site.py switches this on in dist/'
 SW_ON = f'const SERVICE_WORKER = "./{SW_NAME}";'
@@ -101,9 +104,9 @@ def sizes(files: dict[str, Path]) -> dict[str, dict[str, int]]:
     return table
 
 
-def _load_pyscript_config():
-    spec = importlib.util.spec_from_file_location("cnnlens_pyscript_config",
-                                                  ROOT / "build" / "pyscript_config.py")
+def _load(name: str):
+    """A script of build/ (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(f"cnnlens_{name}", ROOT / "build" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -112,7 +115,7 @@ def _load_pyscript_config():
 
 def pyscript_config() -> dict[str, object]:
     """The dev config (generated fresh from py/, never the possibly stale file), for dist."""
-    config = _load_pyscript_config().config()
+    config = _load("pyscript_config").config()
     files = {src: dst for src, dst in config["files"].items()
              if not src.endswith(PY_EXCLUDE)}
     config["files"] = files
@@ -207,14 +210,23 @@ def write_zip(out: Path) -> Path:
     return target
 
 
-def build_site(out: Path, root: Path = ROOT) -> Site:
-    """Writes a clean site into out (removed first) and returns what it holds."""
+def build_site(out: Path, root: Path = ROOT,
+               prerender: list[dict[str, str]] | None = None) -> Site:
+    """Writes a clean site into out (removed first) and returns what it holds.
+
+    `prerender`: overview states to prerender besides the default one (build/prerender.py),
+    e.g. those an embed of the site shows; the repository's own assets/prerendered/ stays."""
     chosen = sources(root)
     if out.exists():
         shutil.rmtree(out)
     for rel, src in chosen.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, out / rel)
+    if prerender:
+        module = _load("prerender")
+        states = [module.default_state(root)]
+        states += [state for state in prerender if state not in states]
+        module.write(out / PRERENDERED, states, force=True)
     _rewrite(out)
     site = write_service_worker(out)
     write_zip(out)
@@ -247,8 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
     parser.add_argument("--compare", action="store_true",
                         help="also print the untrimmed first visit (every vendored file)")
+    parser.add_argument("--prerender", action="append", default=[], metavar="MODEL:IMAGE:RANGE",
+                        help="another overview to prerender (build/prerender.py), repeatable")
     args = parser.parse_args(argv)
-    site = build_site(args.out.resolve())
+    try:
+        states = [_load("prerender").parse_state(text) for text in args.prerender]
+    except argparse.ArgumentTypeError as error:
+        parser.error(str(error))
+    site = build_site(args.out.resolve(), prerender=states)
     if args.compare:
         print("first visit without trimming (every vendored file):")
         print(table(untrimmed_sizes()))

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Writes the first overview the page shows as static files, so it is drawn before Python starts.
+
+    python3 build/prerender.py [--out DIR] [--state MODEL:IMAGE:RANGE ...] [--force]
+
+For each state (the default: the catalogue's first model, its first example, range `layer`;
+plus any `--state`) it runs `page.App`, the worker's own request handlers, and writes the
+overview answer exactly as the worker sends it: the view's JSON text (`<name>.json`) and
+the raster buffer (`<name>.bin`), with `index.json` listing the states and the `start`
+answer's examples and catalogue (the page fills its example strip and model picker from
+them). `assets/prerendered/` holds the default state, committed; `make serve` and `make site`
+run this script first, and it rewrites nothing while its inputs are unchanged.
+
+It runs on the worker's runtime, Pyodide under Node.js, not on CPython: the page compares
+the worker's first answer with these bytes and redraws nothing when they are equal, and
+CPython's NumPy (OpenBLAS, x86 SIMD) rounds some float32 values one unit in the last place
+away from Pyodide's, which changes the view's JSON text (the rasters agree). Without Node.js
+the script says so and leaves the committed files as they are; the page then redraws the
+live answer if it differs.
+
+The same file is imported inside Pyodide (`compute` below), with the repository mounted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "assets" / "prerendered"
+PYODIDE = ROOT / "build" / "vendor" / "pyodide"
+CACHE = ROOT / "build" / "cache" / "prerender"
+STAMP = CACHE / "stamp"
+INDEX = "index.json"
+DEFAULT_RANGE = "layer"
+RANGES = ("layer", "neuron", "network")
+
+# Node loads the vendored pyodide.mjs; pyodide.asm.js is CommonJS, which Node assumes only
+# outside our package.json's "type": "module", so the runtime is linked into the cache.
+NODE_SCRIPT = """
+const [runtime, root, out, states] = process.argv.slice(1);
+const { loadPyodide } = await import(runtime + "/pyodide.mjs");
+const pyodide = await loadPyodide({ indexURL: runtime + "/", stdout: () => {} });
+await pyodide.loadPackage(["numpy", "pillow"], { messageCallback: () => {} });
+pyodide.FS.mkdir("/repo");
+pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root }, "/repo");
+pyodide.FS.mkdir("/out");
+pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: out }, "/out");
+try {
+  const compute = pyodide.runPython(
+    "import sys; sys.path[:0] = ['/repo/py', '/repo/build']; import prerender; prerender.compute");
+  await compute("/repo", "/out", states);
+} catch (error) {
+  console.error(error.message);  // Python's traceback, without the runtime's minified source
+  process.exit(1);
+}
+"""
+
+
+def parse_state(text: str) -> dict[str, str]:
+    """`MODEL:IMAGE:RANGE` (a catalogue id, one of its examples, a colour range)."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts) or parts[2] not in RANGES:
+        raise argparse.ArgumentTypeError(
+            f"a state is MODEL:IMAGE:RANGE with RANGE one of {', '.join(RANGES)}, not {text!r}")
+    return {"model": parts[0], "image": parts[1], "range": parts[2]}
+
+
+def file_stem(state: dict[str, str]) -> str:
+    """`fashion-mnist--ankle-boot_1--layer`: one name per state, safe in any URL."""
+    image = state["image"].rsplit(".", 1)[0]
+    return "--".join((state["model"], image, state["range"]))
+
+
+def default_state(root: Path = ROOT) -> dict[str, str]:
+    catalogue = json.loads((root / "assets" / "models" / "index.json").read_text())
+    entry = catalogue[0]
+    examples = json.loads((root / entry["examples"] / "index.json").read_text())
+    return {"model": entry["id"], "image": examples[0]["file"], "range": DEFAULT_RANGE}
+
+
+# --- inside Pyodide: the worker's handlers, the worker's answers ---
+
+async def compute(root: str, out: str, states_json: str) -> None:
+    """Writes each state's overview answer, as `page.App` answers it, under `out`."""
+    from cnnlens.errors import CnnlensError
+    from cnnlens.page import App
+
+    async def fetch(url: str) -> bytes:
+        path = Path(root) / url
+        if not path.is_file():
+            raise CnnlensError(f"could not load {url} (HTTP 404)")
+        return path.read_bytes()
+
+    listed = []
+    started = None
+    for state in json.loads(states_json):
+        app = App(fetch, "")
+        answer = await app.start()
+        if started is None:
+            started = {"model": answer["model"], "examples": json.loads(answer["examples"]),
+                       "catalogue": json.loads(answer["catalogue"])}
+        if state["model"] != answer["model"]:
+            answer = await app.open_model(state["model"])
+        if "error" not in answer:
+            answer = await app.example(state["image"])
+        if "error" not in answer:
+            answer = app.mode(state["range"])
+        if "error" in answer:
+            raise SystemExit(f"prerender: {file_stem(state)}: {answer['error']}")
+        stem = file_stem(state)
+        (Path(out) / f"{stem}.json").write_text(answer["view"])
+        (Path(out) / f"{stem}.bin").write_bytes(bytes(answer["rasters"]))
+        listed.append({**state, "view": f"{stem}.json", "rasters": f"{stem}.bin"})
+    index = {"started": started, "states": listed}
+    (Path(out) / INDEX).write_text(json.dumps(index, indent=1) + "\n")
+
+
+# --- in CPython: when to run, and running it ---
+
+def inputs(states: list[dict[str, str]], root: Path = ROOT) -> str:
+    """A digest of everything the answers depend on: our Python, the catalogue, the states'
+    models and example folders, the runtime's lock file, this script."""
+    catalogue = json.loads((root / "assets" / "models" / "index.json").read_text())
+    entries = {e["id"]: e for e in catalogue}
+    paths = sorted((root / "py" / "cnnlens").rglob("*.py"))
+    paths += [root / "assets" / "models" / "index.json", PYODIDE / "pyodide-lock.json",
+              Path(__file__).resolve()]
+    for state in states:
+        entry = entries.get(state["model"])
+        if entry is None:
+            raise SystemExit(f"prerender: there is no model {state['model']!r} in the catalogue")
+        paths.append(root / entry["file"])
+        folder = root / (entry["examples"] or catalogue[0]["examples"])
+        paths += [folder / "index.json", folder / state["image"]]
+    digest = hashlib.sha256(json.dumps(states).encode())
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"(missing)")
+    return digest.hexdigest()
+
+
+def outputs(out: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(out.glob("*")) if out.is_dir() else []:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _runtime() -> Path:
+    """The vendored runtime, hard-linked (or copied) where Node reads it as CommonJS."""
+    target = CACHE / "runtime"
+    target.mkdir(parents=True, exist_ok=True)
+    (CACHE / "package.json").write_text('{"type": "commonjs"}\n')
+    for source in PYODIDE.iterdir():
+        copy = target / source.name
+        if copy.exists() and copy.stat().st_size == source.stat().st_size \
+                and copy.stat().st_mtime >= source.stat().st_mtime:
+            continue
+        copy.unlink(missing_ok=True)
+        try:
+            os.link(source, copy)
+        except OSError:
+            shutil.copy2(source, copy)
+    return target
+
+
+def write(out: Path, states: list[dict[str, str]], force: bool = False) -> bool:
+    """Writes the answers for `states` into `out` unless they are up to date; True if it ran."""
+    stamp_key = f"{out.resolve()}\n{inputs(states)}"
+    if not force and STAMP.is_file():
+        recorded = STAMP.read_text().split("\n")
+        if "\n".join(recorded[:2]) == stamp_key and recorded[2:3] == [outputs(out)]:
+            return False
+    node = shutil.which("node")
+    if node is None:
+        print("prerender: Node.js is not installed, so the prerendered first paint in "
+              f"{out} was not rebuilt; the page redraws the live answer if it differs",
+              file=sys.stderr)
+        return False
+    if not (PYODIDE / "pyodide.mjs").is_file():
+        raise SystemExit("prerender: the vendored runtime is missing (run `make vendor` first)")
+    runtime = _runtime()
+    fresh = CACHE / "out"
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    done = subprocess.run([node, "--input-type=module", "-e", NODE_SCRIPT, str(runtime),
+                           str(ROOT), str(fresh), json.dumps(states)], cwd=CACHE)
+    if done.returncode != 0:
+        raise SystemExit(f"prerender: page.App failed in Pyodide (exit {done.returncode}), "
+                         "see above; nothing was written")
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in set(p.name for p in out.glob("*")) - set(p.name for p in fresh.glob("*")):
+        (out / stale).unlink()
+    for made in sorted(fresh.glob("*")):
+        target = out / made.name
+        if not target.is_file() or target.read_bytes() != made.read_bytes():
+            shutil.copyfile(made, target)
+            shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+            print(f"prerender: wrote {shown}")
+    STAMP.write_text(f"{stamp_key}\n{outputs(out)}\n")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Prerender the page's first overview.")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--state", type=parse_state, action="append", default=[],
+                        help="another state to prerender, MODEL:IMAGE:RANGE (repeatable)")
+    parser.add_argument("--force", action="store_true", help="run even when up to date")
+    args = parser.parse_args(argv)
+    states = [default_state()]
+    states += [s for s in args.state if s not in states]
+    write(args.out, states, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
