@@ -23,12 +23,12 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from . import limits, tfjs, untrained
+from . import caffe, limits, tfjs, untrained
 from .attributes import check_attribute_types
 from .errors import CnnlensError, ModelError
 from .forward import ForwardResult, check_supported, run
 from .graph import Dim, Model, elem_type_name
-from .loader import LoadedModel, load_model
+from .loader import LoadedModel, load_model, read_shapes
 from .macs import CONVENTION
 from .methods.attribution import CAM_METHODS, METHODS, OUTPUTS, attribute
 from .methods.maximize import SUGGESTED, Maximizer, Settings
@@ -40,7 +40,6 @@ from .methods.targets import (
     predicted_class,
 )
 from .model_card import CLASSES_KEY, NAME_KEY, ModelCard, class_names, model_card, output_size
-from .onnx_reader import read_model
 from .preprocess import preprocess
 from .summary import LayerSummary, infer_shapes, summarize, total_params
 
@@ -88,10 +87,11 @@ def load(path: str) -> LoadedModel:
 
 def load_shapes(path: str) -> LoadedModel:
     """Like `load`, but weights declared by shape stay placeholders (any size): for the
-    commands that need only shapes (`inspect`, `check`), never for running."""
+    commands that need only shapes (`inspect`, `check`), never for running. Constants fold
+    as the page's loader folds them, so the table lists the layers the page shows."""
     data = read_file(path)
     with about(path):
-        model = read_model(data, weights="shapes")
+        model = read_shapes(data, path)
         check_supported(model)
         return LoadedModel(model, model_card(model, check_memory=False), path)
 
@@ -267,7 +267,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     if not data:
         raise CliError(f"{args.model}: the file is empty (0 bytes), not an ONNX model")
     try:
-        model = read_model(data, weights="shapes")
+        model = read_shapes(data, args.model)
     except ModelError as exc:  # a readable file that describes something cnnlens cannot use
         print(f"{args.model}: the page will not run it:\n  - {exc}", file=out)
         return EXIT_NOT_RUNNABLE
@@ -463,7 +463,7 @@ def parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser(
         "inspect", help="model card and per-layer table (shapes, parameters, MACs)",
         description=INSPECT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    inspect.add_argument("model", metavar="MODEL", help="an .onnx file")
+    inspect.add_argument("model", metavar="MODEL", help="an .onnx file or a Caffe .prototxt")
     inspect.add_argument("--json", action="store_true",
                          help='print {"layers": [{"name", "op", "output_shape", "params", '
                               '"macs"}, ...], "total_params", "total_macs", "input_shape"}')
@@ -472,7 +472,7 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", help="will the page run this model? if not, exactly why",
         description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("model", metavar="MODEL", help="an .onnx file")
+    check.add_argument("model", metavar="MODEL", help="an .onnx file or a Caffe .prototxt")
     check.set_defaults(handler=cmd_check)
 
     predict = commands.add_parser("predict", help="class probabilities for images")
@@ -496,6 +496,7 @@ def parser() -> argparse.ArgumentParser:
     add_attribute(commands)
     add_maximize(commands)
     add_convert_tfjs(commands)
+    add_convert_caffe(commands)
     return root
 
 
@@ -647,6 +648,46 @@ def add_convert_tfjs(commands: Any) -> None:
                          help="class names, one per line in output order (default: class 0, …)")
     command.add_argument("--name", metavar="TEXT", help="the model's name in its card")
     command.set_defaults(handler=cmd_convert_tfjs)
+
+
+# ---------------------------------------------------------------- convert-caffe
+
+
+def cmd_convert_caffe(args: argparse.Namespace, out: TextIO) -> int:
+    """A Caffe prototxt → an .onnx whose weights are declared by shape (untrained when run)."""
+    data = read_file(args.prototxt)
+    with about(args.prototxt):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CliError(f"{args.prototxt}: not UTF-8 text (byte {exc.start})") from exc
+        onnx_bytes = caffe.convert(text, Path(args.prototxt).stem)
+    with about(args.out):
+        loaded = load_model(onnx_bytes, args.out)  # refuse what the page could not open
+    try:
+        Path(args.out).write_bytes(onnx_bytes)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    source = loaded.model.input
+    print(f"wrote {args.out}: {len(loaded.model.graph.nodes)} nodes, input {source.name} "
+          f"{_dims(source.shape)}, output {loaded.model.output.name} "
+          f"{_dims(loaded.model.output.shape)}, {total_params(loaded.model):,} parameters "
+          "declared by shape (untrained)", file=out)
+    return EXIT_OK
+
+
+def add_convert_caffe(commands: Any) -> None:
+    command = commands.add_parser(
+        "convert-caffe", help="convert a Caffe .prototxt (Netscope's input) to ONNX",
+        description="Translates a Caffe network definition (protobuf text format, the "
+                    "layer or V1 layers syntax) into an ONNX file cnnlens opens, its weights "
+                    "declared by shape (run with seeded He-initialised values, untrained). "
+                    "inspect and check read a .prototxt directly. Supported layer types: "
+                    + ", ".join(sorted(caffe.SUPPORTED)) + ".")
+    command.add_argument("prototxt", metavar="NET.prototxt", help="the Caffe network definition")
+    command.add_argument("out", metavar="OUT.onnx", help="the .onnx to write")
+    command.set_defaults(handler=cmd_convert_caffe)
+
 
 def report(error: BaseException, err: TextIO | None = None) -> None:
     print(f"{PROG}: error: {error}", file=err or sys.stderr, flush=True)
