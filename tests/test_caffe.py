@@ -42,6 +42,7 @@ from cnnlens.forward import run
 from cnnlens.loader import is_prototxt, load_model, read_any, read_shapes
 from cnnlens.prototxt import PrototxtError
 from cnnlens.summary import summarize, total_params
+from tests.page_app import app_showing_first_example
 
 DATA = Path(__file__).parent / "data" / "caffe"
 
@@ -355,3 +356,25 @@ def test_cli_refuses_bad_prototxt_with_its_line_and_unsupported_layers(tmp_path:
     odd.write_text(net('layer { name: "up" type: "Deconvolution" bottom: "data" top: "up" }'))
     status, printed = cnnlens("check", str(odd))
     assert status == 1 and "unsupported Caffe layer type: Deconvolution (layer 'up')" in printed
+
+
+# ---------------------------------------------------------------- the page's worker
+
+
+def test_page_opens_a_pasted_prototxt_and_keeps_the_model_on_bad_text() -> None:
+    app, _ = app_showing_first_example()
+    before = app.loaded
+    broken = text("alexnet.prototxt").replace("top: \"conv2\"", "top \"conv2\"", 1)
+    answer = app.model_caffe(broken, "pasted")
+    line = 1 + text("alexnet.prototxt").split("top: \"conv2\"")[0].count("\n")
+    assert answer == {"error": f"the model pasted.prototxt could not be opened: line {line}, "
+                               "column 7: expected ':' or '{' after 'top', found '\"conv2\"'"}
+    assert app.loaded is before
+    assert app.model_caffe("  \n", "pasted") == {
+        "error": "the pasted text is empty: paste a Caffe .prototxt"}
+    answer = app.model_caffe(text("alexnet.prototxt"), "alexnet.prototxt")
+    view = json.loads(answer["view"])
+    assert view["model"]["name"] == "AlexNet (untrained)"
+    assert [column["title"] for column in view["columns"]][:3] == ["data", "conv1", "relu1"]
+    assert view["columns"][1]["shape"][-2:] == [55, 55]
+    assert json.loads(app.architecture()["architecture"])["totals"]["params"] == 60_965_224

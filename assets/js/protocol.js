@@ -79,6 +79,7 @@ export const REQUESTS = {
   image: { args: ["data", "name"], answer: "OverviewAnswer" },
   model: { args: ["data", "name"], answer: "OverviewAnswer" },
   model_tfjs: { args: ["json_text", "shard_bytes", "name"], answer: "OverviewAnswer" },
+  model_caffe: { args: ["prototxt_text", "name"], answer: "OverviewAnswer" },
   open_model: { args: ["id"], answer: "ModelOpened" },
   mode: { args: ["mode"], answer: "OverviewAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },

@@ -212,6 +212,15 @@ class App:
             return error_answer(f"the model {name} could not be opened: {error}")
         return self.model(data, name)
 
+    def model_caffe(self, prototxt_text: str, name: str) -> OverviewAnswer | ErrorAnswer:
+        """Opens a Caffe network definition (a .prototxt picked, dropped or pasted): the
+        loader translates it (`cnnlens.caffe`) and it runs with seeded He-initialised
+        weights, untrained; bad text is answered with its line, the previous model kept."""
+        if not prototxt_text.strip():
+            return error_answer("the pasted text is empty: paste a Caffe .prototxt")
+        suffix = "" if name.lower().endswith((".prototxt", ".pbtxt")) else ".prototxt"
+        return self.model(prototxt_text.encode("utf-8"), name + suffix)
+
     def mode(self, mode: str) -> OverviewAnswer | ErrorAnswer:
         if self.session is None:
             return error_answer("there is no image to colour yet")

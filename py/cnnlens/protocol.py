@@ -189,6 +189,9 @@ REQUESTS: tuple[Request, ...] = (
     Request("model_tfjs", {"json_text": str, "shard_bytes": bytes, "name": str},
             OverviewAnswer, "run the current image through a TF.js layers model the user "
             "picked: model.json's text and its weight shards joined in manifest order"),
+    Request("model_caffe", {"prototxt_text": str, "name": str}, OverviewAnswer,
+            "run the current image through a Caffe network the user picked or pasted "
+            "(its .prototxt text; weights untrained, as the gallery's)"),
     Request("open_model", {"id": str}, ModelOpened,
             "open a model of the site's catalogue by id: its first example, or the current "
             "image when it has none"),
