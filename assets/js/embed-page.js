@@ -12,6 +12,8 @@
 // the host its height (assets/embed.js on the host resizes the frame). It accepts no messages.
 import { showDetail } from "./detail.js";
 import { Overview } from "./overview.js";
+import { prerendered, sameAnswer } from "./prerendered.js";
+import { decode } from "./protocol.js";
 import { startPython } from "./runtime.js";
 import { attributionView, METHODS } from "./views/attribution.js";
 import { MaximizePanel } from "./views/maximize.js";
@@ -52,22 +54,44 @@ function fullLink() {
   $("open-full").href = `index.html#${link}`;
 }
 
-// Both ask through protocol.js's client; an {error} answer throws its message.
-async function showOverview(client) {
+let overview = null;
+
+// Draws an overview answer (decoded) into the frame, made on first use.
+function drawOverview(answer) {
   const fit = params.get("fit") === "width" ? "width" : "none";
-  const overview = new Overview($("overview"), { onOpen: () => {}, fit });
-  $("overview").hidden = false;
-  const answer = await client.ask("mode", params.get("range") || "layer");
-  overview.render(answer.view, answer.rasters);
-  overview.fit();
   // A frame too narrow for the whole network: say that the prediction is further right.
   const hint = () => {
     const o = $("overview");
     $("scroll-hint").hidden = fit === "width" || o.scrollWidth <= o.clientWidth + 1 || o.scrollLeft + o.clientWidth >= o.scrollWidth - 1;
   };
-  new ResizeObserver(() => { if (fit === "width") overview.fit(); hint(); }).observe(document.body);
-  $("overview").addEventListener("scroll", hint, { passive: true });
+  if (!overview) {
+    overview = new Overview($("overview"), { onOpen: () => {}, fit });
+    $("overview").hidden = false;
+    new ResizeObserver(() => { if (fit === "width") overview.fit(); hint(); }).observe(document.body);
+    $("overview").addEventListener("scroll", hint, { passive: true });
+  }
+  overview.render(answer.view, answer.rasters);
+  overview.fit();
   hint();
+}
+
+// The overview the link names, prerendered at build time (prerendered.js), drawn before
+// Python starts; null when there is none for it.
+async function paintOverview() {
+  const painted = await prerendered({ model: params.get("model"), image: params.get("image"), range: params.get("range") });
+  if (!painted) return null;
+  drawOverview(painted.answer);
+  document.documentElement.dataset.cnnlensPainted = "prerendered";
+  performance.mark("cnnlens:painted");
+  return painted;
+}
+
+// Both ask through protocol.js's client; an {error} answer throws its message. The live
+// answer is drawn only where it differs from the prerendered one on screen.
+async function showOverview(client, painting) {
+  const raw = await client.send("mode", params.get("range") || "layer");
+  const painted = await painting;
+  if (!sameAnswer(painted, raw)) drawOverview(decode("mode", raw));
 }
 
 async function showView(client) {
@@ -113,7 +137,12 @@ async function boot() {
     await import("./playground.js");  // it waits for the booted flag below
   }
   const needModel = view !== "playground";
-  const started = await startPython((_, label) => status(`${label}…`), { needModel });
+  const painting = view === "overview" ? paintOverview() : null;
+  let painted = null;  // once the view is on screen, Python's start needs no words
+  const starting = startPython((_, label) => { if (!painted) status(`${label}…`); }, { needModel });
+  painted = await painting;
+  if (painted) status("");
+  const started = await starting;
   const { client } = started;
   let { examples } = started;
   let note = "";
@@ -136,7 +165,7 @@ async function boot() {
     } else {
       await client.ask("example", pick(examples));
     }
-    if (view === "overview") await showOverview(client);
+    if (view === "overview") await showOverview(client, painting);
     else if (DETAIL_KINDS.has(view)) await showView(client);
     else if (view === "attribution" || METHODS.includes(view)) await showAttribution(client);
     else if (view === "maximize") await showMaximize(client);

@@ -146,10 +146,12 @@ export function explain(error) {
 // an image change shows the new image) and answers arrive in the order asked.
 export class Client {
   #queue = Promise.resolve();
+  #exports;
 
-  // exports: the worker's functions (PyScript's `worker.sync`).
+  // exports: the worker's functions (PyScript's `worker.sync`), or a promise of them: what is
+  // sent before the worker is up waits in the queue and runs, in order, once it is.
   constructor(exports) {
-    this.exports = exports;
+    this.#exports = Promise.resolve(exports);
     // One function per request, queued like the rest, answering undecoded (automation and
     // the benchmarks: `cnnlens.python.time_forward(5)`).
     this.python = Object.fromEntries(Object.keys(REQUESTS).map((name) => [name, (...args) => this.send(name, ...args)]));
@@ -162,7 +164,7 @@ export class Client {
     if (args.length !== request.args.length) {
       return Promise.reject(new Error(`${name} takes ${request.args.length} argument(s) (${request.args.join(", ")}), not ${args.length}`));
     }
-    const answer = this.#queue.then(() => this.exports[name](...args));
+    const answer = this.#queue.then(() => this.#exports).then((exports) => exports[name](...args));
     this.#queue = answer.catch(() => {});  // a failed request does not stop the ones after it
     return answer;
   }

@@ -19,11 +19,13 @@ export function downloaded(files) {
 }
 
 // stage(key, label, progress) reports progress (`progress`: {fraction, text} within the
-// stage, while the runtime downloads); resolves to the protocol client (every request goes
-// through it, see protocol.js) and the example list once the model is loaded.
-// `needModel: false` skips NumPy, Pillow and the model. Throws AnswerError if the model
-// cannot be loaded.
-export async function startPython(stage, { needModel = true } = {}) {
+// stage, while the runtime downloads). Returns at once {client, started}: the protocol client
+// (every request goes through it, see protocol.js), which takes requests before the worker is
+// up and runs them once it is, after loading NumPy, Pillow and the bundled model; `started`
+// resolves to the example list, the catalogue and the model's id once the model is loaded, or
+// rejects (AnswerError if the model cannot be loaded). `needModel: false` skips NumPy, Pillow
+// and the model.
+export function startClient(stage, { needModel = true } = {}) {
   stage("runtime", "Starting the Python runtime");
   // runtime-progress.js, running in the worker, posts the download's bytes on this channel.
   const id = Math.random().toString(36).slice(2);
@@ -35,23 +37,29 @@ export async function startPython(stage, { needModel = true } = {}) {
     if (progress.fraction < 1) stage("runtime", "Downloading the Python runtime", progress);
     else stage("runtime", "Starting the Python runtime", progress);
   };
-  let worker;
-  try {
-    worker = await PyWorker(here("py/worker.py"), {
-      config: here("assets/pyscript.json"),
-      version: here(`assets/js/runtime-progress.js?boot=${id}`),
-      async: true,
-    });
-  } finally {
+  const worker = PyWorker(here("py/worker.py"), {
+    config: here("assets/pyscript.json"),
+    version: here(`assets/js/runtime-progress.js?boot=${id}`),
+    async: true,
+  }).finally(() => {
     done = true;
     channel.close();
-  }
-  const client = new Client(worker.sync);
-  if (!needModel) return { client, examples: [], catalogue: [], model: null };
-  stage("packages", "Loading NumPy and Pillow");
-  await client.ask("load_packages");
-  stage("model", "Loading the model");
-  const started = await client.ask("start", here("./"));
+  });
+  const client = new Client(worker.then((w) => w.sync));
+  if (!needModel) return { client, started: worker.then(() => ({ examples: [], catalogue: [], model: null })) };
+  // Queued now, so that they run before anything the reader asks meanwhile.
+  const packages = client.ask("load_packages");
+  const model = client.ask("start", here("./"));
+  worker.then(() => stage("packages", "Loading NumPy and Pillow"), () => {});
+  packages.then(() => stage("model", "Loading the model"), () => {});
   // catalogue: the models the page offers; model: the id of the one loaded (protocol.js's Started).
-  return { client, examples: started.examples, catalogue: started.catalogue, model: started.model };
+  const started = Promise.all([worker, packages, model]).then(([, , answer]) => (
+    { examples: answer.examples, catalogue: answer.catalogue, model: answer.model }));
+  return { client, started };
+}
+
+// startClient, resolving once the model is loaded: {client, examples, catalogue, model}.
+export async function startPython(stage, options = {}) {
+  const { client, started } = startClient(stage, options);
+  return { client, ...(await started) };
 }
