@@ -17,7 +17,7 @@ from cnnlens.views.conv import conv_view
 from cnnlens.views.flatten import flatten_view
 from cnnlens.views.pool import pool_view
 from cnnlens.views.softmax import softmax_view
-from tests.onnx_builders import ModelBuilder
+from tests.onnx_builders import ModelBuilder, onnxruntime_outputs
 from tests.paths import BUNDLED_MODEL, EXAMPLES
 
 
@@ -115,6 +115,50 @@ def test_pool_picks_are_the_window_maxima(bundled):
     windows = source.reshape(14, 2, 14, 2).transpose(0, 2, 1, 3).reshape(14, 14, 4)
     np.testing.assert_array_equal(np.take_along_axis(windows, picks[..., None], -1)[..., 0],
                                   windows.max(axis=-1))
+
+
+def test_pool_running_maximum_is_the_window_read_one_value_at_a_time(bundled):
+    model, result = bundled
+    view, numbers, _ = pool_view(model, result, "max_pool_1", 7)
+    source = result.tensors["relu_1_2"][0, 7].astype(np.float64)
+    running = unpack(view, numbers, "running")
+    assert running.shape == (14, 14, 4)
+    for i, j in [(0, 0), (5, 9), (13, 13)]:
+        window = source[2 * i:2 * i + 2, 2 * j:2 * j + 2].ravel()
+        largest = -np.inf
+        for tap in range(4):
+            largest = max(largest, window[tap])
+            assert running[i, j, tap] == pytest.approx(largest, abs=1e-6)
+    np.testing.assert_allclose(running[..., -1], result.tensors["max_pool_1"][0, 7])
+
+
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+def test_average_pool_running_sums_and_counts_against_onnxruntime(count_include_pad):
+    """Padding, a ceil-mode overhang and a stride of 2 by 1: the sum so far, the count and
+    their quotient, against sums written out tap by tap and onnxruntime's output."""
+    b = ModelBuilder((1, 2, 7, 6), seed=3)
+    b.add("AveragePool", [b.input], outputs=["y"], kernel_shape=(3, 2), strides=(2, 1),
+          pads=(1, 0, 0, 1), ceil_mode=1, count_include_pad=count_include_pad)
+    proto = b.build()
+    model = read_model(proto.SerializeToString())
+    x = np.random.default_rng(4).normal(size=(1, 2, 7, 6)).astype(np.float32)
+    view, numbers, _ = pool_view(model, run(model, x), "y", 1)
+    expected = onnxruntime_outputs(proto, {"input": x})["y"][0, 1]
+    ho, wo = view["out"]
+    assert (ho, wo) == expected.shape == (4, 6)  # the last row of windows overhangs by one
+    running, counts = unpack(view, numbers, "running"), unpack(view, numbers, "counts")
+    rows, cols = 1 + 7, 6 + 1  # declared padding: 1 above, 1 on the right
+    for i in range(ho):
+        for j in range(wo):
+            total, counted = 0.0, 0
+            for tap in range(6):
+                r, c = 2 * i + tap // 2, j + tap % 2
+                inside = 1 <= r < 8 and c < 6
+                total += float(x[0, 1, r - 1, c]) if inside else 0.0
+                counted += inside or (count_include_pad and r < rows and c < cols)
+                assert running[i, j, tap] == pytest.approx(total, abs=1e-6)
+            assert counts[i, j] == counted
+    np.testing.assert_allclose(running[..., -1] / counts, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_flatten_and_softmax_reproduce_logits_and_probabilities(bundled):

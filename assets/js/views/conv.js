@@ -5,20 +5,7 @@
 // from one product at a time (the running sum grows, then the channels, then the bias) to
 // one window every few frames. Every number is looked up in what Python packed.
 import { cellAt, el, fmt, legend, mapWithOverlay, note, num, paint, rect, valueTips } from "./common.js";
-
-// The speed control's stops: how much one step does, and how often the animation steps.
-const SPEEDS = [
-  { unit: "product", ms: 1200, name: "step by step: one product at a time" },
-  { unit: "product", ms: 450, name: "one product at a time" },
-  { unit: "window", ms: 800, name: "one window at a time" },
-  { unit: "window", ms: 250, name: "quick" },
-  { unit: "window", ms: 60, name: "fast" },
-];
-const START_SPEED = 2;
-// Pace of the build-up of the first window played when the view opens.
-const INTRO_MS = 450;
-
-const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+import { stepper } from "./stepper.js";
 
 function figure(caption, body, key) {
   const box = el("figure", { class: "cell-figure" });
@@ -40,11 +27,6 @@ export function convView(data, stop) {
   const tips = valueTips(root);
   const cellOf = (event, box) => cellAt(event, box.querySelector("canvas"));
   let row = 0;
-  let step = 0;
-  let beat = full;
-  let speed = START_SPEED;
-  let playing = "";  // "", "play" or "intro"
-  let timer = null;
 
   const inputWords = (c) => ([y, x]) => {
     const [iy, ix] = [y - pt, x - pl];
@@ -71,7 +53,7 @@ export function convView(data, stop) {
   for (let c = 0; c < cg; c += 1) {
     const line = el("div", { class: "elastic-row", "data-row": c });
     const pick = el("button", { type: "button", class: "label row-pick", "aria-pressed": "false", "aria-label": `show the numbers of ${v.input} channel ${v.input_channels[c]}` }, String(v.input_channels[c]));
-    pick.addEventListener("click", () => { row = c; draw(); });
+    pick.addEventListener("click", () => { row = c; steps.redraw(); });
     const input = mapWithOverlay(data.canvas("inputs", [c], { class: "map small" }), 56);
     const kernel = mapWithOverlay(data.canvas("kernels", [c], { class: "map kernel" }), 30);
     kernel.box.classList.add("kernel-box");
@@ -82,7 +64,7 @@ export function convView(data, stop) {
     mid.box.addEventListener("pointermove", (event) => {
       const [i, j] = cellOf(event, mid.box);
       row = c;
-      place(i, j);
+      steps.place(i, j);
     });
     const here = el("span", { class: "col-num row-sum" });
     const total = el("span", { class: "col-num row-total" });
@@ -98,16 +80,14 @@ export function convView(data, stop) {
   rows.append(total, note("Add up the intermediate results of every channel, then the bias: that is the output map.", "lead"));
 
   // Interactive formula for one window position of the picked row.
-  const formula = el("div", { class: "formula", "data-steps": String(oh * ow), "data-step": "0", "data-beats": String(full) });
+  const formula = el("div", { class: "formula" });
+  const steps = stepper({ formula, out: v.out, beats: full, beat: "product", id: `${v.layer}-${v.channel}`, draw, stop });
   const heading = el("h3");
   const input = mapWithOverlay(data.canvas("inputs", [0], { class: "map" }), 168);
   input.box.dataset.row = "0";
   const output = mapWithOverlay(data.canvas("output", [], { class: "map" }), 168);
-  output.box.classList.add("placer");
-  output.box.setAttribute("tabindex", "0");
-  output.box.setAttribute("role", "group");
+  steps.placer(output.box, (i, j) => `Output (${i}, ${j}) = ${fmt(data.at("output", i, j))}`);
   output.box.setAttribute("aria-label", `Output map of ${v.layer} channel ${v.channel}: arrow keys move the window, Home and End jump to the first and last position`);
-  const said = el("p", { class: "visually-hidden", "aria-live": "polite" });
   tips.show(input.box, (cell) => inputWords(row)(cell));
   tips.show(output.box, outWords);
   const inputCaption = el("figcaption");
@@ -131,16 +111,8 @@ export function convView(data, stop) {
   const ladderBox = el("div", { class: "scroll-x" });
   ladderBox.append(ladder);
   const sums = el("p", { class: "sums" });
-  const play = el("button", { type: "button", class: "play" }, "Play");
-  const next = el("button", { type: "button", class: "next" });
-  const slider = el("input", { type: "range", min: "0", max: String(SPEEDS.length - 1), step: "1", value: String(START_SPEED), id: `speed-${v.layer}-${v.channel}`, class: "speed" });
-  const speedName = el("output", { for: slider.id, class: "speed-name" });
-  const speedBox = el("div", { class: "speed-box" });
-  speedBox.append(el("label", { for: slider.id }, "Speed"), slider, speedName);
-  const controls = el("div", { class: "controls-row" });
-  controls.append(play, next, speedBox);
   formula.append(heading, maps, note("Multiply each input value in the window by the weight at the same place in the kernel.", "lead"),
-    numbers, note("Add the products up, one after another: the running sum.", "lead"), ladderBox, sums, controls, said);
+    numbers, note("Add the products up, one after another: the running sum.", "lead"), ladderBox, sums, steps.controls);
   root.append(rows, formula);
 
   function windowRects(svg, y, x, cls = "window") {
@@ -152,9 +124,7 @@ export function convView(data, stop) {
     return el("span", { class: "num pending", title: "not added yet" }, "…");
   }
 
-  function draw() {
-    const i = Math.floor(step / ow);
-    const j = step % ow;
+  function draw(i, j, beat) {
     const y = i * sy;
     const x = j * sx;
     const added = Math.min(beat, taps);  // products of the picked row added so far
@@ -188,7 +158,7 @@ export function convView(data, stop) {
     inputCaption.textContent = `${v.input} ${v.input_channels[row]} (padded)`;
     output.svg.replaceChildren();
     rect(output.svg, [i, j], [1, 1], "window");
-    heading.textContent = `Output (${i}, ${j}) from ${v.input} channel ${v.input_channels[row]} — position ${step + 1} of ${oh * ow}`;
+    heading.textContent = `Output (${i}, ${j}) from ${v.input} channel ${v.input_channels[row]} — position ${i * ow + j + 1} of ${oh * ow}`;
 
     const cells = [windowBox, kernelBox, productBox].map((box) => { box.replaceChildren(); return box; });
     for (let a = 0; a < kh; a += 1) for (let b = 0; b < kw; b += 1) {
@@ -228,100 +198,9 @@ export function convView(data, stop) {
     sums.replaceChildren("sum of the products ", sumNode, ` · add all ${cg} channels: Σ = `, allNode,
       " + bias ", num(v.bias), " = ", outNode);
 
-    formula.dataset.step = String(step);
-    formula.dataset.position = `${i},${j}`;
     formula.dataset.row = String(row);
-    formula.dataset.beat = String(beat);
   }
 
-  function showSpeed() {
-    const s = SPEEDS[speed];
-    speedName.textContent = s.name;
-    slider.setAttribute("aria-valuetext", s.name);
-    next.textContent = s.unit === "product" ? "Next product" : "Next window";
-    formula.dataset.interval = String(s.ms);
-    formula.dataset.unit = s.unit;
-    formula.dataset.speed = String(speed);
-  }
-
-  // One step: the next product (or channel, or the bias) of this window, or the next window.
-  function advance(unit) {
-    if (unit === "window" || beat >= full) {
-      step = (step + 1) % (oh * ow);
-      beat = unit === "window" ? full : 1;
-    } else {
-      beat += 1;
-    }
-    draw();
-  }
-
-  function halt() {
-    clearTimeout(timer);
-    timer = null;
-    playing = "";
-    play.textContent = "Play";
-    formula.dataset.playing = "false";
-  }
-
-  function schedule() {
-    clearTimeout(timer);
-    const ms = playing === "intro" ? INTRO_MS : SPEEDS[speed].ms;
-    timer = setTimeout(() => {
-      advance(playing === "intro" ? "product" : SPEEDS[speed].unit);
-      if (playing === "intro" && beat >= full) halt();
-      else schedule();
-    }, ms);
-  }
-
-  function start(mode) {
-    playing = mode;
-    play.textContent = "Pause";
-    formula.dataset.playing = mode;
-    schedule();
-  }
-
-  function place(i, j) {
-    halt();
-    step = i * ow + j;
-    beat = full;
-    draw();
-  }
-
-  play.addEventListener("click", () => (playing ? halt() : start("play")));
-  next.addEventListener("click", () => { halt(); advance(SPEEDS[speed].unit); });
-  slider.addEventListener("input", () => {
-    speed = Number(slider.value);
-    showSpeed();
-    if (playing === "play") schedule();  // the new pace applies from now
-  });
-  stop(() => clearTimeout(timer));
-
-  // Hover or drag on the output places the window. A press starts a drag that follows the
-  // pointer (captured, so it may leave the map); touch does not scroll the page from the
-  // map (touch-action in detail.css).
-  let dragging = false;
-  output.box.addEventListener("pointerdown", (event) => {
-    dragging = true;
-    try { output.box.setPointerCapture(event.pointerId); } catch { /* not an active pointer */ }
-    place(...cellOf(event, output.box));
-  });
-  output.box.addEventListener("pointermove", (event) => {
-    if (event.pointerType === "mouse" || dragging) place(...cellOf(event, output.box));
-  });
-  for (const name of ["pointerup", "pointercancel"]) output.box.addEventListener(name, () => { dragging = false; });
-  output.box.addEventListener("keydown", (event) => {
-    const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
-    let [i, j] = [Math.floor(step / ow), step % ow];
-    if (moves[event.key]) {
-      i = Math.min(Math.max(i + moves[event.key][0], 0), oh - 1);
-      j = Math.min(Math.max(j + moves[event.key][1], 0), ow - 1);
-    } else if (event.key === "Home") [i, j] = [0, 0];
-    else if (event.key === "End") [i, j] = [oh - 1, ow - 1];
-    else return;
-    event.preventDefault();
-    place(i, j);
-    said.textContent = `Output (${i}, ${j}) = ${fmt(data.at("output", i, j))}`;
-  });
   // Which outputs does an input cell feed? Every window that covers it.
   input.box.addEventListener("pointermove", (event) => {
     const [py, px] = cellOf(event, input.box);
@@ -333,14 +212,6 @@ export function convView(data, stop) {
     }
   });
 
-  showSpeed();
-  formula.dataset.playing = "false";
-  if (reducedMotion()) {
-    draw();
-  } else {
-    beat = 1;  // build the first window up, product by product, once
-    draw();
-    start("intro");
-  }
+  steps.begin();
   return root;
 }
