@@ -5,12 +5,12 @@
 import { hideDetail, showDetail } from "./detail.js";
 import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
-import { baseName, isModelFile, readModelFiles } from "./model-files.js";
+import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
+import { isModelFile } from "./model-files.js";
+import { ModelPicker } from "./model-picker.js";
 import { Overview } from "./overview.js";
-import { prerendered, sameAnswer } from "./prerendered.js";
-import { decode, explain } from "./protocol.js";
-import { startClient } from "./runtime.js";
-import { acceptEarly, startingDone, startingProgress } from "./starting.js";
+import { explain } from "./protocol.js";
+import { startPython } from "./runtime.js";
 import { AttributionPanel } from "./views/attribution.js";
 import { MaximizePanel } from "./views/maximize.js";
 
@@ -22,9 +22,25 @@ let current = null;  // the view on screen
 let overview = null;
 let tabs = null;  // the detail panel's method tabs (methods.js)
 let maximize = null;  // the "What excites it most" tab (views/maximize.js)
-let catalogue = [];  // the site's models (assets/models/index.json, via the worker's start)
-let modelId = null;  // the catalogue id of the model on screen; null: one the user opened
 let examplesFolder = "";  // where the example strip's images are
+const picker = new ModelPicker({
+  request: (name, ...args) => client.ask(name, ...args),
+  draw: (answer) => {
+    setExamples(answer.examples, answer.entry.examples || examplesFolder);
+    show(answer);
+  },
+  ask: (name, ...args) => ask(name, ...args),
+  current: () => current,
+  showError,
+  halt: () => maximize?.halt(),
+  onChange: () => writeHash(),
+});
+// boot() hands the start answer's catalogue and model to the picker through these two and
+// the two functions after them; the picker owns them from then on.
+let catalogue = [];
+let modelId = null;
+const fillPicker = () => picker.fill(catalogue, modelId);
+const entryOf = (id) => picker.entryOf(id);
 
 // `progress` ({fraction, text}, runtime.js): how far into this stage, e.g. the runtime's
 // download; repeated calls for the same stage update the bar and label but mark it once.
@@ -32,7 +48,6 @@ function stage(key, label, progress = null) {
   const index = STAGES.indexOf(key);
   $("boot-progress").value = index + (progress ? progress.fraction : 0);
   if (label) $("boot-label").textContent = progress ? `${label}… ${progress.text}` : `${label}…`;
-  startingProgress($("boot-progress").value / STAGES.length);
   for (const item of $("boot-stages").children) {
     const i = STAGES.indexOf(item.dataset.stage);
     item.className = i < index ? "done" : i === index ? "active" : "";
@@ -43,8 +58,6 @@ function stage(key, label, progress = null) {
 }
 
 function fail(message) {
-  startingDone();
-  $("boot").hidden = false;  // over a prerendered overview, too
   $("boot-label").textContent = `cnnlens could not start: ${message}`;
   $("boot").classList.add("failed");
   document.documentElement.dataset.cnnlensFailed = "true";
@@ -125,8 +138,7 @@ function wireExamples() {
 }
 
 // Draws one OverviewAnswer (decoded): the whole overview in one synchronous pass.
-// `painted`: the prerendered answer, drawn before Python is up (not yet the live view).
-function show(answer, { painted = false } = {}) {
+function show(answer) {
   const start = performance.now();
   const view = answer.view;
   current = view;
@@ -138,33 +150,15 @@ function show(answer, { painted = false } = {}) {
   $("range-mode").value = view.mode;
   markSelected(view.image);
   fillFacts($("article"), view);
-  syncModel(view);
+  picker.sync(view);
   clearError();
   showNote(view.note);
   writeHash();
-  if (painted) {
-    revealApp();
-    document.documentElement.dataset.cnnlensPainted = "prerendered";
-    performance.mark("cnnlens:painted");
-  } else {
-    confirmLive(start);
-  }
-}
-
-// The overview replaces the boot's progress once one is on screen.
-function revealApp() {
-  if (!$("app").hidden) return;
-  $("boot").hidden = true;
-  $("app").hidden = false;
-  overview.fit();  // sizes are known only once the overview is on screen
-}
-
-// A live answer is on screen: drawn, or found equal to the prerendered one already drawn.
-function confirmLive(start) {
   if (redraws === 0) {
     stage("draw", "Ready");
-    revealApp();
-    startingDone();
+    $("boot").hidden = true;
+    $("app").hidden = false;
+    overview.fit();  // sizes are known only once the overview is on screen
   }
   redraws += 1;
   document.documentElement.dataset.cnnlensReady = String(redraws);
@@ -185,107 +179,6 @@ async function ask(name, ...args) {
     showError(explain(error));
     return false;
   }
-}
-
-// --- models: the catalogue picker, and models the user opens from their computer ---
-
-function entryOf(id) {
-  return catalogue.find((entry) => entry.id === id) || null;
-}
-
-function setModelNote(text) {
-  $("model-note").textContent = text;
-  $("model-note").hidden = !text;
-}
-
-// The picker, the "untrained" badge and the note follow the model on screen.
-function syncModel(view) {
-  const entry = entryOf(modelId);
-  const own = $("model-own");
-  own.hidden = entry !== null;
-  own.textContent = `Your model: ${view.model.file}`;
-  $("model-select").value = entry ? entry.id : "";
-  // The catalogue says so for its gallery; a gallery file opened by hand has it in its card.
-  $("model-badge").hidden = !(entry ? entry.untrained : /\(untrained\)/.test(view.model.name));
-  if (!entry) {
-    setModelNote("");
-    return;
-  }
-  const shape = view.columns[0].shape.join(" × ");
-  const parts = [entry.note];
-  if (entry.untrained) parts.push("Its weights are random (seeded He initialisation), not trained: its predictions mean nothing, but its shapes, channels and connections are the real network's.");
-  if (!entry.examples) parts.push(`It has no examples of its own: it runs on the current image, resized to ${shape} by its preprocessing.`);
-  setModelNote(parts.join(" "));
-}
-
-function fillPicker() {
-  const group = (label, entries) => {
-    const element = document.createElement("optgroup");
-    element.label = label;
-    element.append(...entries.map((entry) => new Option(entry.untrained ? `${entry.name} (untrained)` : entry.name, entry.id)));
-    return element;
-  };
-  const own = new Option("Your model", "");
-  own.id = "model-own";
-  own.disabled = true;
-  own.hidden = true;
-  $("model-select").replaceChildren(
-    own,
-    group("Trained", catalogue.filter((e) => !e.untrained)),
-    group("Architecture gallery (random weights)", catalogue.filter((e) => e.untrained)),
-  );
-}
-
-// Opens catalogue model `id`; a failure keeps everything and says why.
-async function openModel(id) {
-  const entry = entryOf(id);
-  if (!entry) {
-    showError(`There is no model “${id}” in this site's catalogue; showing ${current.model.name} instead.`);
-    return false;
-  }
-  maximize?.halt();
-  const select = $("model-select");
-  select.disabled = true;
-  $("model-picker").dataset.busy = "true";
-  // The large gallery nets take seconds (mostly building the overview): say so meanwhile.
-  setModelNote(`Opening ${entry.name}${entry.untrained ? " (untrained)" : ""}… ${entry.note}`);
-  try {
-    const answer = await client.ask("open_model", id);
-    setExamples(answer.examples, answer.entry.examples || examplesFolder);
-    modelId = id;
-    show(answer);
-    return true;
-  } catch (error) {
-    showError(explain(error));
-    syncModel(current);
-    return false;
-  } finally {
-    select.disabled = false;
-    delete $("model-picker").dataset.busy;
-  }
-}
-
-// After a model the user opened: it has no catalogue id.
-async function askOwnModel(name, ...args) {
-  const drawn = await ask(name, ...args);
-  if (drawn) {
-    modelId = null;
-    syncModel(current);
-    writeHash();
-  }
-  return drawn;
-}
-
-// An .onnx file, or a TF.js model.json with its weight shards (model-files.js).
-async function openModelFiles(list) {
-  let request;
-  try {
-    request = await readModelFiles(list);
-  } catch (error) {
-    showError(error.message);
-    return false;
-  }
-  return askOwnModel(request.name, ...request.args);
 }
 
 async function sendFile(file) {
@@ -314,20 +207,16 @@ async function sendUrl(address) {
 
 // --- selection, detail panel and the URL hash (what a shared link restores) ---
 
+// The address follows the view on screen (links.js).
 function writeHash() {
   if (!current) return;
-  const params = new URLSearchParams({ model: modelId || current.model.file, image: current.image, range: current.mode });
   const panel = $("detail");
-  if (!panel.hidden) {
-    params.set("layer", panel.dataset.layer);
-    params.set("channel", panel.dataset.channel);
-    for (const [key, value] of Object.entries(tabs.link())) params.set(key, value);
-  }
-  history.replaceState(null, "", `#${params}`);
-}
-
-function readHash() {
-  return new URLSearchParams(location.hash.slice(1));
+  writeLink({
+    model: picker.id || current.model.file,
+    image: current.image,
+    range: current.mode,
+    detail: panel.hidden ? null : { layer: panel.dataset.layer, channel: panel.dataset.channel, method: tabs.link() },
+  });
 }
 
 // Asked through the same queue as everything else, so it shows the state the requests
@@ -385,7 +274,7 @@ function embedCode() {
   const method = panel.hidden ? {} : tabs.link();  // a method tab: its own view, e.g. gradcam
   const kind = method.view || (panel.hidden ? "overview" : kinds[panel.dataset.kind] || "overview");
   const params = new URLSearchParams({ view: kind, image: current.image, range: current.mode });
-  if (modelId && modelId !== catalogue[0]?.id) params.set("model", modelId);
+  if (picker.id && picker.id !== picker.catalogue[0]?.id) params.set("model", picker.id);
   if (kind !== "overview") {
     params.set("layer", panel.dataset.layer);
     params.set("channel", panel.dataset.channel);
@@ -402,35 +291,21 @@ function embedCode() {
   return `${frame}\n<script src="${attr(resizer)}" async></script>`;
 }
 
-async function restore(params) {
-  const notes = [];
-  // A catalogue model by id (older links name the bundled model's file). One someone
-  // opened from their own computer is not part of the site.
-  const linked = params.get("model");
-  const entry = entryOf(linked) || catalogue.find((e) => baseName(e.file) === linked);
-  if (entry && entry.id !== modelId) {
-    if (!(await openModel(entry.id))) return;
-  } else if (linked && !entry && linked !== current.model.file) {
-    notes.push(`The model “${linked}” in this link is not in this site's catalogue (someone may have opened it from their own computer), so it is not part of the site; showing ${current.model.name} instead.`);
-  }
-  const file = params.get("image");
-  if (file && file !== current.image) {
-    if ([...$("examples").children].some((b) => b.dataset.file === file)) {
-      await ask("example", file);
-    } else {
-      notes.push(`The image “${file}” in this link was uploaded by someone, so it is not part of the site; showing an example instead.`);
-    }
-  }
-  if (notes.length) showError(notes.join(" "));
-  const mode = params.get("range");
-  if (mode && mode !== current.mode) await ask("mode", mode);
-  const layer = params.get("layer");
-  if (layer !== null && overview.select(layer, Number(params.get("channel")))) {
-    // The tab the link names (view=saliency, …; none: the detail view) draws once the
-    // detail is open, with the link's own settings.
-    tabs.select(tabs.owner(params.get("view")) || "detail", { link: params, show: false });
-    await openDetail(layer, Number(params.get("channel")), { focus: false });
-  }
+function restore(params) {
+  return restoreLink(params, {
+    picker,
+    current: () => current,
+    hasExample: (file) => [...$("examples").children].some((b) => b.dataset.file === file),
+    ask,
+    showError,
+    openDetail: async (layer, channel, link) => {
+      if (!overview.select(layer, channel)) return;
+      // The tab the link names (view=saliency, …; none: the detail view) draws once the
+      // detail is open, with the link's own settings.
+      tabs.select(tabs.owner(link.get("view")) || "detail", { link, show: false });
+      await openDetail(layer, channel, { focus: false });
+    },
+  });
 }
 
 function wire() {
@@ -505,60 +380,26 @@ function wire() {
     event.preventDefault();
     document.body.classList.remove("dragging");
     const files = [...event.dataTransfer.files];
-    if (client && files.some(isModelFile)) openModelFiles(files).then(refreshDetail);
+    if (client && files.some(isModelFile)) picker.openFiles(files).then(refreshDetail);
     else sendFile(files[0]);
   });
   $("model-select").addEventListener("change", async (event) => {
     if (!client || !event.target.value) return;
-    await openModel(event.target.value);
+    await picker.open(event.target.value);
     refreshDetail();
   });
 }
 
-// The prerendered overview of the state the address names (prerendered.js), drawn before
-// Python starts; the requests that make it live are queued at once, ahead of anything the
-// reader asks, and everything the reader asks waits in the same queue from now on.
-async function paint(wanted, early) {
-  const found = await prerendered({ model: wanted.get("model"), image: wanted.get("image"), range: wanted.get("range") });
-  if (!found || found.state.model !== found.started.model) return null;
-  found.live = early.send("example", found.state.image);
-  if (found.state.range !== "layer") found.live = early.send("mode", found.state.range);
-  found.live.catch(() => {});  // a failed boot says why (boot below)
-  catalogue = found.started.catalogue;
-  modelId = found.started.model;
-  fillPicker();
-  setExamples(found.started.examples, entryOf(modelId).examples);
-  show(found.answer, { painted: true });
-  client = early;
-  acceptEarly();
-  window.cnnlens = { client, python: client.python, ask, overview };
-  return found;
-}
-
 async function boot() {
   const wanted = readHash();  // read before the first draw rewrites it
-  const { client: started, started: loaded } = startClient(stage);
-  const painted = await paint(wanted, started);
-  const { examples, catalogue: models, model } = await loaded;
-  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-  // Painted: the strip and the picker are on screen already, perhaps in use; redone only
-  // if the site's start answer is not the prerendered one.
-  if (!painted || !same(painted.started, { model, examples, catalogue: models })) {
-    catalogue = models;
-    modelId = model;
-    fillPicker();
-    setExamples(examples, entryOf(model).examples);
-  }
+  const { client: started, examples, catalogue: models, model } = await startPython(stage);
+  catalogue = models;
+  modelId = model;
+  fillPicker();
+  setExamples(examples, entryOf(model).examples);
   stage("forward", "Running the network");
-  if (painted) {
-    const start = performance.now();
-    const raw = await painted.live;
-    if (sameAnswer(painted, raw)) confirmLive(start);  // nothing to redraw
-    else show(decode("example", raw));
-  } else {
-    const linked = wanted.get("image");
-    show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
-  }
+  const linked = wanted.get("image");
+  show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
   client = started;  // the controls answer from now on
   tabs.register("attribution", new AttributionPanel($("method-attribution-host"), client, { onChange: writeHash }));
   maximize = new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash });
@@ -586,6 +427,6 @@ $("open-model").addEventListener("change", async (event) => {
   const files = [...event.target.files];
   event.target.value = "";  // choosing the same files again still fires change
   if (!client || !files.length) return;
-  await openModelFiles(files);
+  await picker.openFiles(files);
   refreshDetail();
 });
