@@ -1,10 +1,12 @@
 // The article's small live figures (ReLU, one max-pooling window, softmax, colour scales).
 // Without JavaScript each <figure data-figure="name"> shows its static SVG
 // (assets/figures/, made by build/article_figures.py from the same Python). Once the app has
-// booted, after every overview it draws (data-cnnlens-ready counts them) this asks the
-// worker's `figures` request through the one ordered queue, so the answer is for the image
-// on screen, and puts each figure's SVG (py/cnnlens/views/figures.py draws it) in place of
-// the static one. Here only: inserting it, the readout, and stepping by pointer and keys.
+// booted, this asks the worker's `figures` request through the one ordered queue (so the
+// answer is for the image on screen) when the figures are in view and the overview was
+// redrawn since the last ask (data-cnnlens-ready counts the redraws): an image switch with
+// the article off-screen costs no figures, which would take about as long as the overview.
+// Each figure's SVG (py/cnnlens/views/figures.py draws it) goes in place of the static one.
+// Here only: inserting it, the readout, and stepping by pointer and keys.
 import { el } from "./views/common.js";
 
 const root = document.documentElement;
@@ -137,10 +139,11 @@ function draw(figure, made, image) {
 
 let asked = 0;
 let drawnFor = null;  // the data-cnnlens-ready count the figures on screen belong to
+const inView = new Set();  // the figures on screen (or nearly)
 
 async function refresh() {
   const ready = root.dataset.cnnlensReady;
-  if (root.dataset.cnnlensBooted !== "true" || !window.cnnlens || ready === drawnFor) return;
+  if (!inView.size || root.dataset.cnnlensBooted !== "true" || !window.cnnlens || ready === drawnFor) return;
   const mine = ++asked;
   let answer;
   try {
@@ -157,5 +160,13 @@ async function refresh() {
 
 if (figures().length) {
   new MutationObserver(refresh).observe(root, { attributes: true, attributeFilter: ["data-cnnlens-ready", "data-cnnlens-booted"] });
-  refresh();
+  // A margin, so that a reader scrolling down finds the figures already drawn.
+  const seen = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (entry.isIntersecting) inView.add(entry.target);
+      else inView.delete(entry.target);
+    }
+    refresh();
+  }, { rootMargin: "200px 0px" });
+  figures().forEach((figure) => seen.observe(figure));
 }

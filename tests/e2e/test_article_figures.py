@@ -71,6 +71,9 @@ def fig_page(browser, site):
     page.add_init_script(RECORD_VIOLATIONS)
     page.goto(site + "index.html")
     wait_ready(page, 1)
+    page.wait_for_function("document.documentElement.dataset.cnnlensBooted")
+    record_requests(page)
+    show_figures(page)  # the figures are asked for only once they are in view
     wait_figures(page, 1)
     yield page
     page.close()
@@ -79,6 +82,25 @@ def fig_page(browser, site):
 def wait_figures(page, count: int) -> None:
     page.wait_for_function("n => Number(document.documentElement.dataset.cnnlensFigures || 0) >= n",
                            arg=count, timeout=60_000)
+
+
+def show_figures(page) -> None:
+    page.evaluate("document.querySelector('#figure-relu').scrollIntoView()")
+
+
+def record_requests(page) -> None:
+    """From now on, the name of every request the page sends to the worker goes into
+    `window.__sent` (one queue: every request passes through the client's `send`)."""
+    page.evaluate("""() => {
+        const client = window.cnnlens.client;
+        const send = client.send.bind(client);
+        window.__sent = [];
+        client.send = (name, ...args) => { window.__sent.push(name); return send(name, ...args); };
+    }""")
+
+
+def sent(page, name: str) -> int:
+    return page.evaluate("name => window.__sent.filter(n => n === name).length", name)
 
 
 def figure_numbers(page, name: str) -> np.ndarray:
@@ -133,6 +155,7 @@ def test_the_figures_follow_an_example_switch(fig_page, tmp_path):
     drawn = int(page.evaluate("document.documentElement.dataset.cnnlensFigures"))
     page.click("#examples .example[data-file='trouser_1.png']")
     wait_ready(page, ready + 1)
+    show_figures(page)
     wait_figures(page, drawn + 1)
     page.wait_for_function(
         "() => document.querySelector('#figure-softmax').dataset.image === 'trouser_1.png'")
@@ -186,6 +209,37 @@ def test_relu_and_pooling_work_by_keyboard_and_pointer(fig_page):
     assert violations(page) == []
 
 
+def test_no_figures_are_asked_for_while_the_article_is_off_screen(fig_page, tmp_path):
+    page = fig_page
+    page.evaluate("window.scrollTo(0, 0)")
+    assert page.evaluate("""() => document.querySelector('#article figure[data-figure]')
+        .getBoundingClientRect().top > innerHeight + 200""")  # well below the fold
+    shown = page.get_attribute("#figure-pool", "data-image")
+    ready = int(page.evaluate("document.documentElement.dataset.cnnlensReady"))
+    drawn = int(page.evaluate("document.documentElement.dataset.cnnlensFigures"))
+    before = sent(page, "figures")
+    page.click("#examples .example[data-file='trouser_2.png']")
+    # A figures request would be sent at once when the redraw is counted (a mutation
+    # observer's microtask), before this wait sees the count.
+    wait_ready(page, ready + 1)
+    assert sent(page, "figures") == before
+    assert page.get_attribute("#figure-pool", "data-image") == shown != "trouser_2.png"
+    show_figures(page)
+    wait_figures(page, drawn + 1)
+    assert sent(page, "figures") == before + 1
+    reference = engine_reference(tmp_path, REFERENCE, ["trouser_2.png"])
+    for name in FIGURES:
+        assert page.get_attribute(f"#figure-{name}", "data-image") == "trouser_2.png"
+        close(figure_numbers(page, name), reference[f"trouser_2.png:{name}"])
+    # back and forth in view: nothing changed, nothing asked
+    page.evaluate("window.scrollTo(0, 0)")
+    show_figures(page)
+    page.wait_for_function("() => document.querySelector('#figure-relu')"
+                           ".getBoundingClientRect().top < innerHeight")
+    assert sent(page, "figures") == before + 1
+    assert violations(page) == []
+
+
 @pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)])
 def test_figures_fit_the_width_and_screenshots(fig_page, width, height):
     page = fig_page
@@ -223,6 +277,7 @@ def test_a_model_without_relu_keeps_the_static_relu_and_pool_figures(fig_page, t
     drawn = int(page.evaluate("document.documentElement.dataset.cnnlensFigures"))
     page.set_input_files("#open-model", str(path))
     wait_ready(page, ready + 1)
+    show_figures(page)
     wait_figures(page, drawn + 1)
     for name in ["relu", "pool"]:
         figure = page.locator(f"#figure-{name}")
