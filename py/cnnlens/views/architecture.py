@@ -14,7 +14,7 @@ The layout is the classic layered (Sugiyama) one, computed from the graph alone:
    enough that no two boxes of a layer overlap (a running maximum from the left and a
    running minimum from the right, averaged).
 
-The page (``assets/js/architecture.js``) only draws what this returns: boxes at ``x``, ``y``
+The page (``assets/js/architecture/``) only draws what this returns: boxes at ``x``, ``y``
 (their centres) and edges as polylines, all in one coordinate space starting at (0, 0).
 """
 
