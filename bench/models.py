@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.browser import BOOT_TIMEOUT_MS, ROOT, booted_page, fresh_browser, site, summary
+from bench.browser import ROOT, fresh_browser, site, summary
 
 GALLERY = ROOT / "assets" / "models" / "gallery"
 STEP_TIMEOUT_S = 300.0  # ResNet-50's opening took 175 s on a loaded 2-CPU VM
@@ -82,15 +82,19 @@ def _until(page, expression: str, step: str, timeout_s: float) -> dict:
     return outcome
 
 
-def _boot(browser, url: str):
-    """A just-booted page of a fresh browser (its first overview drawn)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        return booted_page(browser, url)
-    except PlaywrightTimeout:
-        raise StepFailed(f"boot: no first overview within {BOOT_TIMEOUT_MS / 1000:.0f} s"
-                         ) from None
+def _boot(browser, url: str, timeout_s: float):
+    """A just-booted page of a fresh browser (its first overview drawn); `StepFailed` with
+    the page's message when its boot fails, or when it is not done within `timeout_s`."""
+    page = browser.context.new_page()
+    page.goto(url)
+    _until(page, """(() => {
+        const html = document.documentElement;
+        if (html.dataset.cnnlensFailed) {
+            return {error: document.getElementById("boot-label").textContent};
+        }
+        return Number(html.dataset.cnnlensReady) >= 1 && {ready: true};
+    })()""", "boot", timeout_s)
+    return page
 
 
 def open_file(page, path: Path, timeout_s: float) -> dict:
@@ -138,7 +142,7 @@ def _resnet18(playwright, url: str, runs: int, timeout_s: float) -> dict:
     opened, drawn, counts, times = [], [], [], []
     for run in range(runs):
         with fresh_browser(playwright) as browser:
-            page = _boot(browser, url)
+            page = _boot(browser, url, timeout_s)
             outcome = open_file(page, GALLERY / "resnet18.onnx", timeout_s)
             opened.append(outcome["ms"])
             drawn.append(outcome["draw_ms"])
@@ -158,7 +162,7 @@ def _picked(playwright, url: str, model: str, name: str, repeats: int, timeout_s
     """One net opened through the picker on a fresh browser: its opening, DOM size and,
     with `repeats`, its forward pass."""
     with fresh_browser(playwright) as browser:
-        page = _boot(browser, url)
+        page = _boot(browser, url, timeout_s)
         outcome = pick(page, model, timeout_s)
         figures = {f"open_{name}_overview_ms": summary([outcome["ms"]]),
                    f"open_{name}_overview_draw_ms": summary([outcome["draw_ms"]])}
