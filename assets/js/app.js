@@ -6,7 +6,7 @@ import { hideDetail, showDetail } from "./detail.js";
 import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
 import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
-import { isModelFile } from "./model-files.js";
+import { isModelFile, pastedPrototxt } from "./model-files.js";
 import { ModelPicker } from "./model-picker.js";
 import { Overview } from "./overview.js";
 import { explain } from "./protocol.js";
@@ -338,7 +338,7 @@ function wire() {
   });
   document.addEventListener("paste", (event) => {
     // Pasting into the address field is typing, not an image.
-    if (event.target instanceof Element && event.target.closest("input")) return;
+    if (event.target instanceof Element && event.target.closest("input, textarea")) return;
     const file = [...event.clipboardData.files].find((f) => f.type.startsWith("image/"));
     if (file) {
       event.preventDefault();
@@ -382,6 +382,10 @@ function wire() {
     const files = [...event.dataTransfer.files];
     if (client && files.some(isModelFile)) picker.openFiles(files).then(refreshDetail);
     else sendFile(files[0]);
+  });
+  $("paste-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (client && await picker.openFiles([pastedPrototxt($("paste-text").value)])) refreshDetail();
   });
   $("model-select").addEventListener("change", async (event) => {
     if (!client || !event.target.value) return;
