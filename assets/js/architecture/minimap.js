@@ -37,13 +37,14 @@ export class Minimap {
     );
   }
 
-  // To scale when that fills at least half the box both ways, else stretched.
+  // To scale, from the top as the view opens, when that fills at least half the box both
+  // ways; else stretched.
   proportion() {
     const { clientWidth: w, clientHeight: h } = this.element;
     const { width, height } = this.extent;
     const scale = Math.min(w / width, h / height);
     const fills = width * scale >= w / 2 && height * scale >= h / 2;
-    this.element.setAttribute("preserveAspectRatio", fills ? "xMidYMid meet" : "none");
+    this.element.setAttribute("preserveAspectRatio", fills ? "xMidYMin meet" : "none");
   }
 
   // The view's box (graph units), cut to the graph: what of the graph is on screen.
