@@ -7,15 +7,20 @@ or, for the requests below that need no model, a function here. Answers are plai
 (strings, numbers, byte buffers) converted to JavaScript objects.
 """
 
-import inspect
-
 import js
-import pyodide_js
-from pyodide.ffi import JsProxy, to_js
-from pyodide.http import pyfetch
 
-from cnnlens.errors import CnnlensError
-from cnnlens.protocol import REQUESTS, check_arguments, error_answer
+# Boot marks on the worker's own timeline, read by bench/boot_split.py (with those of
+# assets/js/runtime-progress.js): here PyScript has started the interpreter and runs us.
+js.performance.mark("cnnlens:worker:start")
+
+import inspect  # noqa: E402
+
+import pyodide_js  # noqa: E402
+from pyodide.ffi import JsProxy, to_js  # noqa: E402
+from pyodide.http import pyfetch  # noqa: E402
+
+from cnnlens.errors import CnnlensError  # noqa: E402
+from cnnlens.protocol import REQUESTS, check_arguments, error_answer  # noqa: E402
 
 _app = None
 
@@ -45,14 +50,18 @@ async def _fetch(url):
 async def _load_packages():
     # From our trimmed pyodide-lock.json next to pyodide.mjs: nothing comes from elsewhere.
     await pyodide_js.loadPackage(["numpy", "pillow"])
+    js.performance.mark("cnnlens:worker:packages-loaded")
 
 
 async def _start(base_url):
     global _app
     from cnnlens.page import App  # needs the packages loaded above
 
+    js.performance.mark("cnnlens:worker:imported")
     _app = App(_fetch, base_url)
-    return await _app.start()
+    started = await _app.start()
+    js.performance.mark("cnnlens:worker:model-loaded")
+    return started
 
 
 def _playground(n, p, k, s):
@@ -102,3 +111,4 @@ for _request in REQUESTS:
     globals()[_request.name] = _export(_request.name)
 
 __export__ = [request.name for request in REQUESTS]
+js.performance.mark("cnnlens:worker:ready")

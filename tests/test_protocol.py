@@ -116,6 +116,7 @@ def worker(monkeypatch):
 
     js = types.ModuleType("js")
     js.Object = types.SimpleNamespace(fromEntries=dict)
+    js.performance = types.SimpleNamespace(mark=lambda name: None)
     pyodide_js = types.ModuleType("pyodide_js")
     pyodide = types.ModuleType("pyodide")
     ffi = types.ModuleType("pyodide.ffi")

@@ -5,6 +5,9 @@
 // the HTTP cache is off; so the worker's own fetches are watched, through a clone of each
 // response (the original goes on untouched, keeping its URL for WebAssembly's code cache).
 // Progress goes out on the BroadcastChannel named by this module's `?boot=` parameter.
+// It also leaves performance marks on the worker's own timeline (`cnnlens:runtime:module`,
+// `:wasm-start`, `:wasm-ready`, `:pyodide-ready`), which bench/boot_split.py reads to split
+// the runtime stage into download, wasm compile, Python start and PyScript's own start.
 import { loadPyodide as load } from "../../build/vendor/pyodide/pyodide.mjs";
 
 export * from "../../build/vendor/pyodide/pyodide.mjs";
@@ -14,6 +17,8 @@ const INDEX_URL = new URL("../../build/vendor/pyodide/", import.meta.url).href;
 // the first byte (a compressing host's Content-Length would count compressed bytes).
 const SIZES_URL = new URL("../runtime-sizes.json", import.meta.url).href;
 const POST_EVERY_MS = 50;
+
+performance.mark("cnnlens:runtime:module");
 
 async function knownSizes() {
   try {
@@ -55,14 +60,34 @@ function watch(channel, sizes) {
   return () => { globalThis.fetch = original; };
 }
 
+// Marks the first successful instantiation while loadPyodide runs: the interpreter's own
+// module (compiled while it streams in); packages' modules come later, after the restore.
+function timeWasm() {
+  const originals = { instantiate: WebAssembly.instantiate, instantiateStreaming: WebAssembly.instantiateStreaming };
+  let marked = false;
+  const timed = (original) => async (...args) => {
+    if (marked) return original.apply(WebAssembly, args);
+    performance.mark("cnnlens:runtime:wasm-start");
+    const result = await original.apply(WebAssembly, args);  // a failed streaming try is not marked ready
+    if (!marked) performance.mark("cnnlens:runtime:wasm-ready");
+    marked = true;
+    return result;
+  };
+  for (const [name, original] of Object.entries(originals)) if (original) WebAssembly[name] = timed(original);
+  return () => Object.assign(WebAssembly, originals);
+}
+
 export async function loadPyodide(options = {}) {
   const id = new URL(import.meta.url).searchParams.get("boot");
-  if (!id || typeof BroadcastChannel === "undefined") return load({ ...options, indexURL: INDEX_URL });
-  const channel = new BroadcastChannel(`cnnlens-boot-${id}`);
-  const stop = watch(channel, await knownSizes());
+  const stops = [timeWasm()];
+  if (id && typeof BroadcastChannel !== "undefined") {
+    stops.push(watch(new BroadcastChannel(`cnnlens-boot-${id}`), await knownSizes()));
+  }
   try {
-    return await load({ ...options, indexURL: INDEX_URL });
+    const pyodide = await load({ ...options, indexURL: INDEX_URL });
+    performance.mark("cnnlens:runtime:pyodide-ready");
+    return pyodide;
   } finally {
-    stop();
+    for (const stop of stops) stop();
   }
 }
