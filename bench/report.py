@@ -16,7 +16,8 @@ from bench.browser import ROOT
 
 RESULTS = ROOT / "bench" / "results"
 REPORT = ROOT / "bench" / "report.html"
-COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1")
+COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+           "#ff9da7", "#9c755f", "#bab0ac", "#17becf", "#8c564b")
 # The medians whose history is plotted, one small chart each.
 HISTORY = ("cold_boot_ms", "warm_boot_ms", "forward_ms", "backward_ms", "image_switch_ms",
            "attribution_click_ms", "maximize_steps_per_s", "cpython_forward_vgg224_ms",
@@ -50,6 +51,40 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def _side_value(value: float, key: str) -> str:
+    if "_bytes" in key:
+        return f"{value / 1e6:,.2f} MB"
+    return f"{value:,.0f}" + (" ms" if key.endswith("_ms") else "")
+
+
+def side_by_side_rows(results: dict) -> list[list[str]]:
+    """[figure, CNN Explainer, cnnlens, ratio] per figure of bench/side_by_side.py (medians),
+    then the cross ratio of the issue's warm target."""
+    from bench.side_by_side import CROSS, FIGURES
+
+    sbs = results["side_by_side"]
+    ours, theirs = sbs["sides"]["cnnlens"], sbs["sides"].get("cnn-explainer")
+    ratios = sbs.get("ratios", {})
+    rows = []
+    for key, label in FIGURES.items():
+        ratio = ratios.get(key)
+        rows.append([label, _side_value(theirs[key]["median"], key) if theirs else "skipped",
+                     _side_value(ours[key]["median"], key),
+                     "" if ratio is None else f"{ratio:.2f}×"])
+    if CROSS[0] in ratios:
+        rows.append([CROSS[1], "", "", f"{ratios[CROSS[0]]:.2f}×"])
+    return rows
+
+
+def side_by_side_table(results: dict) -> str:
+    sbs = results["side_by_side"]
+    lines = [f"Side by side with CNN Explainer: medians of {sbs['runs']} interleaved runs"
+             + (f" — {sbs['skipped']}" if sbs.get("skipped") else ""),
+             "| figure | CNN Explainer | cnnlens | ratio |", "|---|---:|---:|---:|"]
+    lines += ["| " + " | ".join(row) + " |" for row in side_by_side_rows(results)]
+    return "\n".join(lines)
+
+
 def _bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
     """Horizontal bars, one per label."""
     width, row, left = 640, 18, 170
@@ -72,7 +107,8 @@ def _stacked(runs: dict[str, dict[str, dict]]) -> str:
     total = max((sum(s["median"] for s in stages.values()) for stages in runs.values()),
                 default=1) or 1
     scale = (width - left - 70) / total
-    parts = [f'<svg width="{width}" height="{row * len(runs) + 40}" role="img">']
+    rows = (len(next(iter(runs.values()), {})) + 4) // 5
+    parts = [f'<svg width="{width}" height="{row * len(runs) + 24 + 16 * rows}" role="img">']
     for i, (kind, stages) in enumerate(runs.items()):
         y, x = 10 + i * row, float(left)
         parts.append(f'<text x="0" y="{y + 17}">{kind}</text>')
@@ -86,10 +122,11 @@ def _stacked(runs: dict[str, dict[str, dict]]) -> str:
         parts.append(f'<text x="{x + 4:.1f}" y="{y + 17}">{total_ms:,.0f} ms</text>')
     legend_y = 10 + len(runs) * row + 14
     stages = next(iter(runs.values()), {})
-    for j, stage in enumerate(stages):
-        parts.append(f'<rect x="{left + j * 95}" y="{legend_y - 10}" width="10" height="10" '
-                     f'fill="{COLOURS[j % len(COLOURS)]}"/><text x="{left + j * 95 + 14}" '
-                     f'y="{legend_y}">{stage}</text>')
+    for j, stage in enumerate(stages):  # five to a legend row
+        x, y = left + (j % 5) * 115, legend_y + (j // 5) * 16
+        parts.append(f'<rect x="{x}" y="{y - 10}" width="10" height="10" '
+                     f'fill="{COLOURS[j % len(COLOURS)]}"/><text x="{x + 14}" '
+                     f'y="{y}">{stage}</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -155,6 +192,19 @@ def render(results: dict) -> str:
     if "cold_boot_stages_ms" in results:
         sections += ["<h2>Boot by stage (medians, ms)</h2>", _stacked(
             {"cold": results["cold_boot_stages_ms"], "warm": results["warm_boot_stages_ms"]})]
+    split = results.get("side_by_side", {}).get("boot_split_ms")
+    if split and split.get("cold"):
+        sections += ["<h2>Boot split finer (built site, the side-by-side runs; medians, "
+                     "ms)</h2>", _stacked(split)]
+    if "side_by_side" in results:
+        sbs = results["side_by_side"]
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                       for row in side_by_side_rows(results))
+        sections += [f"<h2>Side by side with CNN Explainer (medians of {sbs['runs']} "
+                     "interleaved runs)</h2>",
+                     f"<p>{html.escape(sbs.get('skipped') or '')}</p>" if sbs.get("skipped")
+                     else "", "<table><tr><th>figure</th><th>CNN Explainer</th><th>cnnlens"
+                     f"</th><th>ratio</th></tr>{rows}</table>"]
     if layers:
         sections += ["<h2>Forward pass in Pyodide, per layer (means: the worker's clock "
                      "ticks in 0.1 ms steps)</h2>", _bars(
@@ -167,7 +217,7 @@ def render(results: dict) -> str:
                            for k, v in results.get("not_measured", {}).items())
     sections.append(f"<h2>Not measured yet</h2><ul>{not_measured}</ul>")
     style = ("body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}"
-             "td,th{padding:2px 8px;text-align:right}td:first-child{text-align:left}"
+             "td,th{padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
              "svg text{font-size:11px}figure{display:inline-block;margin:0 1em 1em 0}")
     return (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>cnnlens "
             f"benchmark</title><style>{style}</style><body>{''.join(sections)}</body></html>\n")

@@ -23,6 +23,7 @@ from bench import (
     models,
     pyodide_forward,
     report,
+    side_by_side,
 )
 from bench.browser import ROOT, booted_page, fresh_browser, git_sha, machine, site, summary
 
@@ -37,6 +38,8 @@ def browser_figures(runs: int, switches: int, resnet50: bool) -> dict:
 
     with site() as url, sync_playwright() as playwright:
         results = boot.measure(playwright, url, runs)
+        # Our site built as `make site` builds it, and CNN Explainer's, each on its own server.
+        results["side_by_side"] = side_by_side.measure(playwright, runs)
         results["figures"].update(embed.measure(playwright, url, runs))
         with fresh_browser(playwright) as browser:
             page = booted_page(browser, url)
@@ -85,6 +88,8 @@ def main() -> int:
     path = RESULTS / f"{dt.date.today().isoformat()}-{sha}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(report.table(results))
+    if "side_by_side" in results:
+        print(report.side_by_side_table(results))
     print(f"wrote {path.relative_to(ROOT)} and {report.write(results).relative_to(ROOT)}")
     return 0
 
