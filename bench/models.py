@@ -1,7 +1,8 @@
-"""Gallery nets in the page: ResNet-18 opened with "Open a model…" until its overview is
-drawn, ResNet-18's and MobileNetV2's forward passes in the worker (Pyodide, NumPy,
-3×224×224, seeded He weights), and how many DOM elements their overviews (and ResNet-50's)
-take.
+"""Gallery nets in the page: opening one until its overview is drawn, forward passes, DOM size.
+
+ResNet-18 opened with "Open a model…" until its overview is drawn, ResNet-18's and
+MobileNetV2's forward passes in the worker (Pyodide, NumPy, 3×224×224, seeded He weights),
+and how many DOM elements their overviews (and ResNet-50's) take.
 
     .venv/bin/python -m bench.models [--runs 3] [--no-resnet50] [--timeout 300]
 
