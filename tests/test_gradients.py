@@ -93,7 +93,7 @@ def our_vjp(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict[str, 
     if grad is None:
         grad = np.ones(outputs[0].shape, np.float32)
     grads = [grad] + [None] * (len(outputs) - 1)
-    return outputs, vjp(list(inputs), attrs, outputs, grads, rule)
+    return outputs, vjp(list(inputs), attrs, outputs, grads, rule, [True] * len(inputs))
 
 
 def check_op(op_type: str, inputs: Sequence[np.ndarray], attrs: dict[str, Any],

@@ -155,7 +155,7 @@ def test_conv_vjp_matches_torch(case):
     attrs = conv_attrs(case)
     y = op_conv(inputs, attrs)[0]
     assert_close(y, ty.detach().numpy())  # the same op, so the gradients are comparable
-    grads = vjp_conv(inputs, attrs, [y], [dy], "plain")
+    grads = vjp_conv(inputs, attrs, [y], [dy], "plain", [True] * len(inputs))
     assert len(grads) == len(inputs)
     assert_close(grads[0], tx.grad.numpy())
     assert_close(grads[1], tw.grad.numpy())
@@ -174,14 +174,15 @@ def test_conv_vjp_matches_finite_differences():
 
     y = forward([x, w, b])
     dy = rng.normal(size=y.shape)
-    grads = vjp_conv([x, w, b], attrs, [y], [dy], "plain")
+    grads = vjp_conv([x, w, b], attrs, [y], [dy], "plain", [True] * 3)
     for index in range(3):
         assert_close(grads[index], central_differences(forward, [x, w, b], index, dy))
 
 
 def test_conv_vjp_without_an_output_gradient_is_none():
     x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
-    assert vjp_conv([x, w, None], {}, [op_conv([x, w], {})[0]], [None], "plain") == [None] * 3
+    assert vjp_conv([x, w, None], {}, [op_conv([x, w], {})[0]], [None], "plain",
+                    [True] * 3) == [None] * 3
 
 
 # --------------------------------------------------------------------------- pooling
@@ -255,7 +256,7 @@ def test_max_pool_vjp_matches_torch(case, ties):
     attrs = pool_attrs(case)
     y = op_max_pool([x], attrs)[0]
     assert y.shape == tuple(ty.shape)
-    assert_close(vjp_max_pool([x], attrs, [y], [dy], "plain")[0], tx.grad.numpy())
+    assert_close(vjp_max_pool([x], attrs, [y], [dy], "plain", [True])[0], tx.grad.numpy())
 
 
 @SETTINGS
@@ -275,7 +276,7 @@ def test_average_pool_vjp_matches_torch(case, count_include_pad):
     attrs = pool_attrs(case) | {"count_include_pad": int(include_pad)}
     y = op_average_pool([x], attrs)[0]
     assert y.shape == tuple(ty.shape)
-    assert_close(vjp_average_pool([x], attrs, [y], [dy], "plain")[0], tx.grad.numpy())
+    assert_close(vjp_average_pool([x], attrs, [y], [dy], "plain", [True])[0], tx.grad.numpy())
 
 
 @st.composite
@@ -313,7 +314,7 @@ def test_average_pool_vjp_matches_finite_differences(case):
     y = forward([x])
     dy = rng.normal(size=y.shape)
     expected = central_differences(forward, [x], 0, dy)
-    assert_close(vjp_average_pool([x], attrs, [y], [dy], "plain")[0], expected)
+    assert_close(vjp_average_pool([x], attrs, [y], [dy], "plain", [True])[0], expected)
 
 
 @SETTINGS
@@ -333,7 +334,7 @@ def test_max_pool_vjp_matches_finite_differences(case):
     y = forward([x])
     dy = rng.normal(size=y.shape)
     expected = central_differences(forward, [x], 0, dy)
-    assert_close(vjp_max_pool([x], attrs, [y], [dy], "plain")[0], expected)
+    assert_close(vjp_max_pool([x], attrs, [y], [dy], "plain", [True])[0], expected)
 
 
 @pytest.mark.parametrize("values", [[-math.inf, -math.inf], [-math.inf, 2.0], [math.nan, 1.0]])
@@ -345,7 +346,7 @@ def test_max_pool_padding_never_wins(values):
     dy = np.array([[[1.0, 10.0, 100.0]]])
     ty.backward(torch.tensor(dy))
     attrs = {"kernel_shape": [2], "pads": [1, 1]}
-    ours = vjp_max_pool([x], attrs, [op_max_pool([x], attrs)[0]], [dy], "plain")[0]
+    ours = vjp_max_pool([x], attrs, [op_max_pool([x], attrs)[0]], [dy], "plain", [True])[0]
     np.testing.assert_array_equal(ours, tx.grad.numpy())
 
 
@@ -354,7 +355,7 @@ def test_max_pool_window_outside_the_input_passes_nothing_back():
     x = np.array([[[3.0, 5.0]]])
     attrs = {"kernel_shape": [1], "pads": [2, 1]}
     dy = np.array([[[1.0, 2.0, 4.0, 8.0, 16.0]]])  # windows: pad, pad, x0, x1, pad
-    ours = vjp_max_pool([x], attrs, [op_max_pool([x], attrs)[0]], [dy], "plain")[0]
+    ours = vjp_max_pool([x], attrs, [op_max_pool([x], attrs)[0]], [dy], "plain", [True])[0]
     np.testing.assert_array_equal(ours, [[[4.0, 8.0]]])
 
 
@@ -370,7 +371,7 @@ def test_global_pool_vjps_match_torch(rank, channels, ties, seed):
     for pool, vjp in ((average, vjp_global_average_pool), (largest, vjp_global_max_pool)):
         tx = tensor(x)
         pool(tx, 1).backward(torch.tensor(dy))
-        assert_close(vjp([x], {}, [], [dy], "plain")[0], tx.grad.numpy())
+        assert_close(vjp([x], {}, [], [dy], "plain", [True])[0], tx.grad.numpy())
 
 
 def test_the_window_ops_register_their_vjps():

@@ -2,9 +2,11 @@
 
 The backward pass walks the nodes in reverse execution order and applies each op's
 vector-Jacobian product (``OpSpec.vjp``) to the forward pass's own tensors, so nothing is
-recomputed forward. The scalar is given by its *seeds*: for each tensor it reads, the
-gradient of the scalar with respect to that tensor (for a class logit, a one-hot row of
-the logits; for a channel's mean, ``1 / (H W)`` over that channel).
+recomputed forward; it asks each only for the gradients of inputs that are not
+initializers (weights, biases, constants), whose gradients it never keeps. The scalar is
+given by its *seeds*: for each tensor it reads, the gradient of the scalar with respect to
+that tensor (for a class logit, a one-hot row of the logits; for a channel's mean,
+``1 / (H W)`` over that channel).
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ def backward(model: Model, result: ForwardResult, seeds: Mapping[str, np.ndarray
                              "its gradient")
         inputs = [_value(name, result, initializers) for name in node.inputs]
         outputs = [result.tensors[name] for name in node.outputs if name]
+        # Initializers' gradients are never kept, so their vjps may skip them (Conv's kernels).
+        wanted = tuple(bool(name) and name not in initializers for name in node.inputs)
         try:
-            input_grads = vjp(inputs, node.attributes, outputs, output_grads, rule)
+            input_grads = vjp(inputs, node.attributes, outputs, output_grads, rule, wanted)
         except (ValueError, TypeError, IndexError) as exc:
             raise ModelError(f"node {node.name!r} ({node.op_type}), backward: {exc}") from exc
         for name, grad in zip(node.inputs, input_grads, strict=False):

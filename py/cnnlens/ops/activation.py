@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, floating, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, Wanted, floating, same_shape
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -148,20 +148,20 @@ def _elementwise_vjp(inputs: Inputs, grads: Grads,
 
 
 def vjp_relu(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-             rule: str) -> list[np.ndarray | None]:
+             rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """ReLU's input gradient under ``rule`` (:func:`relu_vjp`)."""
     return _elementwise_vjp(inputs, grads, lambda x, g: relu_vjp(x, g, rule))
 
 
 def vjp_leaky_relu(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                   grads: Grads, rule: str) -> list[np.ndarray | None]:
+                   grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """LeakyRelu's input gradient (:func:`leaky_relu_vjp`); ``rule`` concerns ReLU only."""
     alpha = float(attrs.get("alpha", 0.01))
     return _elementwise_vjp(inputs, grads, lambda x, g: leaky_relu_vjp(x, g, alpha))
 
 
 def vjp_sigmoid(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                grads: Grads, rule: str) -> list[np.ndarray | None]:
+                grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """``g y (1 - y)`` from the output ``y`` (as PyTorch): where ``y`` rounds to 1 in float32
     (``x`` above about 17) the gradient is 0, and close to there it keeps few digits."""
     y = outputs[0]
@@ -169,7 +169,7 @@ def vjp_sigmoid(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray]
 
 
 def vjp_tanh(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-             rule: str) -> list[np.ndarray | None]:
+             rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """``g (1 - y²)`` from the output ``y`` (as PyTorch): where ``|y|`` rounds to 1 in float32
     (``|x|`` from about 10) the gradient is 0, and close to there it keeps few digits."""
     y = outputs[0]
@@ -177,7 +177,7 @@ def vjp_tanh(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], g
 
 
 def vjp_clip(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-             rule: str) -> list[np.ndarray | None]:
+             rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The gradient reaches ``x`` only; the bounds (inputs #1, #2) get none."""
     low, high = optional(inputs, 1), optional(inputs, 2)
     if low is None:
@@ -189,14 +189,14 @@ def vjp_clip(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], g
 
 
 def vjp_hard_sigmoid(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                     grads: Grads, rule: str) -> list[np.ndarray | None]:
+                     grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """HardSigmoid's input gradient (:func:`hard_sigmoid_vjp`)."""
     alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
     return _elementwise_vjp(inputs, grads, lambda x, g: hard_sigmoid_vjp(x, g, alpha, beta))
 
 
 def vjp_hard_swish(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                   grads: Grads, rule: str) -> list[np.ndarray | None]:
+                   grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """HardSwish's input gradient (:func:`hard_swish_vjp`)."""
     return _elementwise_vjp(inputs, grads, hard_swish_vjp)
 

@@ -19,6 +19,7 @@ from cnnlens.ops.spec import (
     OpFunction,
     OpSpec,
     VjpFunction,
+    Wanted,
     broadcast_shape,
     floating,
     unbroadcast,
@@ -74,7 +75,7 @@ def _binary_vjp(op_type: str) -> VjpFunction:
     partials = _PARTIALS[op_type]
 
     def vjp(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-            rule: str) -> list[np.ndarray | None]:
+            rule: str, wanted: Wanted) -> list[np.ndarray | None]:
         a = required(inputs, 0, op_type)
         b = required(inputs, 1, op_type)
         g = grads[0]
@@ -82,7 +83,9 @@ def _binary_vjp(op_type: str) -> VjpFunction:
             return [None, None]
         aligned = align_legacy_broadcast(a, b, attrs)
         ga, gb = partials(a, aligned, outputs[0], g)
-        return [unbroadcast(ga, a.shape), unbroadcast(gb, aligned.shape).reshape(b.shape)]
+        # Summing a broadcast operand's gradient back (a bias, a scale) is skipped unwanted.
+        return [unbroadcast(ga, a.shape) if wanted[0] else None,
+                unbroadcast(gb, aligned.shape).reshape(b.shape) if wanted[1] else None]
 
     vjp.__name__ = vjp.__qualname__ = f"vjp_{op_type.lower()}"
     vjp.__doc__ = f"Gradients of ONNX {op_type} with respect to A and B, shaped like each."

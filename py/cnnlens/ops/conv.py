@@ -15,7 +15,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape
+from cnnlens.ops.spec import Grads, OpSpec, Shape, Wanted
 from cnnlens.ops.windows import (
     WindowPlan,
     fold_windows,
@@ -43,10 +43,12 @@ def convolve(
 
 
 def convolve_vjp(
-    x: np.ndarray, w: np.ndarray, dy: np.ndarray, plan: WindowPlan, group: int = 1
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x: np.ndarray, w: np.ndarray, dy: np.ndarray, plan: WindowPlan, group: int = 1,
+    wanted: Wanted = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Gradients ``(dX, dW, dB)`` shaped ``(N, C, *S)``, ``(M, C / group, *K)``, ``(M,)``
-    from the output's gradient ``dy`` ``(N, M, *O)``.
+    from the output's gradient ``dy`` ``(N, M, *O)``; ``None`` for those not ``wanted``
+    (not computed: the backward pass wants only ``dX``).
 
     In the forward's im2col layout ``Y = columns @ kernels`` per group, so
     ``dcolumns = dY @ kernelsᵀ`` (folded back onto the input) and ``dkernels = columnsᵀ @ dY``
@@ -56,23 +58,27 @@ def convolve_vjp(
     n, channels = x.shape[:2]
     filters, rank = w.shape[0], len(plan.output)
     positions = math.prod(plan.output)
-    columns = im2col(x, plan, group)  # (N, group, P, depth)
-    depth = columns.shape[-1]
     dy_columns = dy.reshape(n, group, filters // group, positions).transpose(0, 1, 3, 2)
-    d_columns = np.matmul(dy_columns, kernel_matrix(w, group).transpose(0, 2, 1))
-    # Batch and positions contract together: (group, depth, N P) @ (group, N P, M / group).
-    d_kernels = np.matmul(
-        columns.transpose(1, 3, 0, 2).reshape(group, depth, n * positions),
-        dy_columns.transpose(1, 0, 2, 3).reshape(group, n * positions, filters // group),
-    )
-    dw = d_kernels.transpose(0, 2, 1).reshape(w.shape)
-    d_windows = (
-        d_columns.transpose(0, 2, 1, 3)  # (N, P, group, depth)
-        .reshape(n, *plan.output, channels, *plan.kernel)
-        .transpose(np.argsort(_CHANNELS_LAST[rank]))  # (N, C, *O, *K)
-    )
-    dx = fold_windows(d_windows, plan, x.shape[2:])
-    db = dy.sum(axis=(0, *range(2, dy.ndim)))
+    dx = dw = db = None
+    if wanted[0]:
+        d_columns = np.matmul(dy_columns, kernel_matrix(w, group).transpose(0, 2, 1))
+        d_windows = (
+            d_columns.transpose(0, 2, 1, 3)  # (N, P, group, depth)
+            .reshape(n, *plan.output, channels, *plan.kernel)
+            .transpose(np.argsort(_CHANNELS_LAST[rank]))  # (N, C, *O, *K)
+        )
+        dx = fold_windows(d_windows, plan, x.shape[2:])
+    if wanted[1]:
+        columns = im2col(x, plan, group)  # (N, group, P, depth)
+        depth = columns.shape[-1]
+        # Batch and positions contract together: (group, depth, N P) @ (group, N P, M / group).
+        d_kernels = np.matmul(
+            columns.transpose(1, 3, 0, 2).reshape(group, depth, n * positions),
+            dy_columns.transpose(1, 0, 2, 3).reshape(group, n * positions, filters // group),
+        )
+        dw = d_kernels.transpose(0, 2, 1).reshape(w.shape)
+    if wanted[2]:
+        db = dy.sum(axis=(0, *range(2, dy.ndim)))
     return dx, dw, db
 
 
@@ -142,13 +148,14 @@ def op_conv(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
 
 
 def vjp_conv(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-             rule: str) -> list[np.ndarray | None]:
-    """``[dX, dW, dB]`` (``dB`` only when B is given) from the gradient of Y."""
+             rule: str, wanted: Wanted) -> list[np.ndarray | None]:
+    """``[dX, dW, dB]`` (``dB`` only when B is given) from the gradient of Y, each only
+    when ``wanted``."""
     x, w, b, plan, group = _conv_arguments(inputs, attrs)
     if grads[0] is None:
         return [None] * len(inputs)
-    dx, dw, db = convolve_vjp(x, w, grads[0], plan, group)
-    return [dx, dw, None if b is None else db][: len(inputs)]
+    flags = (wanted[0], wanted[1], b is not None and wanted[2])
+    return list(convolve_vjp(x, w, grads[0], plan, group, flags))[: len(inputs)]
 
 
 def conv_shape(shapes: list[Shape | None], attrs: dict[str, Any],

@@ -20,6 +20,7 @@ from cnnlens.ops.spec import (
     Grads,
     OpSpec,
     Shape,
+    Wanted,
     computed_at_run_time,
     floating,
     same_shape,
@@ -152,7 +153,7 @@ def gather_vjp(g: np.ndarray, shape: Shape, indices: np.ndarray, at: int) -> np.
 
 
 def vjp_gather(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-               rule: str) -> list[np.ndarray | None]:
+               rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The data's gradient (:func:`gather_vjp`); the indices get none."""
     data, indices, g = required(inputs, 0, "Gather"), required(inputs, 1, "Gather"), grads[0]
     if g is None or not floating(data):
@@ -162,7 +163,7 @@ def vjp_gather(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
 
 
 def vjp_slice(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-              rule: str) -> list[np.ndarray | None]:
+              rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The output gradient put back where the window was, zero elsewhere; starts, ends,
     axes and steps get none."""
     x, g = required(inputs, 0, "Slice"), grads[0]
@@ -175,7 +176,7 @@ def vjp_slice(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], 
 
 
 def vjp_cast(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-             rule: str) -> list[np.ndarray | None]:
+             rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Between float types the gradient passes unchanged; to or from integers, none."""
     x, g = required(inputs, 0, "Cast"), grads[0]
     if g is None or not floating(x) or not np.issubdtype(cast_dtype(attrs), np.floating):
@@ -184,7 +185,7 @@ def vjp_cast(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], g
 
 
 def vjp_none(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-             rule: str) -> list[np.ndarray | None]:
+             rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Shape's and ConstantOfShape's: their outputs do not vary with their inputs' values."""
     return [None] * len(inputs)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, axis, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, floating
+from cnnlens.ops.spec import Grads, OpSpec, Shape, Wanted, floating
 
 
 def permutation(rank: int, attrs: dict[str, Any]) -> tuple[int, ...]:
@@ -76,7 +76,7 @@ def op_unsqueeze(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
 
 
 def vjp_transpose(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                  grads: Grads, rule: str) -> list[np.ndarray | None]:
+                  grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The output gradient under the inverse permutation."""
     x, g = required(inputs, 0, "Transpose"), grads[0]
     if g is None or not floating(x):
@@ -85,7 +85,7 @@ def vjp_transpose(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarra
 
 
 def vjp_reshaping(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                  grads: Grads, rule: str) -> list[np.ndarray | None]:
+                  grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Squeeze's and Unsqueeze's: the output gradient shaped like the data; axes get none."""
     x, g = required(inputs, 0, "Squeeze/Unsqueeze"), grads[0]
     x_grad = g.reshape(x.shape) if g is not None and floating(x) else None

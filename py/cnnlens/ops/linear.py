@@ -8,7 +8,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, floating, unbroadcast
+from cnnlens.ops.spec import Grads, OpSpec, Shape, Wanted, floating, unbroadcast
 
 
 def gemm(
@@ -70,8 +70,10 @@ def gemm_vjp(
     beta: float = 1.0,
     trans_a: bool = False,
     trans_b: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Gradients of :func:`gemm` for the output gradient ``g (M, N)``: shaped like A, B, C.
+    wanted: Wanted = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Gradients of :func:`gemm` for the output gradient ``g (M, N)``: shaped like A, B, C;
+    ``None`` for those not ``wanted`` (not computed) and for C when there is none.
 
     With ``A' (M, K)`` and ``B' (K, N)`` the transposed-as-asked inputs,
     ``dA' = alpha g B'ᵀ`` and ``dB' = alpha A'ᵀ g``; C gets ``beta g`` summed over the axes
@@ -80,17 +82,20 @@ def gemm_vjp(
     a_used = a.T if trans_a else a
     b_used = b.T if trans_b else b
     scale = g.dtype.type(alpha)
-    ga = (b_used @ g.T if trans_a else g @ b_used.T) * scale  # (A')ᵀ = (g B'ᵀ)ᵀ = B' gᵀ
-    gb = (g.T @ a_used if trans_b else a_used.T @ g) * scale
-    if c is None:
-        return ga, gb, None
-    if beta == 0.0:  # the forward ignored C, whatever its shape
-        return ga, gb, np.zeros(c.shape, dtype=g.dtype)
-    return ga, gb, unbroadcast(g * g.dtype.type(beta), c.shape)
+    ga = gb = gc = None
+    if wanted[0]:
+        ga = (b_used @ g.T if trans_a else g @ b_used.T) * scale  # (A')ᵀ = (g B'ᵀ)ᵀ = B' gᵀ
+    if wanted[1]:
+        gb = (g.T @ a_used if trans_b else a_used.T @ g) * scale
+    if c is not None and wanted[2]:
+        # beta = 0: the forward ignored C, whatever its shape
+        gc = (np.zeros(c.shape, dtype=g.dtype) if beta == 0.0
+              else unbroadcast(g * g.dtype.type(beta), c.shape))
+    return ga, gb, gc
 
 
 def vjp_gemm(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-             rule: str) -> list[np.ndarray | None]:
+             rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Gradients of ONNX Gemm with respect to A, B and C (when given)."""
     a, b, c = required(inputs, 0, "Gemm"), required(inputs, 1, "Gemm"), optional(inputs, 2)
     g = grads[0]
@@ -102,12 +107,15 @@ def vjp_gemm(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], g
         beta=float(attrs.get("beta", 1.0)),
         trans_a=bool(attrs.get("transA", 0)),
         trans_b=bool(attrs.get("transB", 0)),
+        wanted=(wanted[0], wanted[1], c is not None and wanted[2]),
     )
     return [ga, gb, gc][:len(inputs)]
 
 
-def matmul_vjp(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradients of ``np.matmul(a, b)`` for the output gradient ``g``: shaped like a, b.
+def matmul_vjp(a: np.ndarray, b: np.ndarray, g: np.ndarray, wanted: Wanted = (True, True)
+               ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Gradients of ``np.matmul(a, b)`` for the output gradient ``g``: shaped like a, b;
+    ``None`` for one not ``wanted`` (not computed).
 
     As in ``matmul``, a 1-D ``a (K,)`` acts as ``(1, K)`` and a 1-D ``b (K,)`` as
     ``(K, 1)``, the added axis then dropped from the product; batch axes broadcast, so each
@@ -117,19 +125,19 @@ def matmul_vjp(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple[np.ndarray,
     b2 = b[:, np.newaxis] if b.ndim == 1 else b
     product = (*np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]), a2.shape[-2], b2.shape[-1])
     g2 = g.reshape(product)
-    ga = g2 @ np.swapaxes(b2, -1, -2)
-    gb = np.swapaxes(a2, -1, -2) @ g2
-    return unbroadcast(ga, a2.shape).reshape(a.shape), unbroadcast(gb, b2.shape).reshape(b.shape)
+    ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if wanted[0] else None
+    gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape) if wanted[1] else None
+    return ga, gb
 
 
 def vjp_matmul(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-               rule: str) -> list[np.ndarray | None]:
+               rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Gradients of ONNX MatMul with respect to A and B."""
     a, b = required(inputs, 0, "MatMul"), required(inputs, 1, "MatMul")
     g = grads[0]
     if g is None or not (floating(a) and floating(b)):
         return [None, None]
-    return list(matmul_vjp(a, b, g))
+    return list(matmul_vjp(a, b, g, wanted))
 
 
 def gemm_shape(shapes: list[Shape | None], attrs: dict[str, Any],

@@ -13,7 +13,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
-from cnnlens.ops.spec import Grads, OpSpec, floating, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, Wanted, floating, same_shape
 
 
 def channel_window_sum(x: np.ndarray, before: int, after: int) -> np.ndarray:
@@ -69,7 +69,7 @@ def lrn_vjp(x: np.ndarray, g: np.ndarray, size: int, alpha: float, beta: float, 
 
 
 def vjp_lrn(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-            rule: str) -> list[np.ndarray | None]:
+            rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """``[dX]`` (:func:`lrn_vjp`)."""
     x, g = required(inputs, 0, "LRN"), grads[0]
     if g is None or not floating(x):

@@ -8,7 +8,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
-from cnnlens.ops.spec import Grads, OpSpec, floating, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, Wanted, floating, same_shape
 
 
 def batch_normalize(
@@ -54,9 +54,10 @@ def batch_normalize_vjp(
     var: np.ndarray,
     epsilon: float,
     g: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    wanted: Wanted = (True,) * 5,
+) -> tuple[np.ndarray | None, ...]:
     """Gradients of :func:`batch_normalize` for ``g (N, C, *S)``: for X ``(N, C, *S)``, then
-    scale, B, mean and var, each ``(C,)``.
+    scale, B, mean and var, each ``(C,)``; ``None`` for those not ``wanted`` (not computed).
 
     With ``s = 1 / sqrt(var + epsilon)`` per channel: ``dX = g scale s``, ``dB = Σ g``,
     ``dscale = Σ g (x - mean) s``, ``dmean = -scale s Σ g``,
@@ -65,16 +66,19 @@ def batch_normalize_vjp(
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     others = tuple(i for i in range(x.ndim) if i != 1)
     inv_std = 1 / np.sqrt(var + var.dtype.type(epsilon))
+    gx = g * (scale * inv_std).reshape(shape) if wanted[0] else None
+    if not any(wanted[1:]):
+        return gx, None, None, None, None
     g_sum = g.sum(axis=others)
     g_centred = (g * (x - mean.reshape(shape))).sum(axis=others)
-    gx = g * (scale * inv_std).reshape(shape)
     half = var.dtype.type(0.5)
-    return (gx, g_centred * inv_std, g_sum, -scale * inv_std * g_sum,
-            -half * scale * inv_std**3 * g_centred)
+    grads = (gx, g_centred * inv_std, g_sum, -scale * inv_std * g_sum,
+             -half * scale * inv_std**3 * g_centred)
+    return tuple(grad if want else None for grad, want in zip(grads, wanted, strict=True))
 
 
 def vjp_batch_normalization(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                            grads: Grads, rule: str) -> list[np.ndarray | None]:
+                            grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Gradients of inference-mode BatchNormalization w.r.t. X, scale, B, mean and var."""
     op = "BatchNormalization"
     x, g = required(inputs, 0, op), grads[0]
@@ -82,7 +86,8 @@ def vjp_batch_normalization(inputs: Inputs, attrs: dict[str, Any], outputs: list
     if g is None or not all(floating(v) for v in (x, *parameters)):
         return [None] * len(inputs)
     scale, _, mean, var = parameters
-    return list(batch_normalize_vjp(x, scale, mean, var, float(attrs.get("epsilon", 1e-5)), g))
+    return list(batch_normalize_vjp(x, scale, mean, var, float(attrs.get("epsilon", 1e-5)), g,
+                                    wanted))
 
 
 SPECS = (

@@ -15,7 +15,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, axis, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, computed_at_run_time, floating
+from cnnlens.ops.spec import Grads, OpSpec, Shape, Wanted, computed_at_run_time, floating
 
 PAD_MODES = ("constant", "reflect", "edge", "wrap")
 
@@ -132,7 +132,7 @@ def op_pad(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
 
 
 def vjp_pad(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-            rule: str) -> list[np.ndarray | None]:
+            rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The data's gradient (:func:`pad_vjp`); pads, constant and axes get none."""
     x, g = required(inputs, 0, "Pad"), grads[0]
     rest: list[np.ndarray | None] = [None] * (len(inputs) - 1)

@@ -11,7 +11,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, floating, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, Shape, Wanted, floating, same_shape
 
 # Constant's value attributes (one must be set) and how each becomes an array.
 _CONSTANT_VALUES = {
@@ -63,13 +63,13 @@ def constant_shape(shapes: list[Shape | None], attrs: dict[str, Any],
 
 
 def vjp_identity(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                 grads: Grads, rule: str) -> list[np.ndarray | None]:
+                 grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The output gradient, unchanged."""
     return [grads[0] if floating(required(inputs, 0, "Identity")) else None]
 
 
 def vjp_dropout(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                grads: Grads, rule: str) -> list[np.ndarray | None]:
+                grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The data output's gradient, unchanged (every opset: inference keeps every value); the
     mask output and the ``ratio`` / ``training_mode`` inputs take no part."""
     x_grad = grads[0] if floating(required(inputs, 0, "Dropout")) else None
@@ -77,7 +77,7 @@ def vjp_dropout(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray]
 
 
 def vjp_constant(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                 grads: Grads, rule: str) -> list[np.ndarray | None]:
+                 grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """No inputs, no gradients."""
     return []
 

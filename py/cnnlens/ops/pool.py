@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape
+from cnnlens.ops.spec import Grads, OpSpec, Shape, Wanted
 from cnnlens.ops.windows import (
     WindowPlan,
     fold_windows,
@@ -161,7 +161,7 @@ def op_global_max_pool(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray
 
 
 def vjp_max_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                 grads: Grads, rule: str) -> list[np.ndarray | None]:
+                 grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """``[dX]``; ``None`` for an integer input, which has no gradient."""
     x = required(inputs, 0, "MaxPool")
     if grads[0] is None or not np.issubdtype(x.dtype, np.floating):
@@ -170,7 +170,7 @@ def vjp_max_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray
 
 
 def vjp_average_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                     grads: Grads, rule: str) -> list[np.ndarray | None]:
+                     grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """``[dX]``, dividing by the same counts as the forward."""
     x = required(inputs, 0, "AveragePool")
     if grads[0] is None:
@@ -181,7 +181,7 @@ def vjp_average_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.nda
 
 
 def vjp_global_average_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                            grads: Grads, rule: str) -> list[np.ndarray | None]:
+                            grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """``[dX]``: each channel's gradient shared evenly by its ``prod(S)`` positions."""
     x = required(inputs, 0, "GlobalAveragePool")
     if grads[0] is None:
@@ -191,7 +191,7 @@ def vjp_global_average_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list
 
 
 def vjp_global_max_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                        grads: Grads, rule: str) -> list[np.ndarray | None]:
+                        grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """``[dX]``: each channel's gradient to its first largest position (a NaN if any)."""
     x = required(inputs, 0, "GlobalMaxPool")
     if grads[0] is None or not np.issubdtype(x.dtype, np.floating):

@@ -29,6 +29,7 @@ from cnnlens.ops.spec import (
     OpSpec,
     Shape,
     VjpFunction,
+    Wanted,
     computed_at_run_time,
     floating,
 )
@@ -214,7 +215,7 @@ def op_resize_10(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
 
 def _vjp(opset10: bool) -> VjpFunction:
     def vjp(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray], grads: Grads,
-            rule: str) -> list[np.ndarray | None]:
+            rule: str, wanted: Wanted) -> list[np.ndarray | None]:
         x, g = required(inputs, 0, "Resize"), grads[0]
         rest: list[np.ndarray | None] = [None] * (len(inputs) - 1)
         if g is None or not floating(x):

@@ -10,7 +10,7 @@ import numpy as np
 
 from cnnlens.errors import ModelError
 from cnnlens.ops.arguments import Inputs, axis, optional, required
-from cnnlens.ops.spec import Grads, OpSpec, Shape, floating
+from cnnlens.ops.spec import Grads, OpSpec, Shape, Wanted, floating
 
 
 def flatten(x: np.ndarray, at: int) -> np.ndarray:
@@ -83,14 +83,14 @@ def op_concat(inputs: Inputs, attrs: dict[str, Any]) -> list[np.ndarray]:
 
 
 def vjp_flatten(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                grads: Grads, rule: str) -> list[np.ndarray | None]:
+                grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The output gradient shaped back like the input."""
     x, g = required(inputs, 0, "Flatten"), grads[0]
     return [g.reshape(x.shape) if g is not None and floating(x) else None]
 
 
 def vjp_reshape(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                grads: Grads, rule: str) -> list[np.ndarray | None]:
+                grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The output gradient shaped back like the data; the target shape gets none."""
     x, g = required(inputs, 0, "Reshape"), grads[0]
     x_grad = g.reshape(x.shape) if g is not None and floating(x) else None
@@ -98,7 +98,7 @@ def vjp_reshape(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray]
 
 
 def vjp_concat(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-               grads: Grads, rule: str) -> list[np.ndarray | None]:
+               grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """The output gradient cut back into the inputs' pieces along ``axis``."""
     arrays = [required(inputs, i, "Concat") for i in range(len(inputs))]
     g = grads[0]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs, axis, required
-from cnnlens.ops.spec import Grads, OpSpec, floating, same_shape
+from cnnlens.ops.spec import Grads, OpSpec, Wanted, floating, same_shape
 
 
 def softmax(x: np.ndarray, along: int = -1) -> np.ndarray:
@@ -44,7 +44,7 @@ def softmax_vjp(y: np.ndarray, g: np.ndarray, along: int = -1) -> np.ndarray:
 
 
 def vjp_softmax(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                grads: Grads, rule: str) -> list[np.ndarray | None]:
+                grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Gradient of ONNX Softmax (opset >= 13) with respect to its input."""
     x, y, g = required(inputs, 0, "Softmax"), outputs[0], grads[0]
     if g is None or not floating(x):
@@ -53,7 +53,7 @@ def vjp_softmax(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray]
 
 
 def vjp_softmax_before_13(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarray],
-                          grads: Grads, rule: str) -> list[np.ndarray | None]:
+                          grads: Grads, rule: str, wanted: Wanted) -> list[np.ndarray | None]:
     """Gradient of ONNX Softmax (opset 1-12): the 2-D view's rows, as the forward."""
     x, y, g = required(inputs, 0, "Softmax"), outputs[0], grads[0]
     if g is None or not floating(x):

@@ -11,11 +11,14 @@ optional input) and ``attrs`` its decoded attributes:
 
 - ``forward(inputs, attrs) -> outputs``: the output arrays in the node's output order;
   inputs are never modified.
-- ``vjp(inputs, attrs, outputs, grads, rule) -> input_grads``: given the gradient of a
-  scalar with respect to each output (``None`` for an output it does not depend on),
+- ``vjp(inputs, attrs, outputs, grads, rule, wanted) -> input_grads``: given the gradient
+  of a scalar with respect to each output (``None`` for an output it does not depend on),
   the gradient with respect to each input, in input order (``None`` where no gradient is
   defined or needed: shapes, integer tensors). ``rule`` chooses how ReLU passes gradients
-  back (:data:`RELU_RULES`); every other op ignores it.
+  back (:data:`RELU_RULES`); every other op ignores it. ``wanted`` (:data:`Wanted`) says
+  which input gradients the caller uses: an op may skip the others (and answer ``None``
+  for them), as the ops with weights do: the backward pass keeps no initializer's
+  gradient, and skipping Conv's kernel gradient halves the bundled model's backward pass.
 - ``shape(shapes, attrs, constants) -> shape``: the first output's shape from the input
   shapes (``None`` where unknown) and the inputs that are initializers (``None``
   otherwise), or ``None`` when it cannot be inferred before running.
@@ -34,8 +37,10 @@ from cnnlens.ops.arguments import Inputs
 Shape = tuple[int, ...]
 Grads = Sequence[np.ndarray | None]
 OpFunction = Callable[[Inputs, dict[str, Any]], list[np.ndarray]]
+Wanted = Sequence[bool]
+"""Which input gradients a vjp's caller uses: one flag per input of the node, in order."""
 VjpFunction = Callable[
-    [Inputs, dict[str, Any], list[np.ndarray], Grads, str], list[np.ndarray | None]
+    [Inputs, dict[str, Any], list[np.ndarray], Grads, str, Wanted], list[np.ndarray | None]
 ]
 ShapeRule = Callable[[list[Shape | None], dict[str, Any], list[np.ndarray | None]], Shape | None]
 
