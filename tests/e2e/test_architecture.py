@@ -181,6 +181,12 @@ def test_deep_nets_open_readable_at_their_input_beside_a_minimap(opened, referen
         assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
         page.locator(scope).screenshot(
             path=str(ARTIFACTS / f"architecture-opening-{name}-{size[0]}.png"))
+        # Down the graph by keyboard, the focused box stays on screen at this size too.
+        page.focus(f"{scope} g.arch-node[data-node='-1']")
+        for step in range(min(30, len(made["nodes"]) - 1)):
+            page.keyboard.press("ArrowDown")
+            node = active(page)["node"]
+            assert page.evaluate(IN_VIEW, [scope, node]), f"step {step}: node {node}"
     finally:
         page.evaluate(f"document.querySelector('{scope}')?.remove()")
         page.set_viewport_size({"width": 1280, "height": 800})
