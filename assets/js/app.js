@@ -247,9 +247,11 @@ function reveal(panel) {
   panel.focus({ preventScroll: true });
 }
 
-function refreshDetail() {
+// The tile's column may be on its first page again (a new picture): `reveal` turns it back.
+async function refreshDetail() {
   const panel = $("detail");
-  if (!panel.hidden && overview.select(panel.dataset.layer, Number(panel.dataset.channel))) {
+  if (!panel.hidden && await overview.reveal(panel.dataset.layer, Number(panel.dataset.channel))
+      && overview.select(panel.dataset.layer, Number(panel.dataset.channel))) {
     openDetail(panel.dataset.layer, Number(panel.dataset.channel), { focus: false });
   } else if (!panel.hidden) {
     closeDetail();
@@ -299,7 +301,7 @@ function restore(params) {
     ask,
     showError,
     openDetail: async (layer, channel, link) => {
-      if (!overview.select(layer, channel)) return;
+      if (!(await overview.reveal(layer, channel)) || !overview.select(layer, channel)) return;
       // The tab the link names (view=saliency, …; none: the detail view) draws once the
       // detail is open, with the link's own settings.
       tabs.select(tabs.owner(link.get("view")) || "detail", { link, show: false });
@@ -316,6 +318,15 @@ function wire() {
       if (!client || $("detail").hidden) return;
       overview.select(layer, channel);
       openDetail(layer, channel, { focus: false });
+    },
+    // Another page of a column's channels; a failure says why and the column stays.
+    onPage: async (layer, channel) => {
+      try {
+        return client && await client.ask("channels", layer, channel);
+      } catch (error) {
+        showError(explain(error));
+        return null;
+      }
     },
   });
   wireExamples();

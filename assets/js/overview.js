@@ -41,11 +41,8 @@ function legends(column) {
   return box;
 }
 
-function spatialColumn(column) {
-  const section = el("section", { class: `column kind-${column.kind}`, "data-layer": column.name, "data-kind": column.kind, "aria-label": column.label });
-  const header = el("header");
-  header.append(el("h3", { title: column.title }, column.title), el("span", { class: "kind" }, column.op),
-                el("span", { class: "shape" }, column.shape.join(" × ")));
+// The channels the column shows: all of them, or a page (Python decides how many).
+function tileList(column) {
   const tiles = el("div", { class: "tiles" });
   for (const tile of column.tiles) {
     tiles.append(el("canvas", {
@@ -53,17 +50,60 @@ function spatialColumn(column) {
       "data-layer": column.name, "data-channel": tile.channel, role: "button", "aria-label": tileLabel(column, tile),
     }));
   }
-  section.append(header, tiles, legends(column), details(column));
+  return tiles;
+}
+
+const shownRange = (column) => [column.tiles[0].channel, column.tiles.at(-1).channel + 1];
+
+// Under a column that shows a page of its channels (or classes): which ones, "‹" for the
+// page before and "+ 496 more" for the next (on the last page, back to the first).
+// Positions `first`..`stop` of `count` are shown; `at(position)` is the channel there, and
+// each button's data-page a channel of the page it shows. Without a worker to ask for a
+// column's pages (`turnable` false: an embed), only which channels are shown.
+function pager({ name, title, count, first, stop, at, noun, base = 0 }, turnable) {
+  const box = el("div", { class: "pager", "data-layer": name });
+  const shown = `${first + base} to ${stop - 1 + base} of ${count}`;
+  box.append(el("span", { class: "shown", "aria-hidden": "true" }, `${first + base}–${stop - 1 + base} of ${count}`));
+  if (!turnable) return box;
+  const button = (role, page, text, label) => el("button", {
+    type: "button", class: "secondary", tabindex: "-1", "data-layer": name, "data-role": role,
+    "data-page": page, "aria-label": `${title}: ${label}`, title: label,
+  }, text);
+  if (first > 0) box.append(button("previous", at(first - 1), "‹", `show the ${noun} before these (${shown} shown)`));
+  const more = count - stop;
+  box.append(more > 0
+    ? button("next", at(stop), `+ ${more} more`, `show the next ${noun} (${more} more; ${shown} shown)`)
+    : button("next", at(0), "↺ first", `show the first ${noun} again (${shown} shown)`));
+  return box;
+}
+
+const paged = (column) => column.tiles.length < column.shape[0];
+
+function channelPager(column, turnable) {
+  const [first, stop] = shownRange(column);
+  return pager({ name: column.name, title: column.title, count: column.shape[0], first, stop, at: (k) => k, noun: "channels" }, turnable);
+}
+
+function spatialColumn(column, turnable) {
+  const section = el("section", { class: `column kind-${column.kind}`, "data-layer": column.name, "data-kind": column.kind, "aria-label": column.label });
+  const header = el("header");
+  header.append(el("h3", { title: column.title }, column.title), el("span", { class: "kind" }, column.op),
+                el("span", { class: "shape" }, column.shape.join(" × ")));
+  section.append(header, tileList(column));
+  if (paged(column)) section.append(channelPager(column, turnable));
+  section.append(legends(column), details(column));
   return section;
 }
 
-function outputColumn(output) {
+// The classes from rank `first` on, a page of them (`page`), in the order Python listed.
+function outputColumn(output, first, page) {
   const section = el("section", { class: "column kind-output", "data-layer": output.name, "data-kind": "output", "aria-label": `output (${output.title}): class probabilities` });
   const header = el("header");
   header.append(el("h3", { title: output.title }, "output"), el("span", { class: "kind" }, output.op),
                 el("span", { class: "shape" }, `${output.classes.length} classes`));
   const list = el("ol", { class: "classes" });
-  for (const cls of output.classes) {
+  const stop = Math.min(first + page, output.order.length);
+  for (const cls of output.order.slice(first, stop).map((k) => output.classes[k])) {
     const pct = `${(cls.probability * 100).toFixed(2)}%`;
     const item = el("li", {
       class: cls.index === output.top1 ? "class top" : "class", tabindex: "-1", role: "button",
@@ -83,7 +123,12 @@ function outputColumn(output) {
   const box = el("div", { class: "legends" });
   box.append(el("span", { class: "legend-caption", "aria-hidden": "true" }, "logits"), legend(output.legend, "logits"));
   box.lastChild.dataset.legend = "logits";
-  section.append(header, list, box);
+  section.append(header, list);
+  if (stop - first < output.order.length) {
+    section.append(pager({ name: output.name, title: "output", count: output.order.length, first, stop,
+                           at: (rank) => output.order[rank], noun: "classes (by probability)", base: 1 }, true));
+  }
+  section.append(box);
   return section;
 }
 
@@ -103,10 +148,15 @@ export class Overview {
   // onOpen(layer, channel): click or Enter; onMove(layer, channel): the arrow keys moved
   // the focus (an open detail view follows). fit: "screen" (width, and height where
   // possible), "width" (scaled to the frame's width, for embeds) or "none".
-  constructor(root, { onOpen, onMove = () => {}, fit = "screen" }) {
+  // onPage(layer, channel): resolves to the worker's ChannelsAnswer for the page of a
+  // column's channels that holds `channel`, or null (the page stays).
+  constructor(root, { onOpen, onMove = () => {}, onPage = null, fit = "screen" }) {
     this.root = root;
     this.onOpen = onOpen;
     this.onMove = onMove;
+    this.onPage = onPage;
+    this.pages = new Map();  // layer → a channel of the page shown, for those not on their first
+    this.outputFirst = 0;  // the rank of the first class shown
     this.fitMode = fit;
     this.view = null;
     this.incoming = new Map();
@@ -123,6 +173,8 @@ export class Overview {
       if (!root.contains(event.relatedTarget)) this.hover(null);
     });
     root.addEventListener("click", (event) => {
+      const turn = event.target.closest("[data-page]");
+      if (turn) this.showPage(turn.dataset.layer, Number(turn.dataset.page), turn.dataset.role);
       const item = event.target.closest("[data-channel]");
       if (item) this.activate(item);
     });
@@ -181,8 +233,9 @@ export class Overview {
     this.redrawEdges();
   }
 
+  // Per column, what the arrow keys move through: its tiles (or classes), then its pager.
   items() {
-    return [...this.root.querySelectorAll("section.column")].map((c) => [...c.querySelectorAll("[data-channel]")]);
+    return [...this.root.querySelectorAll("section.column")].map((c) => [...c.querySelectorAll("[data-channel], [data-page]")]);
   }
 
   find(layer, channel) {
@@ -192,35 +245,105 @@ export class Overview {
   render(view, rasters) {
     this.view = view;
     const rebuild = this.root.dataset.structure !== structure(view);
+    let moved = false;
     if (rebuild) {
-      this.root.replaceChildren(this.svg, ...view.columns.map(spatialColumn), outputColumn(view.output), this.tooltip);
+      this.root.replaceChildren(this.svg, ...view.columns.map((c) => spatialColumn(c, Boolean(this.onPage))), outputColumn(view.output, 0, view.page), this.tooltip);
       this.root.dataset.structure = structure(view);
+      this.pages.clear();
+      this.outputFirst = 0;
     } else {
       view.columns.forEach((column) => {
-        const section = this.root.querySelector(`section.column[data-layer="${CSS.escape(column.name)}"]`);
+        const section = this.section(column.name);
         section.querySelector(".details").replaceWith(details(column));
         section.querySelector(".legends").replaceWith(legends(column));
-        section.querySelectorAll("canvas.tile").forEach((c, k) => c.setAttribute("aria-label", tileLabel(column, column.tiles[k])));
+        const canvases = section.querySelectorAll("canvas.tile");
+        if (canvases[0]?.dataset.channel !== String(column.tiles[0].channel)) {
+          this.putTiles(section, column);
+          moved = true;
+        } else {
+          canvases.forEach((c, k) => c.setAttribute("aria-label", tileLabel(column, column.tiles[k])));
+        }
       });
-      this.root.querySelector("section.kind-output").replaceWith(outputColumn(view.output));
+      this.root.querySelector("section.kind-output").replaceWith(outputColumn(view.output, this.outputFirst, view.page));
     }
-    this.paint(view, rasters);
+    view.columns.forEach((column) => this.paint(column, rasters));
     // Same columns, same tiles, same places: the edges drawn for them still fit (a resize
     // of the overview redraws them through the ResizeObserver).
     if (rebuild) this.fit();
+    else if (moved) this.redrawEdges();
     this.restoreMarks();
+    // A new picture or colour range comes with each column's first page: show again the
+    // pages the reader had turned to.
+    for (const [layer, channel] of this.pages) {
+      if (!this.find(layer, channel)) this.showPage(layer, channel);
+    }
   }
 
-  // Every tile from the one raster buffer: ImageData views into it, no per-pixel work.
-  paint(view, rasters) {
-    for (const column of view.columns) {
-      const canvases = this.root.querySelectorAll(`section.column[data-layer="${CSS.escape(column.name)}"] canvas.tile`);
-      const size = column.width * column.height * 4;
-      column.tiles.forEach((tile, k) => {
-        const pixels = new Uint8ClampedArray(rasters.buffer, rasters.byteOffset + tile.offset, size);
-        canvases[k].getContext("2d").putImageData(new ImageData(pixels, column.width, column.height), 0, 0);
-      });
+  section(layer) {
+    return this.root.querySelector(`section.column[data-layer="${CSS.escape(layer)}"]`);
+  }
+
+  // A column's tiles (and pager) for the channels `column` shows.
+  putTiles(section, column) {
+    section.querySelector(".tiles").replaceWith(tileList(column));
+    section.querySelector(".pager")?.remove();
+    if (paged(column)) section.querySelector(".tiles").after(channelPager(column, Boolean(this.onPage)));
+  }
+
+  // One column's tiles from a raster buffer: ImageData views into it, no per-pixel work.
+  paint(column, rasters) {
+    const canvases = this.section(column.name).querySelectorAll("canvas.tile");
+    const size = column.width * column.height * 4;
+    column.tiles.forEach((tile, k) => {
+      const pixels = new Uint8ClampedArray(rasters.buffer, rasters.byteOffset + tile.offset, size);
+      canvases[k].getContext("2d").putImageData(new ImageData(pixels, column.width, column.height), 0, 0);
+    });
+  }
+
+  // Shows the page of `layer`'s channels that holds `channel` (asked of the worker); the
+  // pager button `role` that asked keeps the focus. Resolves to whether it is shown.
+  async showPage(layer, channel, role = null) {
+    const had = role && this.root.contains(document.activeElement);
+    if (layer === this.view?.output.name) {
+      // The classes are all in the view already: no need to ask.
+      const rank = this.view.output.order.indexOf(channel);
+      if (rank < 0) return false;
+      this.outputFirst = rank - (rank % this.view.page);
+      this.root.querySelector("section.kind-output").replaceWith(outputColumn(this.view.output, this.outputFirst, this.view.page));
+      this.afterPage(layer, role, had);
+      return true;
     }
+    const answer = this.onPage && await this.onPage(layer, channel);
+    const at = this.view?.columns.findIndex((c) => c.name === layer) ?? -1;
+    const column = answer?.view;
+    // Another model (or a page asked later) may have come meanwhile.
+    if (!column || at < 0 || String(this.view.columns[at].shape) !== String(column.shape)) return false;
+    this.view.columns[at] = column;
+    const [first] = shownRange(column);
+    if (first > 0) this.pages.set(layer, first); else this.pages.delete(layer);
+    this.putTiles(this.section(layer), column);
+    this.paint(column, answer.rasters);
+    this.afterPage(layer, role, had);
+    return true;
+  }
+
+  // Edges and marks for a column's new page; the pager button that turned it keeps the focus.
+  afterPage(layer, role, had) {
+    this.redrawEdges();
+    this.restoreMarks();
+    const button = role && this.section(layer).querySelector(`.pager [data-role="${role}"]`);
+    if (button && had) this.moveFocus(button);
+  }
+
+  // The tile of `channel` in `layer`, turning the column to its page first if need be (a
+  // link, or a detail view kept across a new picture); null when there is none.
+  async reveal(layer, channel) {
+    const column = this.view?.columns.find((c) => c.name === layer);
+    const count = column ? column.shape[0] : layer === this.view?.output.name ? this.view.output.classes.length : 0;
+    if (!this.find(layer, channel) && channel >= 0 && channel < count) {
+      await this.showPage(layer, channel);
+    }
+    return this.find(layer, channel);
   }
 
   redrawEdges() {
@@ -281,13 +404,20 @@ export class Overview {
   moveFocus(item, focus = true) {
     this.root.querySelectorAll('[tabindex="0"]').forEach((e) => e.setAttribute("tabindex", "-1"));
     item.setAttribute("tabindex", "0");
-    this.focusKey = key(item.dataset.layer, item.dataset.channel);
+    if (item.dataset.channel !== undefined) this.focusKey = key(item.dataset.layer, item.dataset.channel);
     if (focus) item.focus();
   }
 
+  // The arrow keys' move to `next`: an open detail view follows a tile, not a pager.
+  moved(item, next) {
+    if (next !== item && next.dataset.channel !== undefined) this.onMove(next.dataset.layer, Number(next.dataset.channel));
+  }
+
   key(event) {
-    const item = event.target.closest("[data-channel]");
+    const item = event.target.closest("[data-channel], [data-page]");
     if (!item) return;
+    const turn = item.dataset.page !== undefined;
+    if (turn && (event.key === "Enter" || event.key === " ")) return;  // the button's own click
     if (event.key === "Enter" || event.key === " ") {
       event.preventDefault();
       this.activate(item);
@@ -299,7 +429,7 @@ export class Overview {
       const all = grid.flat();
       const next = event.key === "Home" ? all[0] : all[all.length - 1];
       this.moveFocus(next);
-      if (next !== item) this.onMove(next.dataset.layer, Number(next.dataset.channel));
+      this.moved(item, next);
       return;
     }
     const moves = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
@@ -311,6 +441,6 @@ export class Overview {
     const nextCol = grid[Math.min(Math.max(col + dx, 0), grid.length - 1)];
     const next = nextCol[Math.min(Math.max(row + dy, 0), nextCol.length - 1)];
     this.moveFocus(next);
-    if (next !== item) this.onMove(next.dataset.layer, Number(next.dataset.channel));
+    this.moved(item, next);
   }
 }

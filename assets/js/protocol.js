@@ -25,6 +25,11 @@
  * @typedef {{view: object, rasters: Uint8Array, timings: {compute_ms: number, view_ms: number}}} OverviewAnswer
  */
 /**
+ * One overview column showing the page of its channels that holds the channel asked for:
+ * the column as the overview has it, its tiles' offsets into `rasters`.
+ * @typedef {{view: object, rasters: Uint8Array}} ChannelsAnswer
+ */
+/**
  * A catalogue model is open: an OverviewAnswer plus its catalogue entry and the examples
  * the strip now shows (its own, or the previous ones when it has none).
  * @typedef {OverviewAnswer & {entry: CatalogueEntry, examples: Example[]}} ModelOpened
@@ -82,6 +87,7 @@ export const REQUESTS = {
   model_caffe: { args: ["prototxt_text", "name"], answer: "OverviewAnswer" },
   open_model: { args: ["id"], answer: "ModelOpened" },
   mode: { args: ["mode"], answer: "OverviewAnswer" },
+  channels: { args: ["layer", "channel"], answer: "ChannelsAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
   maximize_start: { args: ["target", "settings", "seed", "steps"], answer: "MaximizeAnswer" },
@@ -102,6 +108,7 @@ export const JSON_FIELDS = {
   Started: ["examples", "catalogue"],
   OverviewAnswer: ["view"],
   ModelOpened: ["view", "entry", "examples"],
+  ChannelsAnswer: ["view"],
   DetailAnswer: ["view"],
   AttributionAnswer: ["view"],
   MaximizeAnswer: ["view"],

@@ -29,6 +29,7 @@ from .protocol import (
     ArchitectureAnswer,
     AttributionAnswer,
     BackwardTimes,
+    ChannelsAnswer,
     DetailAnswer,
     ErrorAnswer,
     FiguresAnswer,
@@ -47,6 +48,7 @@ from .session import Session
 from .views.maximize import Chunk, MaximizeJob
 from .views.maximize import start as start_maximize
 from .views.maximize import view as maximize_view
+from .views.overview import column_page
 
 CATALOGUE_PATH = "assets/models/index.json"
 """The models the page offers: ``[{"id", "name", "file", "examples", "untrained", "note"}]``,
@@ -226,6 +228,19 @@ class App:
             return error_answer("there is no image to colour yet")
         session = self.session
         return self._replace(lambda: session.with_mode(mode))
+
+    def channels(self, layer: str, channel: int) -> ChannelsAnswer | ErrorAnswer:
+        """An overview column showing the page of its channels that holds `channel`."""
+        if self.session is None:
+            return error_answer("there is no image yet")
+        session = self.session
+        try:
+            column, rasters = column_page(session.loaded.model, session.result, session.mode,
+                                          layer, channel)
+            text = encode(column, f"the channels of {layer}")
+        except CnnlensError as error:
+            return error_answer(error)
+        return {"view": text, "rasters": memoryview(rasters)}
 
     def detail(self, layer: str, channel: int) -> DetailAnswer | ErrorAnswer:
         """The detail view of a tile or class: JSON plus a float32 and an RGBA buffer."""

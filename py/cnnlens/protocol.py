@@ -79,6 +79,15 @@ class OverviewAnswer(TypedDict):
     timings: OverviewTimings
 
 
+class ChannelsAnswer(TypedDict):
+    """One overview column showing another page of its channels
+    (``views.overview.column_page``): the column as the overview has it, its tiles'
+    offsets into ``rasters``."""
+
+    view: Json
+    rasters: memoryview
+
+
 class ModelOpened(OverviewAnswer):
     """A catalogue model is open: its overview (as :class:`OverviewAnswer`), its
     catalogue ``entry`` and the ``examples`` the strip now shows (the new model's own, or
@@ -196,6 +205,8 @@ REQUESTS: tuple[Request, ...] = (
             "open a model of the site's catalogue by id: its first example, or the current "
             "image when it has none"),
     Request("mode", {"mode": str}, OverviewAnswer, "colour the overview by another range"),
+    Request("channels", {"layer": str, "channel": int}, ChannelsAnswer,
+            "an overview column showing the page of its channels that holds channel"),
     Request("detail", {"layer": str, "channel": int}, DetailAnswer,
             "the detail view of a tile or a class"),
     Request("attribution", {"layer": str, "channel": int, "method": str, "cam_layer": str},

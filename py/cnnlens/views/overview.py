@@ -1,24 +1,33 @@
 """The overview: input channels, one tile per channel of every spatial layer, class scores.
 
 `overview()` returns a JSON-ready dictionary plus one flat RGBA byte buffer holding
-every tile's raster, so the page crosses the Python→JS bridge once per redraw.
+every shown tile's raster, so the page crosses the Python→JS bridge once per redraw. A
+column shows at most `PAGE` channels at once (a ResNet-50 has 2,048 in a layer, 26,000
+tiles in all, beyond what a page can lay out); `column_page` answers another page of one
+column's channels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import CnnlensError
 from ..forward import ForwardResult
 from ..graph import Model, Node
 from ..ops import op_spec
 from . import colormap
-from .connections import channel_sources, source_column
+from .connections import part, sources
 
 RangeMode = Literal["neuron", "layer", "network"]
 RANGE_MODES: tuple[RangeMode, ...] = ("neuron", "layer", "network")
+
+PAGE = 16
+"""Channels a column shows at once: at the smallest tile the overview draws (24 px) they
+fit a laptop's screen in height, and every channel of the bundled TinyVGGs (10) shows."""
 
 def _pass_through(node: Node) -> bool:
     """Nodes that only pass a tensor on: a column for them would repeat their neighbour."""
@@ -117,25 +126,34 @@ def parameter_count(model: Model, node: Node) -> int:
                if name in model.graph.initializers)
 
 
-def _tiles(values: np.ndarray, offset: int, vmax: np.ndarray | None) -> list[dict[str, Any]]:
-    c, h, w = values.shape
+def page_of(channel: int, count: int) -> range:
+    """The channels shown with `channel` (clamped to the `count` there are): its page."""
+    first = min(max(channel, 0), count - 1) // PAGE * PAGE
+    return range(first, min(first + PAGE, count))
+
+
+def _tiles(values: np.ndarray, offset: int, vmax: np.ndarray | None,
+           shown: range) -> list[dict[str, Any]]:
+    """The shown channels of `values` `(C, H, W)`, their rasters laid one after another
+    from `offset`."""
+    _, h, w = values.shape
     lows, highs = values.min(axis=(1, 2)), values.max(axis=(1, 2))
     return [
         {
             "channel": k,
-            "offset": offset + k * h * w * 4,
+            "offset": offset + i * h * w * 4,
             "min": float(lows[k]),
             "max": float(highs[k]),
             **({"range": float(vmax[k, 0, 0])} if vmax is not None else {}),
         }
-        for k in range(c)
+        for i, k in enumerate(shown)
     ]
 
 
 def _column(name: str, kind: str, op_type: str, values: np.ndarray, tiles: list[dict[str, Any]],
             legend: dict[str, Any], title: str = "") -> dict[str, Any]:
     """`name` is the tensor (the key of every request); `title` what readers see: the node's
-    name, falling back to the tensor's."""
+    name, falling back to the tensor's. `tiles` are the shown channels (`PAGE` at most)."""
     c, h, w = values.shape
     title = title or name
     return {
@@ -146,18 +164,14 @@ def _column(name: str, kind: str, op_type: str, values: np.ndarray, tiles: list[
 
 
 def _layer_column(model: Model, layer: SpatialLayer, vmax: np.ndarray, offset: int,
-                  previous: dict[str, Any] | None) -> dict[str, Any]:
+                  shown: range, wiring: dict[str, Any] | None) -> dict[str, Any]:
     top = float(vmax.max())
     column = _column(layer.name, layer.kind, layer.op_type, layer.values,
-                     _tiles(layer.values, offset, vmax), colormap.legend(-top, top, "activation"),
-                     layer.node.name)
+                     _tiles(layer.values, offset, vmax, shown),
+                     colormap.legend(-top, top, "activation"), layer.node.name)
     column["params"] = parameter_count(model, layer.node)
     column["details"] = hyperparameters(model, layer.node)
-    if previous is not None:
-        column["sources"] = {
-            "column": previous["name"],
-            "channels": channel_sources(layer.node, previous["shape"][0], layer.values.shape[0]),
-        }
+    column["sources"] = wiring
     if layer.op_type == "Conv" and layer.node.inputs[1] in model.graph.initializers:
         weights = model.graph.initializers[layer.node.inputs[1]]
         reach = float(np.abs(weights).max())
@@ -169,7 +183,9 @@ def _output(model: Model, result: ForwardResult, classes: list[str],
             last: dict[str, Any] | None) -> dict[str, Any]:
     """The class scores. `op` names what the model ends in: "Softmax" when the graph computes
     the probabilities itself, otherwise "logits" (the page still shows their softmax).
-    `sources`: every class reads every channel of the last column before it (`last`)."""
+    `sources`: every class reads every channel of the last column before it (`last`).
+    `order`: the classes in the order listed, `PAGE` at a time: by index when they fit on
+    one page, else the most probable first (an ImageNet head's 1,000)."""
     probabilities = result.probabilities[0]
     logits = result.logits[0]
     low, high = float(logits.min()), float(logits.max())
@@ -181,13 +197,15 @@ def _output(model: Model, result: ForwardResult, classes: list[str],
         "op": "Softmax" if result.output_name != result.logits_name else "logits",
         "sources": None if last is None else {
             "column": last["name"],
-            "channels": [list(range(last["shape"][0]))] * len(classes),
+            "parts": [part(last["name"], 0, len(classes), 1)],
         },
         "classes": [
             {"index": i, "name": classes[i], "probability": float(p), "logit": float(z),
              "color": colormap.hex_colour(colours[i])}
             for i, (p, z) in enumerate(zip(probabilities, logits, strict=True))
         ],
+        "order": (list(range(len(classes))) if len(classes) <= PAGE
+                  else np.argsort(-probabilities, kind="stable").tolist()),
         "top1": int(np.argmax(probabilities)),
         "legend": colormap.legend(low, high, "logit"),
     }
@@ -199,33 +217,68 @@ def _aliases(model: Model) -> dict[str, str]:
             if _pass_through(node) and node.inputs and node.outputs}
 
 
+Planned = list[tuple[SpatialLayer, np.ndarray, dict[str, Any] | None]]
+
+
+def _plan(model: Model, result: ForwardResult, mode: RangeMode, input_channels: int) -> Planned:
+    """Every drawn layer with its colour range (`(C, 1, 1)`) and its sources."""
+    aliases = _aliases(model)
+    drawn = {result.input_name: input_channels}
+    layers = spatial_layers(model, result)
+    planned = []
+    for layer, vmax in zip(layers, color_ranges(layers, mode), strict=True):
+        channels = layer.values.shape[0]
+        planned.append((layer, vmax, sources(layer.node, drawn, aliases, channels)))
+        drawn[layer.name] = channels
+    return planned
+
+
 def overview(model: Model, result: ForwardResult, classes: list[str], preview: np.ndarray,
-             mode: RangeMode = "layer") -> tuple[dict[str, Any], np.ndarray]:
+             mode: RangeMode = "layer", pages: Mapping[str, int] | None = None
+             ) -> tuple[dict[str, Any], np.ndarray]:
     """The whole overview for one image.
 
     preview: the model input as display pixels `(H, W, C)` uint8.
+    pages: per column name, a channel whose page it shows (else its first `PAGE`).
     Returns (view, rasters): `view` is JSON-ready; `rasters` is one flat uint8 buffer of
-    RGBA tiles, each tile addressed by its `offset` and its column's width and height.
+    the shown RGBA tiles, each tile addressed by its `offset` and its column's width and
+    height.
     """
+    pages = pages or {}
     encoding, input_tiles = input_rasters(preview)
     pixels = np.moveaxis(preview, -1, 0).astype(np.float32)
+    # Every channel of the picture shows: a model's input is grey or RGB (`preprocess`).
     input_column = _column(result.input_name, "input", encoding, pixels,
-                           _tiles(pixels, 0, None), colormap.legend(0.0, 255.0, "grey"))
-    columns = {result.input_name: input_column}
+                           _tiles(pixels, 0, None, range(len(pixels))),
+                           colormap.legend(0.0, 255.0, "grey"))
+    columns = [input_column]
     chunks = [input_tiles.reshape(-1)]
     offset = input_tiles.size
-
-    aliases = _aliases(model)
-    layers = spatial_layers(model, result)
-    for layer, vmax in zip(layers, color_ranges(layers, mode), strict=True):
-        source = source_column(layer.node, set(columns), aliases)
-        previous = columns[source] if source is not None else None
-        columns[layer.name] = _layer_column(model, layer, vmax, offset, previous)
-        rgba = colormap.diverging(layer.values, vmax)
+    for layer, vmax, wiring in _plan(model, result, mode, len(pixels)):
+        shown = page_of(pages.get(layer.name, 0), layer.values.shape[0])
+        columns.append(_layer_column(model, layer, vmax, offset, shown, wiring))
+        rgba = colormap.diverging(layer.values[shown.start:shown.stop],
+                                  vmax[shown.start:shown.stop])
         chunks.append(rgba.reshape(-1))
         offset += rgba.size
 
-    last = list(columns.values())[-1]
-    view = {"mode": mode, "columns": list(columns.values()),
-            "output": _output(model, result, classes, last)}
+    view = {"mode": mode, "page": PAGE, "columns": columns,
+            "output": _output(model, result, classes, columns[-1])}
     return view, np.concatenate(chunks)
+
+
+def column_page(model: Model, result: ForwardResult, mode: RangeMode, layer: str,
+                channel: int) -> tuple[dict[str, Any], np.ndarray]:
+    """One column of `overview` showing the page that holds `channel`, as that function
+    makes it, its tiles' offsets into its own RGBA buffer."""
+    planned = _plan(model, result, mode, result.tensors[result.input_name].shape[1])
+    found = next((p for p in planned if p[0].name == layer), None)
+    if found is None:
+        raise CnnlensError(f"the overview has no column {layer!r} with channels to page through")
+    drawn, vmax, wiring = found
+    count = drawn.values.shape[0]
+    if not 0 <= channel < count:
+        raise CnnlensError(f"{layer} has channels 0 to {count - 1}, not {channel}")
+    shown = page_of(channel, count)
+    rgba = colormap.diverging(drawn.values[shown.start:shown.stop], vmax[shown.start:shown.stop])
+    return _layer_column(model, drawn, vmax, 0, shown, wiring), rgba.reshape(-1)
