@@ -5,7 +5,8 @@ A prototxt describes layers but holds no weights, so the translation is a
 the architecture gallery's are (:mod:`cnnlens.untrained`): :func:`convert` writes ONNX
 whose graph inputs after the image are the weights, with metadata ``cnnlens.weights`` =
 ``declared``; read back, they are placeholders for shapes and seeded He-initialised values
-for running, and the card says *untrained*.
+for running, and the card says *untrained* (its preprocessing is the gallery's: ImageNet's
+normalisation for 3 channels, 0–1 grey for 1).
 
 What is translated, and how (both the ``layer { type: "Convolution" }`` syntax and the V1
 ``layers { type: CONVOLUTION }`` one):
@@ -41,6 +42,7 @@ layers; text that is not protobuf text format raises
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from cnnlens import graph as g
@@ -55,12 +57,14 @@ from cnnlens.caffe_layers import (
     read_int,
 )
 from cnnlens.errors import ModelError
-from cnnlens.model_card import DESCRIPTION_KEY, NAME_KEY
+from cnnlens.model_card import DATASET_KEY, DESCRIPTION_KEY, NAME_KEY, PREPROCESSING_KEY
 from cnnlens.onnx_writer import IR_VERSION, write_model
 from cnnlens.prototxt import Identifier, Message, parse
 
 OPSET = 17
 PHASE = "TEST"
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
 Shape = tuple[int, ...]
 
 V1_TYPES = {
@@ -252,9 +256,26 @@ def to_model(text: str, name: str = "") -> g.Model:
             f"The Caffe network {title!r} translated from its prototxt, with untrained, "
             "seeded He-initialised weights (a prototxt holds none): its predictions mean "
             "nothing; its shapes, parameter counts and multiply-adds are the network's."),
+        DATASET_KEY: "none (untrained)",
+        **_preprocessing(net.shapes[image]),
     }, ir_version=IR_VERSION, opset=OPSET, producer="cnnlens caffe", doc_string="")
     model.validate()
     return model
+
+
+def _preprocessing(shape: Shape) -> dict[str, str]:
+    """The gallery's card for an untrained net (``build/make_gallery.py``): ImageNet's
+    normalisation for 3 channels, 0–1 grey for 1; other channel counts get none, and the
+    card says they cannot be fed."""
+    channels, size = shape[1], list(shape[2:])
+    if channels == 3:
+        prep = {"mode": "RGB", "size": size, "resize": "center-crop", "scale": 1 / 255,
+                "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    elif channels == 1:
+        prep = {"mode": "L", "size": size, "resize": "fit", "scale": 1 / 255}
+    else:
+        return {}
+    return {PREPROCESSING_KEY: json.dumps(prep)}
 
 
 def convert(text: str, name: str = "") -> bytes:

@@ -5,8 +5,6 @@ on screen stays."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_architecture import crop
 from tests.test_caffe import DATA, NETSCOPE_ALEXNET
@@ -102,6 +100,7 @@ def test_bad_text_says_its_line_and_the_model_stays(page):
     assert "pasted.prototxt" in message and "line 5, column 40: expected ':'" in message
     assert ready(page) == before
     assert page.text_content("#model-name") == "Small (untrained)"
+    screenshot(page, "caffe-bad-text-1280")
 
 
 def test_a_pasted_alexnet_shows_netscopes_numbers_in_its_architecture(page):
@@ -123,14 +122,22 @@ def test_a_pasted_alexnet_shows_netscopes_numbers_in_its_architecture(page):
     shoot(page, "caffe-alexnet", "conv2")
 
 
-@pytest.mark.parametrize("file", ["googlenet.prototxt"])
-def test_a_dropped_googlenet_opens_with_its_concats(page, file):
+def test_a_dropped_prototxt_opens(page):
     before = ready(page)
-    page.evaluate("""([name, text]) => {
+    page.evaluate("""text => {
       const transfer = new DataTransfer();
-      transfer.items.add(new File([text], name));
+      transfer.items.add(new File([text], "dropped.prototxt"));
       document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
-    }""", [file, (DATA / file).read_text()])
+    }""", SMALL_NET.replace('"Small"', '"Dropped"'))
+    wait_drawn(page, before + 1)
+    assert page.locator("#message").is_hidden()
+    assert page.text_content("#model-name") == "Dropped (untrained)"
+    assert "dropped.prototxt" in page.locator("#model-own").text_content()
+
+
+def test_a_pasted_googlenet_shows_its_inception_blocks(page):
+    before = ready(page)
+    paste(page, (DATA / "googlenet.prototxt").read_text())
     wait_drawn(page, before + 1)
     assert page.locator("#message").is_hidden()
     open_architecture(page)
