@@ -1,4 +1,7 @@
-"""Cold and warm boot: navigation start → first complete overview, by stage.
+"""Cold and warm boot: navigation start → first complete overview, by stage, and → the
+prerendered overview drawn before Python starts (`cnnlens:painted`, assets/prerendered/).
+
+    .venv/bin/python -m bench.boot [--runs 5]
 
 Cold: a fresh profile per run, so everything is downloaded and compiled. Warm: one profile
 reloaded, so the HTTP cache is filled (build/serve.py sends `Cache-Control: no-cache`, so
@@ -24,6 +27,11 @@ new PerformanceObserver((list) => {
 """
 MARKS = ("Object.fromEntries(performance.getEntriesByType('mark')"
          ".filter(m => m.name.startsWith('cnnlens:')).map(m => [m.name, m.startTime]))")
+
+
+def _painted(page) -> float | None:
+    """Navigation start → the prerendered overview drawn; None when none was drawn."""
+    return page.evaluate(MARKS).get("cnnlens:painted")
 
 
 def _stages(page) -> tuple[float, dict[str, float]]:
@@ -67,6 +75,7 @@ def cold_run(playwright, url: str) -> dict:
         boot_ms, stages = _stages(page)
         return {
             "boot_ms": boot_ms,
+            "painted_ms": _painted(page),
             "stages_ms": stages,
             "longest_task_ms": max(page.evaluate("window.__longTasks"), default=0.0),
             "bytes": _bytes([(r.url, _body(r)) for r in finished]),
@@ -91,7 +100,8 @@ def warm_runs(playwright, url: str, runs: int) -> list[dict]:
             wait_ready(page, 1)
             boot_ms, stages = _stages(page)
             transferred = sum(_body(r) for r in finished)
-            results.append({"boot_ms": boot_ms, "stages_ms": stages, "bytes": transferred})
+            results.append({"boot_ms": boot_ms, "painted_ms": _painted(page), "stages_ms": stages,
+                            "bytes": transferred})
         return results
 
 
@@ -99,10 +109,15 @@ def measure(playwright, url: str, runs: int) -> dict:
     cold = [cold_run(playwright, url) for _ in range(runs)]
     warm = warm_runs(playwright, url, runs)
     first_visit = cold[0]["bytes"]
+    painted = {kind: [r["painted_ms"] for r in runs if r["painted_ms"] is not None]
+               for kind, runs in (("cold", cold), ("warm", warm))}
     return {
         "figures": {
             "cold_boot_ms": summary([c["boot_ms"] for c in cold]),
             "warm_boot_ms": summary([w["boot_ms"] for w in warm]),
+            # Only where the page drew a prerendered overview (absent before it could).
+            **{f"{kind}_first_paint_ms": summary(values)
+               for kind, values in painted.items() if values},
             "boot_longest_main_thread_task_ms": summary([c["longest_task_ms"] for c in cold]),
             "warm_boot_bytes": summary([w["bytes"] for w in warm]),
             "js_heap_after_boot_bytes": summary([c["memory"]["js_heap_bytes"] for c in cold]),
@@ -116,11 +131,24 @@ def measure(playwright, url: str, runs: int) -> dict:
 
 
 if __name__ == "__main__":  # python -m bench.boot: boot figures alone
+    import argparse
     import json
 
     from playwright.sync_api import sync_playwright
 
     from bench.browser import site
 
+    parser = argparse.ArgumentParser(description="Cold and warm boot of the repository root, "
+                                     "in headless Chromium: first paint and full overview.")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each kind (default 5)")
+    args = parser.parse_args()
     with site() as url, sync_playwright() as playwright:
-        print(json.dumps(measure(playwright, url, 5), indent=2))
+        results = measure(playwright, url, args.runs)
+    print(json.dumps(results, indent=2))
+    for kind in ("cold", "warm"):
+        figures = results["figures"]
+        paint = figures.get(f"{kind}_first_paint_ms", {}).get("median")
+        full = figures[f"{kind}_boot_ms"]["median"]
+        shown = f"{paint:,.0f} ms" if paint is not None else "none (no prerendered paint)"
+        print(f"{kind}: navigation → first painted overview {shown}; "
+              f"→ full live overview {full:,.0f} ms (medians of {args.runs})")

@@ -9,8 +9,10 @@ import { readHash, restore as restoreLink, writeHash as writeLink } from "./link
 import { isModelFile, pastedPrototxt } from "./model-files.js";
 import { ModelPicker } from "./model-picker.js";
 import { Overview } from "./overview.js";
-import { explain } from "./protocol.js";
-import { startPython } from "./runtime.js";
+import { prerendered, sameAnswer } from "./prerendered.js";
+import { decode, explain } from "./protocol.js";
+import { startClient } from "./runtime.js";
+import { acceptEarly, startingDone, startingProgress } from "./starting.js";
 import { AttributionPanel } from "./views/attribution.js";
 import { MaximizePanel } from "./views/maximize.js";
 
@@ -48,6 +50,7 @@ function stage(key, label, progress = null) {
   const index = STAGES.indexOf(key);
   $("boot-progress").value = index + (progress ? progress.fraction : 0);
   if (label) $("boot-label").textContent = progress ? `${label}… ${progress.text}` : `${label}…`;
+  startingProgress($("boot-progress").value / STAGES.length);
   for (const item of $("boot-stages").children) {
     const i = STAGES.indexOf(item.dataset.stage);
     item.className = i < index ? "done" : i === index ? "active" : "";
@@ -58,6 +61,10 @@ function stage(key, label, progress = null) {
 }
 
 function fail(message) {
+  startingDone();
+  // A prerendered overview goes too: nothing on it could answer.
+  $("boot").hidden = false;
+  $("app").hidden = true;
   $("boot-label").textContent = `cnnlens could not start: ${message}`;
   $("boot").classList.add("failed");
   document.documentElement.dataset.cnnlensFailed = "true";
@@ -138,7 +145,8 @@ function wireExamples() {
 }
 
 // Draws one OverviewAnswer (decoded): the whole overview in one synchronous pass.
-function show(answer) {
+// `painted`: the prerendered answer, drawn before Python is up (not yet the live view).
+function show(answer, { painted = false } = {}) {
   const start = performance.now();
   const view = answer.view;
   current = view;
@@ -154,11 +162,29 @@ function show(answer) {
   clearError();
   showNote(view.note);
   writeHash();
+  if (painted) {
+    revealApp();
+    document.documentElement.dataset.cnnlensPainted = "prerendered";
+    performance.mark("cnnlens:painted");
+  } else {
+    confirmLive(start);
+  }
+}
+
+// The overview replaces the boot's progress once one is on screen.
+function revealApp() {
+  if (!$("app").hidden) return;
+  $("boot").hidden = true;
+  $("app").hidden = false;
+  overview.fit();  // sizes are known only once the overview is on screen
+}
+
+// A live answer is on screen: drawn, or found equal to the prerendered one already drawn.
+function confirmLive(start) {
   if (redraws === 0) {
     stage("draw", "Ready");
-    $("boot").hidden = true;
-    $("app").hidden = false;
-    overview.fit();  // sizes are known only once the overview is on screen
+    revealApp();
+    startingDone();
   }
   redraws += 1;
   document.documentElement.dataset.cnnlensReady = String(redraws);
@@ -405,16 +431,50 @@ function wire() {
   });
 }
 
+// The prerendered overview of the state the address names (prerendered.js), drawn before
+// Python starts; the requests that make it live are queued at once, ahead of anything the
+// reader asks, and everything the reader asks waits in the same queue from now on.
+async function paint(wanted, early) {
+  const found = await prerendered({ model: wanted.get("model"), image: wanted.get("image"), range: wanted.get("range") });
+  if (!found || found.state.model !== found.started.model) return null;
+  found.live = early.send("example", found.state.image);
+  if (found.state.range !== "layer") found.live = early.send("mode", found.state.range);
+  found.live.catch(() => {});  // a failed boot says why (boot below)
+  catalogue = found.started.catalogue;
+  modelId = found.started.model;
+  fillPicker();
+  setExamples(found.started.examples, entryOf(modelId).examples);
+  show(found.answer, { painted: true });
+  client = early;
+  acceptEarly();
+  window.cnnlens = { client, python: client.python, ask, overview };
+  return found;
+}
+
 async function boot() {
   const wanted = readHash();  // read before the first draw rewrites it
-  const { client: started, examples, catalogue: models, model } = await startPython(stage);
-  catalogue = models;
-  modelId = model;
-  fillPicker();
-  setExamples(examples, entryOf(model).examples);
+  const { client: started, started: loaded } = startClient(stage);
+  const painted = await paint(wanted, started);
+  const { examples, catalogue: models, model } = await loaded;
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  // Painted: the strip and the picker are on screen already, perhaps in use; redone only
+  // if the site's start answer is not the prerendered one.
+  if (!painted || !same(painted.started, { model, examples, catalogue: models })) {
+    catalogue = models;
+    modelId = model;
+    fillPicker();
+    setExamples(examples, entryOf(model).examples);
+  }
   stage("forward", "Running the network");
-  const linked = wanted.get("image");
-  show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
+  if (painted) {
+    const start = performance.now();
+    const raw = await painted.live;
+    if (sameAnswer(painted, raw)) confirmLive(start);  // nothing to redraw
+    else show(decode("example", raw));
+  } else {
+    const linked = wanted.get("image");
+    show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
+  }
   client = started;  // the controls answer from now on
   tabs.register("attribution", new AttributionPanel($("method-attribution-host"), client, { onChange: writeHash }));
   maximize = new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash });

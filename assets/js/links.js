@@ -9,13 +9,15 @@
  * @property {string} model  a catalogue id, or the file name of a model the user opened
  * @property {string} image
  * @property {string} range  the colour range mode
+ * @property {Object<string, string>} preprocessing  the reader's own (`pre-size`, `pre-mean`,
+ *   `pre-std`, `pre-order`, `pre-pixels`: PreprocessForm.link()); empty for the model's own
  * @property {{layer: string, channel: string, method: Object<string, string>}|null} detail
  *   the open detail view; `method` is its tab's own keys (MethodTabs.link())
  */
 
 /** @param {LinkState} state */
 export function writeHash(state) {
-  const params = new URLSearchParams({ model: state.model, image: state.image, range: state.range });
+  const params = new URLSearchParams({ model: state.model, image: state.image, range: state.range, ...state.preprocessing });
   if (state.detail) {
     params.set("layer", state.detail.layer);
     params.set("channel", state.detail.channel);
@@ -33,6 +35,8 @@ export function readHash() {
  * @typedef {object} LinkPage
  * @property {import("./model-picker.js").ModelPicker} picker
  * @property {() => any} current  the overview view on screen
+ * @property {(params: URLSearchParams) => Promise<boolean>} preprocess  applies the link's
+ *   `pre-*` keys (none: nothing changes); whether the preprocessing on screen is the link's
  * @property {(file: string) => boolean} hasExample  whether the examples strip has `file`
  * @property {(name: string, ...args: any[]) => Promise<boolean>} ask  an overview request, drawn
  * @property {(message: string) => void} showError
@@ -41,7 +45,7 @@ export function readHash() {
  */
 
 /**
- * Restores what `params` names, in order: model, image, colour range, detail view.
+ * Restores what `params` names, in order: model, preprocessing, image, colour range, detail.
  * @param {URLSearchParams} params
  * @param {LinkPage} page
  */
@@ -55,6 +59,8 @@ export async function restore(params, page) {
   } else if (linked && !entry && linked !== current().model.file) {
     notes.push(`The model “${linked}” in this link is not in this site's catalogue (someone may have opened it from their own computer), so it is not part of the site; showing ${current().model.name} instead.`);
   }
+  // The link's preprocessing was meant for its model only.
+  if (!notes.length) await page.preprocess(params);
   const file = params.get("image");
   if (file && file !== current().image) {
     if (page.hasExample(file)) {

@@ -64,6 +64,11 @@
  * @typedef {{figures: object}} FiguresAnswer
  */
 /**
+ * The model's preprocessing for the page's form: `source` ("metadata", "defaults",
+ * "reader"), `channels`, `size_fixed`, `resize`, `scale`, and `fields`, the form's text.
+ * @typedef {{preprocessing: object}} PreprocessingAnswer
+ */
+/**
  * The current model as a laid-out graph (py/cnnlens/views/architecture.py): `nodes`
  * (boxes at x, y), `edges` (polylines), `totals`, `width`, `height`.
  * @typedef {{architecture: object}} ArchitectureAnswer
@@ -87,6 +92,8 @@ export const REQUESTS = {
   model_caffe: { args: ["prototxt_text", "name"], answer: "OverviewAnswer" },
   open_model: { args: ["id"], answer: "ModelOpened" },
   mode: { args: ["mode"], answer: "OverviewAnswer" },
+  preprocess: { args: ["settings"], answer: "OverviewAnswer" },
+  preprocessing: { args: [], answer: "PreprocessingAnswer" },
   channels: { args: ["layer", "channel"], answer: "ChannelsAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
@@ -114,6 +121,7 @@ export const JSON_FIELDS = {
   MaximizeAnswer: ["view"],
   PlaygroundAnswer: ["playground"],
   FiguresAnswer: ["figures"],
+  PreprocessingAnswer: ["preprocessing"],
   ArchitectureAnswer: ["architecture"],
 };
 

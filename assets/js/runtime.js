@@ -1,7 +1,10 @@
 // Starts Python: a PyScript worker running py/worker.py on our vendored Pyodide, with the
 // packages we ship and the bundled model. Shared by the app (app.js) and embeds (embed.js).
-import { PyWorker } from "../../build/vendor/pyscript/core.js";
 import { Client } from "./protocol.js";
+
+// PyScript's core (and the chunks it imports at start-up) loads when the worker starts, not
+// with the page's modules: the prerendered overview is drawn without waiting for it.
+const PYSCRIPT = "../../build/vendor/pyscript/core.js";
 
 const here = (path) => new URL(path, document.baseURI).href;
 const MB = 1e6;
@@ -37,11 +40,11 @@ export function startClient(stage, { needModel = true } = {}) {
     if (progress.fraction < 1) stage("runtime", "Downloading the Python runtime", progress);
     else stage("runtime", "Starting the Python runtime", progress);
   };
-  const worker = PyWorker(here("py/worker.py"), {
+  const worker = import(PYSCRIPT).then(({ PyWorker }) => PyWorker(here("py/worker.py"), {
     config: here("assets/pyscript.json"),
     version: here(`assets/js/runtime-progress.js?boot=${id}`),
     async: true,
-  }).finally(() => {
+  })).finally(() => {
     done = true;
     channel.close();
   });

@@ -36,6 +36,7 @@ FOREIGN_CLASS_KEYS = ("classes", "labels")
 
 MODES = {"L": 1, "RGB": 3}  # Pillow mode → channel count
 RESIZE_MODES = ("fit", "stretch", "center-crop")
+CHANNEL_ORDERS = ("RGB", "BGR")  # of a 3-channel input; BGR: OpenCV- and Caffe-trained models
 LAYOUTS = ("NCHW",)
 DEFAULT_SIDE = 224  # used for symbolic height/width, the usual ImageNet input
 
@@ -48,7 +49,8 @@ class Preprocessing:
     black bars), "stretch" or "center-crop"; then `x * scale`, `(x - mean) / std` per
     channel (left empty: 0 and 1 for every channel); invert_light_background: invert
     pictures whose border is light (dark-on-light drawings for a model trained on
-    light-on-dark data).
+    light-on-dark data); channel_order: "RGB", or "BGR" for a model trained on pictures
+    read by OpenCV (only with mode "RGB").
     """
 
     mode: str = "RGB"
@@ -59,6 +61,7 @@ class Preprocessing:
     std: tuple[float, ...] = ()
     invert_light_background: bool = False
     layout: str = "NCHW"
+    channel_order: str = "RGB"
 
     def __post_init__(self) -> None:
         channels = MODES[self.mode] if _is_one_of(self.mode, MODES) else 0
@@ -84,6 +87,8 @@ class ModelCard:
 
     `classes` has one name per output score; it is empty only when neither the metadata nor
     a fixed output shape tells how many scores there are (see `class_names`).
+    `preprocessing_source`: "metadata" (``cnnlens.preprocessing``), "defaults" (the model
+    has none: `default_preprocessing`) or "reader" (set in the page's form).
     """
 
     name: str
@@ -92,6 +97,7 @@ class ModelCard:
     preprocessing: Preprocessing
     dataset: str = ""
     test_accuracy: float | None = None
+    preprocessing_source: str = "metadata"
 
 
 # ---------------------------------------------------------------- validation
@@ -131,6 +137,11 @@ def _check_preprocessing(prep: Preprocessing) -> None:
         )
     if not _is_one_of(prep.layout, LAYOUTS):
         raise ModelError(f"layout must be one of {list(LAYOUTS)}, got {prep.layout!r}")
+    if not _is_one_of(prep.channel_order, CHANNEL_ORDERS):
+        raise ModelError(f"channel_order must be one of {list(CHANNEL_ORDERS)}, "
+                         f"got {prep.channel_order!r}")
+    if prep.channel_order == "BGR" and prep.mode != "RGB":
+        raise ModelError(f"channel_order 'BGR' needs mode 'RGB', got {prep.mode!r}")
 
 
 # ---------------------------------------------------------------- parsing
@@ -143,7 +154,7 @@ def _json(metadata: dict[str, str], key: str) -> Any:
         raise ModelError(f"metadata {key!r} is not valid JSON: {exc}") from exc
 
 
-def _input_dims(model: Model) -> tuple[Dim, Dim, Dim]:
+def input_dims(model: Model) -> tuple[Dim, Dim, Dim]:
     """(C, H, W) of the model's `(N, C, H, W)` input; symbolic dims stay str/None."""
     source = model.input
     if source.shape is None or len(source.shape) != 4:
@@ -157,7 +168,7 @@ def _input_dims(model: Model) -> tuple[Dim, Dim, Dim]:
 
 def default_preprocessing(model: Model) -> Preprocessing:
     """Plain 0-1 pixels at the input's size, greyscale for 1 channel and RGB for 3."""
-    c, h, w = _input_dims(model)
+    c, h, w = input_dims(model)
     if isinstance(c, int) and c not in MODES.values():
         raise ModelError(
             f"graph input {model.input.name!r} has {c} channels; cnnlens feeds images as "
@@ -168,9 +179,9 @@ def default_preprocessing(model: Model) -> Preprocessing:
     return Preprocessing(mode=mode, size=size)
 
 
-def _check_against_input(prep: Preprocessing, model: Model) -> None:
+def check_against_input(prep: Preprocessing, model: Model) -> None:
     """The declared preprocessing must produce what the input's fixed dims expect."""
-    c, h, w = _input_dims(model)
+    c, h, w = input_dims(model)
     if isinstance(c, int) and c != prep.channels:
         raise ModelError(f"mode {prep.mode!r} gives {prep.channels} channel(s) but graph input "
                          f"{model.input.name!r} takes {c}")
@@ -210,7 +221,7 @@ def parse_preprocessing(text: str, model: Model) -> Preprocessing:
         defaults = default_preprocessing(model)
         # mean/std left out default per channel of the declared mode (see Preprocessing).
         prep = Preprocessing(**{"mode": defaults.mode, "size": defaults.size, **fields})
-        _check_against_input(prep, model)
+        check_against_input(prep, model)
     except ModelError as exc:
         raise ModelError(f"metadata {PREPROCESSING_KEY!r}: {exc}") from exc
     return prep
@@ -291,8 +302,9 @@ def model_card(model: Model, *, check_memory: bool = True) -> ModelCard:
     ``check_memory=False`` skips the memory budget, for callers that only read shapes
     (``inspect`` and ``check`` of a network whose weights are declared by shape)."""
     metadata = model.metadata
+    declared = PREPROCESSING_KEY in metadata
     prep = (parse_preprocessing(metadata[PREPROCESSING_KEY], model)
-            if PREPROCESSING_KEY in metadata else default_preprocessing(model))
+            if declared else default_preprocessing(model))
     # The card fixes the input size, so this is the first point where the memory of a
     # forward pass is known: refuse a model that would not fit before an image is resized
     # to a gigantic input (the page and the CLI both read the card right after the model).
@@ -305,4 +317,5 @@ def model_card(model: Model, *, check_memory: bool = True) -> ModelCard:
         preprocessing=prep,
         dataset=metadata.get(DATASET_KEY, "").strip(),
         test_accuracy=_accuracy(metadata),
+        preprocessing_source="metadata" if declared else "defaults",
     )

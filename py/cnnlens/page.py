@@ -25,6 +25,7 @@ from .forward import run
 from .loader import LoadedModel, load_model
 from .methods.targets import predicted_class, seeds
 from .preprocess import input_preview
+from .preprocess_settings import parse_settings
 from .protocol import (
     ArchitectureAnswer,
     AttributionAnswer,
@@ -40,6 +41,7 @@ from .protocol import (
     ModelOpened,
     OverviewAnswer,
     PlaygroundAnswer,
+    PreprocessingAnswer,
     Started,
     encode,
     error_answer,
@@ -241,6 +243,24 @@ class App:
         except CnnlensError as error:
             return error_answer(error)
         return {"view": text, "rasters": memoryview(rasters)}
+
+    def preprocess(self, settings: str) -> OverviewAnswer | ErrorAnswer:
+        """The current image again with the reader's preprocessing (`preprocess_settings`);
+        a bad value is answered as `{error}` and the previous preprocessing and view stay."""
+        session = self.session
+        if session is None:
+            return error_answer("there is no image yet to preprocess")
+        try:
+            prep = (parse_settings(settings, session.loaded.model,
+                                   session.loaded.card.preprocessing) if settings else None)
+        except CnnlensError as error:
+            return error_answer(f"The preprocessing was not applied: {error}.")
+        return self._replace(lambda: session.with_preprocessing(prep))
+
+    def preprocessing(self) -> PreprocessingAnswer | ErrorAnswer:
+        if self.session is None:
+            return error_answer("there is no model on screen yet")
+        return {"preprocessing": encode(self.session.preprocessing(), "the preprocessing")}
 
     def detail(self, layer: str, channel: int) -> DetailAnswer | ErrorAnswer:
         """The detail view of a tile or class: JSON plus a float32 and an RGBA buffer."""

@@ -248,12 +248,14 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return ((weighted + 0x8000) >> 16).astype(np.uint8)
 
 
-def _pixels(image: Image.Image, mode: str) -> np.ndarray:
-    """Pillow image → uint8 `(H, W, C)` with C = 1 for "L" and 3 for "RGB"."""
+def _pixels(image: Image.Image, mode: str, order: str = "RGB") -> np.ndarray:
+    """Pillow image → uint8 `(H, W, C)` with C = 1 for "L" and 3 for "RGB" (in `order`:
+    "BGR" reverses the channels, as OpenCV reads pictures)."""
     array = np.asarray(_to_l_or_rgb(image))
     if mode == "L":
         return (_luma(array) if array.ndim == 3 else array)[..., None]
-    return array if array.ndim == 3 else np.repeat(array[..., None], 3, axis=2)
+    rgb = array if array.ndim == 3 else np.repeat(array[..., None], 3, axis=2)
+    return rgb[..., ::-1] if order == "BGR" else rgb
 
 
 def border_mean(pixels: np.ndarray) -> float:
@@ -339,7 +341,7 @@ def normalise(pixels: np.ndarray, prep: Preprocessing) -> np.ndarray:
 
 def to_input(image: Image.Image, prep: Preprocessing) -> np.ndarray:
     """Pillow image → model input `(1, C, H, W)` float32, following `prep` step by step."""
-    pixels = _pixels(image, prep.mode)
+    pixels = _pixels(image, prep.mode, prep.channel_order)
     if prep.invert_light_background:
         pixels = _invert_if_light(pixels)
     return normalise(resize(pixels, prep.size, prep.resize), prep)[None]
@@ -356,7 +358,7 @@ def input_preview(x: np.ndarray, prep: Preprocessing) -> np.ndarray:
     """Model input `(1, C, H, W)` or `(C, H, W)` → display pixels `(H, W, C)` uint8.
 
     Undoes the normalisation, so the page shows what the network sees (after inversion
-    and resizing), not the original picture.
+    and resizing), not the original picture; channels stay in the model's order.
     """
     chw = x[0] if x.ndim == 4 else x
     raw = (chw.astype(np.float32) * _as_float32(prep.std) + _as_float32(prep.mean)) / np.float32(

@@ -145,6 +145,12 @@ class FiguresAnswer(TypedDict):
     figures: Json
 
 
+class PreprocessingAnswer(TypedDict):
+    """The preprocessing in use and where it comes from (``preprocess_settings.form_state``)."""
+
+    preprocessing: Json
+
+
 class ArchitectureAnswer(TypedDict):
     """The current model as a laid-out graph (``views.architecture``): nodes, edges, totals."""
 
@@ -205,6 +211,11 @@ REQUESTS: tuple[Request, ...] = (
             "open a model of the site's catalogue by id: its first example, or the current "
             "image when it has none"),
     Request("mode", {"mode": str}, OverviewAnswer, "colour the overview by another range"),
+    Request("preprocess", {"settings": str}, OverviewAnswer,
+            "run the current image again with the reader's preprocessing: a JSON object of "
+            "the form's text fields (size, mean, std, order, pixels), \"\" for the model's own"),
+    Request("preprocessing", {}, PreprocessingAnswer,
+            "the current model's preprocessing, for the page's form"),
     Request("channels", {"layer": str, "channel": int}, ChannelsAnswer,
             "an overview column showing the page of its channels that holds channel"),
     Request("detail", {"layer": str, "channel": int}, DetailAnswer,

@@ -14,8 +14,9 @@ import numpy as np
 from .errors import CnnlensError, ModelError
 from .forward import ForwardResult, first_non_finite, run
 from .loader import LoadedModel
-from .model_card import class_names
+from .model_card import Preprocessing, class_names, model_card
 from .preprocess import input_preview, preprocess
+from .preprocess_settings import form_state
 from .views.detail import DetailView, detail_view
 from .views.input_note import input_note
 from .views.neuron import neuron
@@ -61,6 +62,15 @@ class Session:
         """Runs the current image through another model."""
         return Session.start(loaded, self.image, self.image_name, self.mode)
 
+    def with_preprocessing(self, prep: Preprocessing | None) -> Session:
+        """Runs the current image again with the reader's preprocessing (it stays for the
+        next images of this model); None: the model's own (its card's, or the defaults)."""
+        own = model_card(self.loaded.model)
+        card = own if prep is None else replace(own, preprocessing=prep,
+                                                preprocessing_source="reader")
+        return Session.start(replace(self.loaded, card=card), self.image, self.image_name,
+                             self.mode)
+
     def with_mode(self, mode: str) -> Session:
         if mode not in RANGE_MODES:
             raise CnnlensError(f"unknown colour range {mode!r}; expected one of {RANGE_MODES}")
@@ -80,6 +90,10 @@ class Session:
         view["image"] = self.image_name
         view["note"] = self.note
         return view, rasters
+
+    def preprocessing(self) -> dict[str, Any]:
+        """The preprocessing in use, for the page's form (see `preprocess_settings`)."""
+        return form_state(self.loaded.card, self.loaded.model)
 
     def neuron(self, layer: str, channel: int) -> dict[str, Any]:
         """The numbers behind one tile or class (see `views.neuron`)."""

@@ -100,6 +100,9 @@ def test_max_pooling_picks_the_window_maximum_at_every_step(page, engine):
     _, result = engine
     open_view(page, "max_pool_2", 6, "pool")
     assert int(page.get_attribute("#detail .formula", "data-steps")) == 7 * 7
+    # the first window is built up one value at a time when the view opens, then it stays
+    page.wait_for_function("document.querySelector('#detail .formula').dataset.playing"
+                           " === 'false'")
     source = result.tensors["relu_2_2"][0, 6]
     pooled = result.tensors["max_pool_2"][0, 6]
     for _ in range(3):

@@ -6,14 +6,18 @@ back with a route, which is how Python is kept from starting."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import open_view, screenshot, wait_ready
+from tests.e2e.conftest import load_build_script, screenshot, wait_ready
 from tests.e2e.test_overview import canvas_pixels, lit_edges
+from tests.e2e.test_site import PlainHandler
 from tests.paths import ROOT
 
 FOLDER = ROOT / "assets" / "prerendered"
@@ -40,6 +44,14 @@ class Held:
         self.context = context
         self.routes: list = []
         context.route(self.PATTERN, lambda route: self.routes.append(route))
+
+    def wait(self, page, timeout_s: float = 120) -> None:
+        """Until the worker asks for the runtime (it is then held: Python cannot be up)."""
+        for _ in range(int(timeout_s * 10)):
+            if self.routes:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError("the worker never asked for the runtime")
 
     def release(self) -> None:
         self.context.unroute(self.PATTERN)
@@ -71,8 +83,8 @@ def is_live(page) -> bool:
 
 def test_the_overview_is_drawn_and_hovered_before_python_is_up(browser, site, held):
     page = painted_page(browser, site + "index.html")
+    held.wait(page)
     assert not is_live(page)
-    assert held.routes, "the runtime download is being held"
     assert page.locator("#boot").is_hidden() and page.locator("#app").is_visible()
     # The tiles are the prerendered bytes.
     view = json.loads((FOLDER / DEFAULT["view"]).read_text())
@@ -102,9 +114,11 @@ def test_a_tile_clicked_early_says_python_is_starting_then_opens(browser, site, 
     assert STARTING.match(indicator.text_content()), indicator.text_content()
     assert page.locator("#detail").is_hidden()
     screenshot(page, "prerender-starting-1280")
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.locator("#overview canvas.tile[data-layer='conv_1_1'][data-channel='3']").scroll_into_view_if_needed()
-    screenshot(page, "prerender-starting-390")
+    phone = painted_page(browser, site + "index.html", {"width": 390, "height": 844})
+    phone.click("#overview canvas.tile[data-layer='conv_1_1'][data-channel='3']")
+    phone.locator("[data-testid=python-starting]").wait_for()
+    screenshot(phone, "prerender-starting-390")
+    phone.close()
     assert not is_live(page)
     held.release()
     page.wait_for_function(
@@ -183,3 +197,30 @@ def test_an_embedded_default_overview_is_painted_before_python(browser, site, he
     wait_ready(page, 1)
     assert page.evaluate("window.__paints") == paints
     page.close()
+
+
+def test_make_site_prerenders_more_states_for_embeds(browser, held, tmp_path):
+    """`make site PRERENDER=...`: the blog post's overview embed (trouser_1.png) is painted
+    from dist/ before Python, and its live answer is the same bytes."""
+    site_build = load_build_script("site")
+    state = load_build_script("prerender").parse_state("fashion-mnist:trouser_1.png:layer")
+    built = site_build.build_site(tmp_path / "dist", prerender=[state])
+    index = json.loads((built.out / "assets" / "prerendered" / "index.json").read_text())
+    assert [s["image"] for s in index["states"]] == [DEFAULT["image"], "trouser_1.png"]
+    assert "assets/prerendered/fashion-mnist--trouser_1--layer.bin" in built.files
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        PlainHandler, directory=str(built.out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        embed = "embed.html#view=overview&image=trouser_1.png&range=layer"
+        page = painted_page(browser, url + embed)
+        assert not is_live(page)
+        paints = page.evaluate("window.__paints")
+        held.release()
+        wait_ready(page, 1)
+        assert page.evaluate("window.__paints") == paints
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()

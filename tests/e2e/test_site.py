@@ -197,6 +197,11 @@ def test_dist_holds_what_the_page_requests_and_nothing_else(page, host, releases
     # (embed.html) or later interactions, so only junk is ruled out for them (below).
     vendored = {f for f in shipped if f.startswith("build/vendor/")}
     assert vendored - requested == set(), "vendored file in dist but never requested"
+    # The prerendered first overview: shipped, precached (sw.js lists every shipped file)
+    # and what the page fetched before Python was up.
+    prerendered = {f for f in shipped if f.startswith("assets/prerendered/")}
+    assert len(prerendered) == 3 and prerendered <= requested
+    assert page.evaluate("document.documentElement.dataset.cnnlensPainted") == "prerendered"
     names = {p.relative_to(one.out).as_posix() for p in one.out.rglob("*") if p.is_file()}
     assert names == shipped | {"sw.js", "cnnlens-site.zip", *site_build.LICENSES}
     assert not any(n.startswith(("tests/", "bench/")) or n.endswith((".map", ".tgz"))
@@ -215,6 +220,10 @@ def test_precached_then_boots_and_classifies_offline(page, host, releases, visit
         assert page.evaluate("navigator.onLine") is False
         assert page.evaluate("Boolean(navigator.serviceWorker.controller)")
         upload_and_check(page, EXAMPLES / "sandal_1.png")
+        # The address without a state: the prerendered overview comes from the cache too.
+        page.goto(host.url)
+        wait_ready(page, 1)
+        assert page.evaluate("document.documentElement.dataset.cnnlensPainted") == "prerendered"
     finally:
         visitor.context.set_offline(False)
 
