@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cnnlens import caffe, cli, untrained
 from cnnlens.errors import ModelError
@@ -42,6 +44,7 @@ from cnnlens.forward import run
 from cnnlens.loader import is_prototxt, load_model, read_any, read_shapes
 from cnnlens.prototxt import PrototxtError
 from cnnlens.summary import summarize, total_params
+from tests.fuzz_onnx import load_and_run
 from tests.page_app import app_showing_first_example
 
 DATA = Path(__file__).parent / "data" / "caffe"
@@ -220,6 +223,17 @@ def test_batchnorm_with_scale_is_one_node_with_two_c_parameters() -> None:
     np.testing.assert_allclose(y, x / np.sqrt(1 + 1e-5), rtol=1e-6)
 
 
+def test_a_scale_alone_is_a_mul_and_an_add_by_c_values() -> None:
+    body = """
+    layer { name: "sc" type: "Scale" bottom: "data" top: "sc" scale_param { bias_term: true } }
+    layer { name: "plain" type: "Scale" bottom: "sc" top: "plain" }
+    """
+    rows = summarize(caffe.to_model(net(body, (1, 3, 4, 4))))
+    assert [(r.name, r.op_type, r.output_shape, r.params) for r in rows] == [
+        ("sc.mul", "Mul", (1, 3, 4, 4), 3), ("sc", "Add", (1, 3, 4, 4), 3),
+        ("plain", "Mul", (1, 3, 4, 4), 3)]
+
+
 def test_v1_syntax_gives_the_same_network() -> None:
     new = net("""
     layer { name: "c" type: "Convolution" bottom: "data" top: "c"
@@ -325,6 +339,12 @@ def test_the_loader_decides_the_format_by_extension_or_content(tmp_path: Path) -
                                                           from_onnx.graph.nodes]
 
 
+def test_no_gallery_onnx_file_reads_as_a_prototxt() -> None:
+    files = sorted((DATA.parents[2] / "assets" / "models").rglob("*.onnx"))
+    assert len(files) >= 14
+    assert not [f.name for f in files if is_prototxt(f.read_bytes(), f.stem)]
+
+
 def cnnlens(*argv: str) -> tuple[int, str]:
     out = StringIO()
     return cli.main(list(argv), out), out.getvalue()
@@ -378,3 +398,47 @@ def test_page_opens_a_pasted_prototxt_and_keeps_the_model_on_bad_text() -> None:
     assert [column["title"] for column in view["columns"]][:3] == ["data", "conv1", "relu1"]
     assert view["columns"][1]["shape"][-2:] == [55, 55]
     assert json.loads(app.architecture()["architecture"])["totals"]["params"] == 60_965_224
+
+
+# ---------------------------------------------------------------- any text
+
+
+FUZZ_NET = net("""
+layer { name: "c" type: "Convolution" bottom: "data" top: "c"
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "bn" type: "BatchNorm" bottom: "c" top: "c" }
+layer { name: "sc" type: "Scale" bottom: "c" top: "c" scale_param { bias_term: true } }
+layer { name: "r" type: "ReLU" bottom: "c" top: "c" }
+layer { name: "p" type: "Pooling" bottom: "c" top: "p" pooling_param { kernel_size: 2 stride: 2 } }
+layer { name: "e" type: "Eltwise" bottom: "p" bottom: "p" top: "e"
+        eltwise_param { operation: MAX } }
+layer { name: "cat" type: "Concat" bottom: "e" bottom: "p" top: "cat" }
+layer { name: "fc" type: "InnerProduct" bottom: "cat" top: "fc"
+        inner_product_param { num_output: 3 } }
+layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }
+""", (1, 1, 8, 8))
+PIECES = [
+    *'{}[]:<>,;"\'#\\ \n-.0123456789', "layer", "layers", "top", "bottom", "num_output: 3",
+    "kernel_size: 2", "stride: 3",
+    "pad: 2", "group: 2", "dilation: 2", "axis: 0", "axis: 2", "pool: AVE",
+    "global_pooling: true", "operation: PROD", "coeff: 2", "bias_term: false",
+    "end_axis: 2", "round_mode: FLOOR", "transpose: true", "dim: 0", "dim: 5", "\\x", "\\u12"]
+
+
+@st.composite
+def mutated_prototxt(draw) -> bytes:
+    """FUZZ_NET with a few pieces of prototxt inserted, overwritten or cut out."""
+    text = FUZZ_NET
+    for _ in range(draw(st.integers(1, 5))):
+        at = draw(st.integers(0, len(text)))
+        piece = draw(st.sampled_from(PIECES))
+        action = draw(st.sampled_from(["insert", "set", "cut"]))
+        cut = draw(st.integers(1, 12)) if action == "cut" else len(piece) * (action == "set")
+        text = text[:at] + ("" if action == "cut" else f" {piece} ") + text[at + cut:]
+    return text.encode()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_prototxt())
+def test_any_prototxt_text_raises_only_our_errors(data: bytes) -> None:
+    load_and_run(data)  # the page's whole path; anything but CnnlensError fails

@@ -89,6 +89,8 @@ def test_empty_text_is_an_empty_message() -> None:
     ("a: [1 2]", "line 1, column 7: expected ',' or ']' in a list, found '2'"),
     ("a:", "line 1, column 3: expected a value (a string, a number or a name), found the end"),
     (r'a: "\q"', r"line 1, column 4: unknown escape '\q' in a string"),
+    (r'a: "\x"', r"line 1, column 4: unknown escape '\x' in a string"),
+    ("a {" * 1000, "line 1, column 304: messages nested deeper than 100"),
 ])
 def test_bad_text_names_the_line_and_column(text: str, message: str) -> None:
     with pytest.raises(PrototxtError) as caught:

@@ -221,10 +221,11 @@ def _translate(root: Message) -> Net:
         if kind == "BatchNorm":
             following = layers[i + 1] if i + 1 < len(layers) else None
             scale = following if following is not None and _layer_type(
-                following) == "Scale" and names(following, "bottom") == tops else None
+                following) == "Scale" and names(following, "bottom") == tops and len(
+                names(following, "top")) == 1 else None
             if scale is not None:
                 fused.add(i + 1)
-                tops = names(scale, "top")[:1] or tops
+                tops = names(scale, "top")
             net.blobs[tops[0]] = batch_norm(net, layer, name, inputs, scale)
             continue
         net.blobs[tops[0]] = HANDLERS[kind](net, layer, name, inputs)

@@ -85,6 +85,8 @@ _TOKEN = re.compile(r"""
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
             "\\": "\\", "'": "'", '"': '"', "?": "?"}
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|u[0-9a-fA-F]{4}|.)")
+MAX_DEPTH = 100
+"""Messages nested deeper than this are refused (a network definition nests a handful)."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,10 @@ def _tokens(text: str) -> Iterator[_Token]:
 def _unescape(body: str, token: _Token) -> str:
     def one(match: re.Match[str]) -> str:
         code = match.group(1)
-        if code[0] in "xX":
+        if len(code) > 1 and code[0] in "xu":
             return chr(int(code[1:], 16))
         if code[0] in "01234567":
             return chr(int(code, 8))
-        if code[0] == "u":
-            return chr(int(code[1:], 16))
         if code in _ESCAPES:
             return _ESCAPES[code]
         raise PrototxtError(f"line {token.line}, column {token.column}: unknown escape "
@@ -149,6 +149,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
         self.token = next(self.tokens)
+        self.depth = 0
 
     def fail(self, expected: str) -> PrototxtError:
         token = self.token
@@ -166,11 +167,15 @@ class _Parser:
         return False
 
     def message(self, close: str | None, line: int) -> Message:
+        if self.depth > MAX_DEPTH:
+            raise PrototxtError(f"line {self.token.line}, column {self.token.column}: messages "
+                                f"nested deeper than {MAX_DEPTH}")
+        self.depth += 1
         fields: list[tuple[str, object]] = []
         while True:
-            if close is None and self.token.kind == "end":
-                return Message(tuple(fields), line)
-            if close is not None and self.accept(close):
+            if (close is None and self.token.kind == "end") or (
+                    close is not None and self.accept(close)):
+                self.depth -= 1
                 return Message(tuple(fields), line)
             if self.token.kind != "word":
                 wanted = "a field name" if close is None else f"a field name or {close!r}"
