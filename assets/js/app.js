@@ -8,6 +8,7 @@ import { MethodTabs } from "./methods.js";
 import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
 import { isModelFile, pastedPrototxt } from "./model-files.js";
 import { ModelPicker } from "./model-picker.js";
+import { PreprocessForm } from "./preprocess-form.js";
 import { Overview } from "./overview.js";
 import { prerendered, sameAnswer } from "./prerendered.js";
 import { decode, explain } from "./protocol.js";
@@ -35,6 +36,21 @@ const picker = new ModelPicker({
   current: () => current,
   showError,
   halt: () => maximize?.halt(),
+  onChange: () => writeHash(),
+});
+const preprocessForm = new PreprocessForm($("preprocess-form"), $("preprocess-button"), {
+  ready: () => client !== null,
+  request: (name, ...args) => client.ask(name, ...args),
+  apply: async (settings) => {
+    maximize?.halt();  // the new input ends a maximisation in the worker
+    try {
+      show(await client.ask("preprocess", settings));
+    } catch (error) {
+      return explain(error);
+    }
+    refreshDetail();
+    return null;
+  },
   onChange: () => writeHash(),
 });
 // boot() hands the start answer's catalogue and model to the picker through these two and
@@ -159,6 +175,7 @@ function show(answer, { painted = false } = {}) {
   markSelected(view.image);
   fillFacts($("article"), view);
   picker.sync(view);
+  preprocessForm.follow(view);
   clearError();
   showNote(view.note);
   writeHash();
@@ -241,6 +258,7 @@ function writeHash() {
     model: picker.id || current.model.file,
     image: current.image,
     range: current.mode,
+    preprocessing: preprocessForm.link(),
     detail: panel.hidden ? null : { layer: panel.dataset.layer, channel: panel.dataset.channel, method: tabs.link() },
   });
 }
@@ -323,6 +341,7 @@ function restore(params) {
   return restoreLink(params, {
     picker,
     current: () => current,
+    preprocess: (link) => preprocessForm.restore(link),
     hasExample: (file) => [...$("examples").children].some((b) => b.dataset.file === file),
     ask,
     showError,
