@@ -42,6 +42,7 @@ class UnsupportedLayerError(ModelError):
 
 
 def names(layer: Message, field: str) -> list[str]:
+    """A layer's ``top`` or ``bottom`` blob names, in order."""
     return [str(value) for value in layer.all(field)]
 
 
@@ -64,14 +65,14 @@ def read_flag(params: Message | None, field: str, default: bool) -> bool:
     return default if value is None else str(value).lower() in ("true", "t", "1")
 
 
-def read_enum(params: Message | None, field: str, names: Sequence[str], where: str) -> str:
-    """An enum field written by name (``MAX``) or by number (``0``); default ``names[0]``."""
-    value = names[0] if params is None else params.get(field, names[0])
-    if isinstance(value, int) and 0 <= value < len(names):
-        return names[value]
-    if str(value).upper() in names:
+def read_enum(params: Message | None, field: str, choices: Sequence[str], where: str) -> str:
+    """An enum field written by name (``MAX``) or by number (``0``); default ``choices[0]``."""
+    value = choices[0] if params is None else params.get(field, choices[0])
+    if isinstance(value, int) and 0 <= value < len(choices):
+        return choices[value]
+    if str(value).upper() in choices:
         return str(value).upper()
-    raise ModelError(f"{where}: {field} must be one of {', '.join(names)}, got {value!r}")
+    raise ModelError(f"{where}: {field} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def read_pair(params: Message, field: str, default: int | None, where: str) -> tuple[int, int]:
@@ -102,6 +103,7 @@ class Net:
         self.node_names: set[str] = set()
 
     def fresh(self, base: str, used: set[str]) -> str:
+        """``base``, or ``base_2``, ``base_3``, … if taken; recorded in ``used``."""
         name, i = base, 1
         while name in used:
             i += 1
@@ -117,6 +119,8 @@ class Net:
         return self.fresh(layer, self.reserved)
 
     def weight(self, name: str, shape: Shape) -> str:
+        """A weight declared by shape, named ``name`` unless a blob or weight has it."""
+        name = self.fresh(name, self.reserved)
         self.weights[name] = shape
         self.shapes[name] = shape
         return name
@@ -285,7 +289,9 @@ def _eltwise(net: Net, layer: Message, name: str, inputs: list[str]) -> str:
 
 
 def batch_norm(net: Net, layer: Message, name: str, inputs: list[str],
-                scale: Message | None) -> str:
+               scale: Message | None) -> str:
+    """BatchNorm → BatchNormalization; its scale and bias are the fused Scale layer's
+    (``scale``) when there is one, else declared all the same (ones and zeros to start)."""
     where = f"layer {name!r}"
     channels = net.shapes[inputs[0]][1]
     affine = name if scale is None else str(scale.get("name", name))
