@@ -9,7 +9,11 @@ a fresh interpreter (`engine_reference`), not from the view.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
+
+from tests.onnx_builders import ModelBuilder
+from tests.paths import BUNDLED_MODEL
 
 from .conftest import ARTIFACTS, engine_reference, open_view, values, wait_ready
 from .test_conv_teaching import overflow, point_at, position, set_speed, state
@@ -190,6 +194,68 @@ def test_screenshots_and_phone_layout(page):
         page.locator("#detail").screenshot(path=str(ARTIFACTS / "pool-teaching-detail-390.png"))
     finally:
         page.set_viewport_size({"width": 1280, "height": 800})
+
+
+AVERAGE_REFERENCE = """
+import json, sys
+import numpy as np
+from cnnlens.forward import run
+from cnnlens.loader import load_model
+from cnnlens.model_card import model_card
+from cnnlens.preprocess import preprocess
+from tests.paths import EXAMPLES
+
+path, channel = json.loads(sys.argv[2])
+loaded = load_model(open(path, "rb").read(), "average.onnx")
+first = json.loads((EXAMPLES / "index.json").read_text())[0]["file"]
+x = preprocess((EXAMPLES / first).read_bytes(), model_card(loaded.model).preprocessing)
+result = run(loaded.model, x)
+np.savez(sys.argv[1], x=result.tensors["conv"][0, channel], out=result.tensors["avg"][0, channel])
+"""
+
+
+def average_model():
+    """Conv → AveragePool 3 × 3, stride 2, padding 1 (not counted) → Flatten → Gemm, on the
+    bundled model's input and card."""
+    b = ModelBuilder(("batch", 1, 28, 28), input_name="image", seed=4)
+    y = b.add("Conv", [b.input, b.weight((2, 1, 3, 3))], outputs=["conv"], pads=[1, 1, 1, 1])
+    y = b.add("AveragePool", [y], outputs=["avg"], kernel_shape=[3, 3], strides=[2, 2],
+              pads=[1, 1, 1, 1], count_include_pad=0)
+    y = b.add("Gemm", [b.add("Flatten", [y]), b.weight((10, 2 * 14 * 14))], transB=1)
+    meta = {p.key: p.value for p in onnx.load(str(BUNDLED_MODEL)).metadata_props}
+    return b.build(y, metadata=meta)
+
+
+def test_average_pooling_adds_the_window_up_then_divides_by_its_count(page, tmp_path):
+    """Runs last: it opens another model. The sum so far, the count (padding not counted)
+    and the mean, against the CPython engine; the window placed with the arrow keys."""
+    path = tmp_path / "average.onnx"
+    path.write_bytes(average_model().SerializeToString())
+    engine = engine_reference(tmp_path, AVERAGE_REFERENCE, [str(path), 1])
+    padded = np.pad(engine["x"].astype(np.float64), 1, constant_values=np.nan)
+    page.clock.resume()
+    ready = int(page.evaluate("document.documentElement.dataset.cnnlensReady"))
+    page.set_input_files("#open-model", str(path))
+    wait_ready(page, ready + 1)
+    open_view(page, "avg", 1, "pool")
+    page.focus(OUTPUT)
+    page.keyboard.press("Home")
+    for i, j, keys in [(0, 0, []), (5, 7, ["ArrowDown"] * 5 + ["ArrowRight"] * 7),
+                       (13, 13, ["End"])]:
+        for key in keys:
+            page.keyboard.press(key)
+        assert position(page) == (i, j)
+        window = padded[2 * i:2 * i + 3, 2 * j:2 * j + 3].ravel()
+        real = window[~np.isnan(window)]
+        np.testing.assert_allclose(values(page, ".window-values .num[data-value]"), real, **TOL)
+        assert page.locator("#detail .window-values .pad").count() == 9 - real.size
+        np.testing.assert_allclose(values(page, LADDER), np.cumsum(np.nan_to_num(window)),
+                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(values(page, ".sums .sum"), [real.sum()], rtol=1e-5, atol=1e-5)
+        assert values(page, ".sums .count") == [real.size]  # 4 in a corner, 9 inside
+        np.testing.assert_allclose(values(page, ".sums .out"), [engine["out"][i, j]], **TOL)
+        assert engine["out"][i, j] == pytest.approx(real.mean(), abs=1e-5)
+    page.locator("#detail").screenshot(path=str(ARTIFACTS / "pool-average-detail-1280.png"))
 
 
 def test_no_content_security_policy_violation(page):

@@ -52,7 +52,7 @@ export function poolView(data, stop) {
   const how = max ? "Read the window one value at a time and keep the largest: that is the output value."
     : "Add the window's values up one at a time, then divide by how many the average counts.";
   formula.append(heading, maps, note(how, "lead"), numbers, sums, steps.controls);
-  root.append(el("h3", {}, `${v.kernel.join("×")} ${v.op} pooling, stride ${v.stride.join("×")}: ${v.input} → ${v.layer}, channel ${v.channel}`), formula);
+  root.append(el("h3", {}, `${v.kernel.join("×")} ${max ? "max" : "average"} pooling, stride ${v.stride.join("×")}: ${v.input} → ${v.layer}, channel ${v.channel}`), formula);
 
   function draw(i, j, beat) {
     const [y, x] = [i * sy, j * sx];
@@ -95,8 +95,8 @@ export function poolView(data, stop) {
     } else {
       const sum = added === taps ? num(data.at("running", i, j, taps - 1)) : pending();
       if (added === taps) sum.classList.add("sum");
-      const count = num(data.at("counts", i, j));
-      count.classList.add("count");
+      const n = data.at("counts", i, j);  // a whole number: not rounded as values are
+      const count = el("span", { class: "num count", "data-value": String(n) }, String(n));
       sums.replaceChildren("sum of the window ", sum, " ÷ ", count, " values = ", out);
     }
   }
