@@ -1,8 +1,10 @@
 """Interactions on a booted page, each timed from the input to what it changes drawn:
 image and colour-range switches (overview redrawn), hover (edges lit), opening a conv
-neuron's detail view, and one step of its window animation; and the detail panel's opening
-transition: click to the panel fully drawn with the transition ended, and the longest frame
-in between (requestAnimationFrame timestamps: the budget is 50 ms, i.e. at least 20 fps).
+neuron's detail view, and one step of its window animation; and the detail view's in-place
+transitions, opening (click to the view drawn with every transition ended) and closing
+(Escape to the panel hidden and the columns back), with the longest frame in between
+(requestAnimationFrame timestamps: the budget is 50 ms, i.e. at least 20 fps).
+Alone: `.venv/bin/python -m bench.interaction [--runs 10]`.
 """
 
 from __future__ import annotations
@@ -58,42 +60,68 @@ _STEP = """() => {
 }"""
 
 
-# Closes the panel, then opens a tile's detail view from hidden (the panel's @starting-style
-# transition runs only from hidden) and counts frames until every animation on the panel is
-# over. Frame times are the gaps between requestAnimationFrame timestamps from the panel's
-# opening on (the frame that lays the new view out is the transition's first); the wait for
-# the worker's answer before it is in `ms` only.
-_TRANSITION = """([layer, channel]) => new Promise((resolve) => {
+# Frame times of a transition are the gaps between requestAnimationFrame timestamps, counted
+# from the last frame before it starts to the frame after every animation on the panel and
+# the overview's columns has ended (the budget: 50 ms a frame). Shared by opening and closing.
+_FRAMES = """
     const panel = document.getElementById("detail");
-    if (!panel.hidden) document.getElementById("detail-close").click();
-    const before = Number(panel.dataset.opened || 0);
+    const moving = () => [panel, ...document.querySelectorAll("#overview section.column")]
+        .flatMap((e) => e.getAnimations());
     const frames = [];
     let running = true;
-    let opened = 0;  // frames drawn before the panel opened
+    let started = 0;  // frames drawn before the transition started
     const tick = (t) => { frames.push(t); if (running) requestAnimationFrame(tick); };
-    const finish = () => {
+    const count = (start, resolve) => {
         running = false;
         const ms = performance.now() - start;
-        // From the last frame before the panel opened: the frame that draws the view is in.
-        const shown = frames.slice(Math.max(0, opened - 1));
+        const shown = frames.slice(Math.max(0, started - 1));
         const gaps = shown.slice(1).map((t, i) => t - shown[i]);
         resolve({ms, frames: gaps.length, longest: Math.max(0, ...gaps),
                  fps: gaps.length / ((shown.at(-1) - shown[0]) / 1000 || Infinity)});
     };
+    // Two frames on, the transitions have started (or, with reduced motion, there are none).
+    const settled = (then) => requestAnimationFrame(() => requestAnimationFrame(async () => {
+        await Promise.all(moving().map((a) => a.finished.catch(() => null)));
+        requestAnimationFrame(then);  // the transitions' last frame is drawn
+    }));
+    const closed = () => new Promise((resolve) => {
+        const wait = () => (panel.hidden ? resolve() : requestAnimationFrame(wait));
+        if (!panel.hidden) document.getElementById("detail-close").click();
+        wait();
+    });
+"""
+
+# Opens a tile's detail view from closed (the panel's entry transition runs only from
+# hidden; the overview makes room on a wide screen): click → view drawn and every transition
+# over. The wait for the worker's answer is in `ms` only, not in the frames.
+_OPEN_TRANSITION = """([layer, channel]) => new Promise(async (resolve) => {""" + _FRAMES + """
+    await closed();
+    const before = Number(panel.dataset.opened || 0);
     new MutationObserver((_, observer) => {
         if (Number(panel.dataset.opened || 0) <= before) return;
         observer.disconnect();
-        opened = frames.length;
-        // Two frames on, the transition has started (or, with reduced motion, there is none).
-        requestAnimationFrame(() => requestAnimationFrame(async () => {
-            await Promise.all(panel.getAnimations().map((a) => a.finished.catch(() => null)));
-            requestAnimationFrame(finish);  // the transition's last frame is drawn
-        }));
+        started = frames.length;
+        settled(() => count(start, resolve));
     }).observe(panel, {attributes: true});
     const start = performance.now();
     requestAnimationFrame(tick);
     document.querySelector(
         `#overview canvas.tile[data-layer="${layer}"][data-channel="${channel}"]`).click();
+})"""
+
+# Closes the open view with Escape: → panel hidden, columns back and every transition over.
+_CLOSE_TRANSITION = """() => new Promise((resolve) => {""" + _FRAMES + """
+    requestAnimationFrame((t0) => {
+        frames.push(t0);
+        started = frames.length;
+        const start = performance.now();
+        requestAnimationFrame(tick);
+        document.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true}));
+        settled(() => {
+            const wait = () => (panel.hidden ? count(start, resolve) : requestAnimationFrame(wait));
+            wait();
+        });
+    });
 })"""
 
 
@@ -108,9 +136,29 @@ def open_detail(page, channel: int) -> float:
 
 
 def open_with_transition(page, channel: int) -> dict:
-    """Click a conv_2_1 tile with the panel closed → view drawn and transition over:
-    `ms`, `longest` frame (ms), `frames`, `fps` over that span."""
-    return page.evaluate(_TRANSITION, ["conv_2_1", channel])
+    """Click a conv_2_1 tile with the panel closed → view drawn in place and every transition
+    over: `ms`, `longest` frame (ms), `frames`, `fps` over that span."""
+    return page.evaluate(_OPEN_TRANSITION, ["conv_2_1", channel])
+
+
+def close_with_transition(page) -> dict:
+    """Escape on the open view → columns back, panel hidden, every transition over (the same
+    keys as `open_with_transition`)."""
+    return page.evaluate(_CLOSE_TRANSITION)
+
+
+def transitions(page, runs: int) -> dict:
+    """The detail view's opening and closing transitions, `runs` of each, one after the other."""
+    opens, closes = [], []
+    for i in range(runs):
+        opens.append(open_with_transition(page, i % 10))
+        closes.append(close_with_transition(page))
+    return {"detail_open_drawn_with_transition_ms": summary([t["ms"] for t in opens]),
+            "detail_transition_longest_frame_ms": summary([t["longest"] for t in opens]),
+            "detail_transition_fps": summary([t["fps"] for t in opens]),
+            "detail_close_transition_ms": summary([t["ms"] for t in closes]),
+            "detail_close_transition_longest_frame_ms": summary([t["longest"] for t in closes]),
+            "detail_close_transition_fps": summary([t["fps"] for t in closes])}
 
 
 def measure(page, runs: int) -> dict:
@@ -122,11 +170,32 @@ def measure(page, runs: int) -> dict:
     hovers = [hover(page) for _ in range(runs)]
     opens = [open_detail(page, i % 10) for i in range(runs)]
     steps = [page.evaluate(_STEP) for _ in range(runs)]
-    transitions = [open_with_transition(page, i % 10) for i in range(runs)]
     return {"image_switch_ms": summary(images), "range_switch_ms": summary(ranges),
             "overview_render_ms": summary(render), "hover_edges_ms": summary(hovers),
             "detail_view_open_ms": summary(opens),
             "convolution_animation_step_ms": summary(steps),
-            "detail_open_drawn_with_transition_ms": summary([t["ms"] for t in transitions]),
-            "detail_transition_longest_frame_ms": summary([t["longest"] for t in transitions]),
-            "detail_transition_fps": summary([t["fps"] for t in transitions])}
+            **transitions(page, runs)}
+
+
+def main() -> int:
+    """The detail view's transitions alone, on a freshly booted page at 1280 × 800."""
+    import argparse
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    from bench.browser import booted_page, fresh_browser, site
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--runs", type=int, default=10, help="openings and closings measured")
+    args = parser.parse_args()
+    with site() as url, sync_playwright() as playwright, fresh_browser(playwright) as browser:
+        page = booted_page(browser, url)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.wait_for_timeout(200)
+        print(json.dumps(transitions(page, args.runs), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

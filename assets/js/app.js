@@ -2,7 +2,7 @@
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request goes
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
-import { hideDetail, showDetail } from "./detail.js";
+import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
 import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
 import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
@@ -276,6 +276,8 @@ async function openDetail(layer, channel, { focus = true } = {}) {
     return;
   }
   const tile = $("overview").querySelector(`canvas.tile[data-layer="${CSS.escape(layer)}"][data-channel="${channel}"]`);
+  // Placed before it is filled, so the view is laid out once, at the width it will have.
+  placeDetail($("detail"), overview, layer, { dismiss: closeDetail });
   showDetail($("detail"), answer, tile);
   $("detail").dataset.opened = String(Number($("detail").dataset.opened || 0) + 1);
   if (focus) reveal($("detail"));
@@ -294,23 +296,26 @@ function reveal(panel) {
 // The tile's column may be on its first page again (a new picture): `reveal` turns it back.
 async function refreshDetail() {
   const panel = $("detail");
-  if (!panel.hidden && await overview.reveal(panel.dataset.layer, Number(panel.dataset.channel))
+  if (isOpen(panel) && await overview.reveal(panel.dataset.layer, Number(panel.dataset.channel))
       && overview.select(panel.dataset.layer, Number(panel.dataset.channel))) {
     openDetail(panel.dataset.layer, Number(panel.dataset.channel), { focus: false });
-  } else if (!panel.hidden) {
+  } else if (isOpen(panel)) {
     closeDetail();
   }
 }
 
-function closeDetail() {
+// The view closes with its opening transition reversed; the focus goes back to its tile at
+// once, the address drops it once it is hidden.
+async function closeDetail() {
   const panel = $("detail");
-  if (panel.hidden) return;
+  if (!isOpen(panel)) return;
   const item = overview.find(panel.dataset.layer, panel.dataset.channel);
   tabs.close();
-  hideDetail(panel);
+  overview.collapse();
   overview.clearSelection();
-  writeHash();
   if (item) item.focus();
+  await hideDetail(panel);
+  writeHash();
 }
 
 // The <iframe> that shows the current view alone (embed.html), plus the host-side resizer.

@@ -7,19 +7,63 @@ import { poolView } from "./views/pool.js";
 import { reluView } from "./views/relu.js";
 
 let cleanups = [];
+let closings = 0;  // counts closes, so a view opened during a closing transition stays open
 
 // The open view's root carries data-testid="detail" (with data-layer, data-channel and
-// data-kind of what it shows) for automation; a closed one carries none.
+// data-kind of what it shows) for automation; a closed or closing one carries none.
 function opened(panel) {
+  closings += 1;
+  panel.classList.remove("closing");
   panel.dataset.testid = "detail";
   panel.hidden = false;
 }
 
-// Hides the panel (its closing transition, where motion is allowed, is the stylesheet's).
-export function hideDetail(panel) {
+export function isOpen(panel) {
+  return panel.dataset.testid === "detail";
+}
+
+// Closes the panel: its closing transition (the stylesheet's, none when motion is reduced)
+// runs, then it is hidden and leaves the overview's box. Resolves once it is hidden, or
+// when a view opened meanwhile has kept it.
+export async function hideDetail(panel) {
   stopDetail();
   delete panel.dataset.testid;
+  const mine = ++closings;
+  panel.classList.add("closing");
+  await Promise.all(panel.getAnimations().map((a) => a.finished.catch(() => null)));
+  if (mine !== closings) return;
+  panel.classList.remove("closing");
   panel.hidden = true;
+  panel.parentElement.classList.remove("in-place");
+}
+
+// Where the panel opens: on a wide screen inside the overview's box, in the room the
+// overview makes around the neuron's column and the one feeding it (CNN Explainer's
+// in-place view); on a narrow one below the overview, where the page scrolls to it.
+const IN_PLACE = "(min-width: 1000px)";
+const placed = new WeakSet();
+
+export function placeDetail(panel, overview, layer, { dismiss, now = false } = {}) {
+  const room = matchMedia(IN_PLACE).matches ? overview.expand(layer, { now }) : null;
+  if (!room) overview.collapse({ now });
+  panel.parentElement.classList.toggle("in-place", Boolean(room));
+  if (room) {
+    panel.style.setProperty("--room-left", `${room.left}px`);
+    panel.style.setProperty("--room-right", `${room.right}px`);
+  }
+  if (placed.has(panel)) return;
+  placed.add(panel);
+  // A click on the faded overview (not on a tile) closes the view.
+  overview.root.addEventListener("click", (event) => {
+    if (overview.expanded && !event.target.closest("[data-channel]")) dismiss();
+  });
+  // The overview is measured again on a resize (Overview.fit, on the next frame): from its
+  // columns at rest; then the room is made again for the new sizes.
+  window.addEventListener("resize", () => {
+    if (!isOpen(panel)) return;
+    overview.collapse({ now: true });
+    requestAnimationFrame(() => isOpen(panel) && placeDetail(panel, overview, panel.dataset.layer, { now: true }));
+  });
 }
 
 // Stops whatever the open view animates (called before another view replaces it).

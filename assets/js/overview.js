@@ -143,6 +143,10 @@ const key = (layer, channel) => `${layer}:${channel}`;
 const MIN_TILE = 24;
 const MAX_TILE = 52;
 const PHONE_WIDTH = 600;
+// An expanded overview (a detail view in place) folds the other columns into strips at its
+// edges: at most MAX_FOLD of their size, together at most STRIPS of the overview's width.
+const MAX_FOLD = 0.3;
+const STRIPS = 0.1;
 
 export class Overview {
   // onOpen(layer, channel): click or Enter; onMove(layer, channel): the arrow keys moved
@@ -162,6 +166,7 @@ export class Overview {
     this.incoming = new Map();
     this.focusKey = null;
     this.selectedKey = null;
+    this.expanded = null;  // the layer an open detail view has made room around
     this.svg = document.createElementNS(NS, "svg");
     this.svg.setAttribute("class", "edges");
     this.svg.setAttribute("aria-hidden", "true");
@@ -347,7 +352,9 @@ export class Overview {
   }
 
   redrawEdges() {
-    this.incoming = drawEdges(this.root, this.svg, this.view);
+    // Columns moved aside for a detail view: the edges, hidden, wait until they are back.
+    this.staleEdges = Boolean(this.expanded);
+    if (!this.staleEdges) this.incoming = drawEdges(this.root, this.svg, this.view);
   }
 
   restoreMarks() {
@@ -399,6 +406,77 @@ export class Overview {
   // Hides the tooltip and unlights the edges (a dialog opens over the overview).
   unhover() {
     this.hover(null);
+  }
+
+  // Makes room for a detail view inside the overview's box (the in-place detail view), like
+  // an accordion: the column `layer` goes to the box's right, the one feeding it to its left,
+  // every other column shrinks into a faded strip at the edge on its side (still there to
+  // point at and click), and the room between the two kept columns is the view's (app.css,
+  // .overview.expanded). Returns that room, {left, right} in px from the box's left and right
+  // edges, or null when `layer` has no column.
+  expand(layer, { now = false } = {}) {
+    const columns = [...this.root.querySelectorAll("section.column")];
+    const at = columns.findIndex((c) => c.dataset.layer === layer);
+    if (at < 0) return null;
+    const source = at === columns.length - 1 && this.view ? this.view.columns.at(-1).name
+      : this.view?.columns.find((c) => c.name === layer)?.sources?.column;
+    const from = columns.findIndex((c) => c.dataset.layer === source);
+    const kept = (k) => k === at || k === from;
+    const start = this.root.scrollLeft;
+    const end = start + this.root.clientWidth;
+    const gap = parseFloat(getComputedStyle(this.root).columnGap) || 0;
+    const folded = columns.filter((c, k) => !kept(k)).reduce((sum, c) => sum + c.offsetWidth, 0);
+    const scale = Math.min(MAX_FOLD, (STRIPS * this.root.clientWidth) / (folded || 1));
+    const places = new Map();  // column → [left edge, scale]
+    let x = start;
+    columns.forEach((c, k) => {
+      if (k >= at || kept(k)) return;
+      places.set(c, [x, scale]);
+      x += c.offsetWidth * scale + gap;
+    });
+    if (from >= 0) {
+      places.set(columns[from], [x, 1]);
+      x += columns[from].offsetWidth;
+    }
+    let y = end;
+    for (let k = columns.length - 1; k > at; k -= 1) {
+      y -= columns[k].offsetWidth * scale;
+      places.set(columns[k], [y, scale]);
+      y -= gap;
+    }
+    y -= columns[at].offsetWidth;
+    places.set(columns[at], [y, 1]);
+    columns.forEach((column, k) => {
+      const [left, size] = places.get(column);
+      const shift = left - column.offsetLeft;
+      column.classList.toggle("faded", !kept(k));
+      column.style.transform = shift || size !== 1 ? `translateX(${shift}px) scale(${size})` : "";
+    });
+    this.root.classList.replace("settling", "expanded") || this.root.classList.add("expanded");
+    this.expanded = layer;
+    if (now) columns.forEach((c) => c.getAnimations().forEach((a) => a.finish()));
+    return { left: x - start, right: end - y };
+  }
+
+  // Back to every column in its place (the reverse transition is the stylesheet's; `now`:
+  // none, before the overview is measured again); edges asked for meanwhile are drawn once
+  // the columns have arrived.
+  collapse({ now = false } = {}) {
+    if (!this.expanded) return;
+    this.expanded = null;
+    this.root.classList.replace("expanded", "settling");  // edges hidden until columns rest
+    const columns = [...this.root.querySelectorAll("section.column")];
+    columns.forEach((column) => {
+      column.classList.remove("faded");
+      column.style.removeProperty("transform");
+    });
+    const moving = columns.flatMap((c) => c.getAnimations());
+    if (now) moving.forEach((a) => a.finish());
+    Promise.all(moving.map((a) => a.finished.catch(() => null))).then(() => {
+      if (this.expanded) return;
+      this.root.classList.remove("settling");
+      if (this.staleEdges) this.redrawEdges();
+    });
   }
 
   moveFocus(item, focus = true) {
