@@ -3,7 +3,8 @@
 // written out in numbers. The window is placed by hovering or dragging on the output (or
 // with the arrow keys) and animated over every output position at the layer's real stride,
 // from one product at a time (the running sum grows, then the channels, then the bias) to
-// one window every few frames. Every number is looked up in what Python packed.
+// one window every few frames (the stepping and the window placement are stepper.js, shared
+// with the pooling view). Every number is looked up in what Python packed.
 import { cellAt, el, fmt, legend, mapWithOverlay, note, num, paint, rect, valueTips } from "./common.js";
 import { stepper } from "./stepper.js";
 
