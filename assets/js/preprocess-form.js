@@ -49,9 +49,10 @@ export class PreprocessForm {
 
   // After every overview drawn: a new model's preprocessing is asked for (and the form
   // opens when the model does not say), and so is the reader's own after each redraw,
-  // which a new model ends.
+  // which a new model ends. A model is known by what preprocessing cannot change (the
+  // input size can).
   async follow(view) {
-    const model = `${view.model.file}\n${view.model.name}\n${view.columns[0].shape}`;
+    const model = `${view.model.file}\n${view.model.name}\n${view.columns.length}\n${view.columns[0].shape[0]}`;
     const changed = model !== this.model;
     if (!changed && this.state?.source !== "reader") return;
     if (changed) this.state = null;

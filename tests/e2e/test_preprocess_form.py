@@ -186,6 +186,36 @@ def test_the_models_own_comes_back(opened):
     assert not any(key.startswith("pre-") for key in link_keys(page))
 
 
+def test_a_model_of_any_input_size_takes_the_size_typed(opened, plain_model):
+    page = opened
+    b = ModelBuilder((1, 3, "H", "W"))
+    y = b.add("Conv", [b.input, b.weight((2, 3, 3, 3))], outputs=["conv"], pads=[1, 1, 1, 1])
+    b.add("Flatten", [b.add("GlobalAveragePool", [y])])
+    before = ready(page)
+    page.set_input_files("#open-model", files=[{"name": "any-size.onnx", "mimeType":
+                                                "application/octet-stream",
+                                                "buffer": b.build().SerializeToString()}])
+    wait_ready(page, before + 1)
+    page.wait_for_function("f => !f.hidden && f.dataset.source === 'defaults'",
+                           arg=page.query_selector(FORM))
+    assert not page.eval_on_selector(f"{FORM} [name=size]", "i => i.readOnly")
+    assert fields(page)["size"] == "224 × 224"
+    fill(page, size="16x12")
+    apply(page)
+    assert conv_inputs(page, "conv").shape == (3, 18, 14)  # 16 × 12, padded by one
+    assert page.locator(FORM).is_visible() and fields(page)["size"] == "16 × 12"
+    assert link_keys(page)["pre-size"] == "16x12"
+    fill(page, size="-5")
+    page.click(f"{FORM} button[type=submit]")
+    page.locator(f"{FORM} [data-part=error]").wait_for(state="visible")
+    assert conv_inputs(page, "conv").shape == (3, 18, 14)
+    before = ready(page)
+    page.set_input_files("#open-model", files=[{"name": "plain.onnx", "mimeType":
+                                                "application/octet-stream",
+                                                "buffer": plain_model}])
+    wait_ready(page, before + 1)
+
+
 def test_a_link_to_a_users_own_model_does_not_carry_its_preprocessing_to_another(
         browser, site, opened):
     page = opened
