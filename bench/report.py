@@ -73,6 +73,9 @@ def side_by_side_rows(results: dict) -> list[list[str]]:
                      "" if ratio is None else f"{ratio:.2f}×"])
     if CROSS[0] in ratios:
         rows.append([CROSS[1], "", "", f"{ratios[CROSS[0]]:.2f}×"])
+    for visit, live in sbs.get("live_overview_ms", {}).items():
+        rows.append([f"{visit}: → our first live overview (Python's own answer)", "",
+                     _side_value(live["median"], "_ms"), ""])
     return rows
 
 

@@ -82,6 +82,9 @@ def test_the_report_table_shows_both_sides_and_the_ratio():
     table = report.side_by_side_table(results)
     assert "| cold: navigation → full overview | 2 ms | 3 ms | 1.50× |" in table
     assert "| 2.00× |" in table.splitlines()[-1]
+    results["side_by_side"]["live_overview_ms"] = {"cold": {"median": 27_711.2}}
+    assert "| cold: → our first live overview (Python's own answer) |  | 27,711 ms |  |" in (
+        report.side_by_side_table(results))
     assert "<td>1.50×</td>" in report.render({**results, "git": "x", "date": "d",
                                                "machine": {}, "figures": {}})
 
