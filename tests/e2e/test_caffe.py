@@ -5,8 +5,12 @@ on screen stays."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import screenshot
+import numpy as np
+
+from tests.e2e.conftest import open_view, screenshot
 from tests.e2e.test_architecture import crop
+from tests.e2e.test_methods_attribution import counters, drawn_numbers
+from tests.e2e.test_methods_attribution import wait_drawn as wait_cards
 from tests.test_caffe import DATA, NETSCOPE_ALEXNET
 
 # AlexNet's 61 M weights are drawn and run at 227 × 227 in the worker: more than a redraw's
@@ -39,8 +43,9 @@ def wait_drawn(page, count: int) -> None:
 def paste(page, text: str) -> None:
     if page.get_attribute("#paste-prototxt", "open") is None:
         page.click("#paste-prototxt summary")
-    page.fill("#paste-text", text)
-    page.click("#paste-form button[type='submit']")
+    # After a large net the page may still be drawing its overview: wait as long as opening.
+    page.fill("#paste-text", text, timeout=OPEN_TIMEOUT_MS)
+    page.click("#paste-form button[type='submit']", timeout=OPEN_TIMEOUT_MS)
 
 
 def architecture_labels(page) -> dict[str, str]:
@@ -90,6 +95,18 @@ def test_a_picked_prototxt_opens_untrained(page):
     classes = page.eval_on_selector_all("section.kind-output li.class .name",
                                         "items => items.map(i => i.textContent)")
     assert classes == [f"class {k}" for k in range(5)]
+
+
+def test_its_detail_view_and_attribution_maps_run_on_the_untrained_weights(page):
+    open_view(page, "conv", 1, "conv")
+    assert page.text_content("#detail-title")
+    before = counters(page)
+    page.click("#tab-attribution")
+    wait_cards(page, before)
+    saliency = drawn_numbers(page, "saliency")
+    assert saliency.size and np.isfinite(saliency).all() and np.abs(saliency).max() > 0
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#detail", state="hidden")
 
 
 def test_bad_text_says_its_line_and_the_model_stays(page):
