@@ -137,17 +137,24 @@ def _tiles(values: np.ndarray, offset: int, vmax: np.ndarray | None,
     """The shown channels of `values` `(C, H, W)`, their rasters laid one after another
     from `offset`."""
     _, h, w = values.shape
-    lows, highs = values.min(axis=(1, 2)), values.max(axis=(1, 2))
+    page = values[shown.start:shown.stop]
+    lows, highs = page.min(axis=(1, 2)), page.max(axis=(1, 2))
     return [
         {
             "channel": k,
             "offset": offset + i * h * w * 4,
-            "min": float(lows[k]),
-            "max": float(highs[k]),
+            "min": float(lows[i]),
+            "max": float(highs[i]),
             **({"range": float(vmax[k, 0, 0])} if vmax is not None else {}),
         }
         for i, k in enumerate(shown)
     ]
+
+
+def _page_rasters(layer: SpatialLayer, vmax: np.ndarray, shown: range) -> np.ndarray:
+    """The shown channels' RGBA tiles, flat."""
+    rgba = colormap.diverging(layer.values[shown.start:shown.stop], vmax[shown.start:shown.stop])
+    return rgba.reshape(-1)
 
 
 def _column(name: str, kind: str, op_type: str, values: np.ndarray, tiles: list[dict[str, Any]],
@@ -257,10 +264,8 @@ def overview(model: Model, result: ForwardResult, classes: list[str], preview: n
     for layer, vmax, wiring in _plan(model, result, mode, len(pixels)):
         shown = page_of(pages.get(layer.name, 0), layer.values.shape[0])
         columns.append(_layer_column(model, layer, vmax, offset, shown, wiring))
-        rgba = colormap.diverging(layer.values[shown.start:shown.stop],
-                                  vmax[shown.start:shown.stop])
-        chunks.append(rgba.reshape(-1))
-        offset += rgba.size
+        chunks.append(_page_rasters(layer, vmax, shown))
+        offset += chunks[-1].size
 
     view = {"mode": mode, "page": PAGE, "columns": columns,
             "output": _output(model, result, classes, columns[-1])}
@@ -280,5 +285,4 @@ def column_page(model: Model, result: ForwardResult, mode: RangeMode, layer: str
     if not 0 <= channel < count:
         raise CnnlensError(f"{layer} has channels 0 to {count - 1}, not {channel}")
     shown = page_of(channel, count)
-    rgba = colormap.diverging(drawn.values[shown.start:shown.stop], vmax[shown.start:shown.stop])
-    return _layer_column(model, drawn, vmax, 0, shown, wiring), rgba.reshape(-1)
+    return _layer_column(model, drawn, vmax, 0, shown, wiring), _page_rasters(drawn, vmax, shown)
