@@ -319,6 +319,11 @@ def test_networks_that_cannot_be_translated_say_why(prototxt: str, message: str)
     assert message in str(caught.value)
 
 
+def test_a_prototxt_that_is_not_utf8_text_says_so() -> None:
+    with pytest.raises(PrototxtError, match=r"must be UTF-8 text; byte 7 is not"):
+        read_any(b'name: "\xff\xfe"', "net.prototxt")
+
+
 def test_bad_text_names_its_line_through_the_loader() -> None:
     broken = text("alexnet.prototxt").replace("num_output: 256", "num_output 256", 1)
     with pytest.raises(PrototxtError, match=r"^line 1\d\d, column \d+: expected ':'"):
