@@ -83,7 +83,7 @@ def _binary_vjp(op_type: str) -> VjpFunction:
             return [None, None]
         aligned = align_legacy_broadcast(a, b, attrs)
         ga, gb = partials(a, aligned, outputs[0], g)
-        # Summing a broadcast operand's gradient back (a bias, a scale) is skipped unwanted.
+        # A broadcast operand (a bias, a scale) is summed back only when its gradient is wanted.
         return [unbroadcast(ga, a.shape) if wanted[0] else None,
                 unbroadcast(gb, aligned.shape).reshape(b.shape) if wanted[1] else None]
 
