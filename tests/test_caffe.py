@@ -338,6 +338,7 @@ def test_the_loader_decides_the_format_by_extension_or_content(tmp_path: Path) -
     onnx_bytes = caffe.convert(prototxt.decode())
     assert is_prototxt(prototxt, "net") and is_prototxt(b"", "net.prototxt")
     assert not is_prototxt(onnx_bytes, "net") and not is_prototxt(onnx_bytes, "net.onnx")
+    assert not is_prototxt(prototxt, "renamed.onnx")  # the extension has the last word
     from_text = read_shapes(prototxt, "no-extension")
     from_onnx = read_shapes(onnx_bytes, "alexnet.onnx")
     assert [n.op_type for n in from_text.graph.nodes] == [n.op_type for n in

@@ -34,10 +34,12 @@ class LoadedModel:
 
 
 def is_prototxt(data: bytes, name: str) -> bool:
-    """Whether a file is a Caffe prototxt: by its extension, else by its content (text
-    that starts like protobuf text format; ONNX's binary tags are control bytes)."""
-    if PurePath(name).suffix.lower() in PROTOTXT_SUFFIXES:
-        return True
+    """Whether a file is a Caffe prototxt: by its extension (``.onnx`` is ONNX, whatever it
+    holds), else by its content (text that starts like protobuf text format; ONNX's binary
+    tags are control bytes)."""
+    suffix = PurePath(name).suffix.lower()
+    if suffix in PROTOTXT_SUFFIXES or suffix == ".onnx":
+        return suffix != ".onnx"
     return bool(data) and caffe.looks_like_prototxt(data)
 
 
