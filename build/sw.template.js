@@ -23,7 +23,10 @@ async function sha256Hex(response) {
 }
 
 // A file unchanged since an earlier release is copied from that release's cache; the rest
-// is fetched, revalidating the HTTP cache, and refused by the browser unless the bytes match.
+// is fetched, and refused by the browser unless the bytes match. What the page has just
+// downloaded (the runtime, the packages, the model: the service worker registers after the
+// first overview) is taken from the HTTP cache without asking the server again; bytes of
+// another release there fail the check, and the file is revalidated, then fetched anew.
 async function precacheOne(cache, older, path, hash) {
   const url = new URL(path, SCOPE).href;
   for (const old of older) {
@@ -32,12 +35,18 @@ async function precacheOne(cache, older, path, hash) {
   }
   const integrity = `sha256-${hexToBase64(hash)}`;
   let response;
-  try {
-    response = await fetch(url, { cache: "no-cache", integrity });
-  } catch {
-    // A validator that does not change with the content can still return the old bytes.
-    response = await fetch(url, { cache: "reload", integrity });
+  let failure;
+  // force-cache: the HTTP cache as it is; no-cache: revalidated; reload: from the server (a
+  // validator that does not change with the content can make no-cache answer old bytes).
+  for (const mode of ["force-cache", "no-cache", "reload"]) {
+    try {
+      response = await fetch(url, { cache: mode, integrity });
+      break;
+    } catch (error) {
+      failure = error;
+    }
   }
+  if (!response) throw failure;
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return cache.put(url, response);
 }

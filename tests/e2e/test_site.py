@@ -29,6 +29,7 @@ from tests.paths import EXAMPLES
 from .conftest import (
     BOOT_TIMEOUT_MS,
     CHROMIUM,
+    CHROMIUM_ARGS,
     ROOT,
     Browser,
     load_build_script,
@@ -269,3 +270,45 @@ def test_a_visit_that_starts_offline_says_it_needs_one_online_visit(
         screenshot(page, f"site-offline-first-visit-{unreachable.split('/')[-2]}")
     finally:
         b.close()
+
+
+def test_precaching_downloads_nothing_the_page_has_downloaded(playwright_instance, releases,
+                                                              tmp_path):
+    """A first visit, then the service worker's precache: the server sees one request for
+    each file the page's Python worker fetched (the runtime, NumPy and Pillow, our modules,
+    the model, the prerendered overview). The browser's HTTP cache is on: no request routing
+    here, so requests are recorded and checked instead of aborted."""
+    one = releases["one"]
+    counts: dict[str, int] = {}
+
+    class Counting(PlainHandler):
+        def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            counts[path] = counts.get(path, 0) + 1
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        Counting, directory=str(one.out)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = playwright_instance.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+        args=CHROMIUM_ARGS)
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        wait_ready(page, 1)
+        wait_offline_ready(page, one.version)
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+    assert [url for url in requested if urlsplit(url).hostname != "127.0.0.1"
+            and urlsplit(url).scheme not in {"data", "blob", "about"}] == []
+    fetched = [f for f in one.files if f.startswith(("build/vendor/pyodide/", "py/",
+                                                       "assets/prerendered/"))]
+    fetched += ["assets/models/tinyvgg-fashion-mnist.onnx", "assets/runtime-sizes.json"]
+    assert "build/vendor/pyodide/pyodide.asm.wasm" in fetched
+    assert {f: counts.get("/" + f, 0) for f in fetched} == {f: 1 for f in fetched}
