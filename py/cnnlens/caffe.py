@@ -175,7 +175,8 @@ def _check_supported(layers: Sequence[Message]) -> None:
         raise UnsupportedLayerError({k: tuple(v) for k, v in unsupported.items()})
 
 
-def _translate(root: Message) -> Net:
+def _translate(root: Message) -> tuple[Net, str]:
+    """The network built from the kept layers, and the name of its image input."""
     layers = _layers(root)
     _check_supported(layers)
     net = Net({top for layer in layers for top in names(layer, "top")})
@@ -231,16 +232,14 @@ def _translate(root: Message) -> Net:
         net.blobs[tops[0]] = HANDLERS[kind](net, layer, name, inputs)
     if not net.nodes:
         raise ModelError("the network has no layers cnnlens computes")
-    net.blobs.setdefault("", image[0])  # the image's name, for to_model
-    return net
+    return net, image[0]
 
 
 def to_model(text: str, name: str = "") -> g.Model:
     """A prototxt's text → a validated :class:`~cnnlens.graph.Model` whose weights are
     :func:`~cnnlens.untrained.placeholder` initializers (the declared form, for shapes)."""
     root = parse(text)
-    net = _translate(root)
-    image = net.blobs[""]
+    net, image = _translate(root)
     consumed = {value for node in net.nodes for value in node.inputs}
     outputs = [node.outputs[0] for node in reversed(net.nodes) if node.outputs[0] not in consumed]
     title = str(root.get("name", "")) or name or "Caffe network"
