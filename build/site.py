@@ -11,7 +11,8 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
 - `sw.js`, a generated service worker that precaches every file of the build. Its version
   is a hash of the list of (path, sha256) of those files, so any changed file makes a new
   worker and a new cache; the worker checks each file's sha256 while precaching (fetch's
-  `integrity`), so a cache never holds a mix of two releases.
+  `integrity`), so a cache never holds a mix of two releases, and takes what the page has
+  just downloaded from the HTTP cache instead of asking the server again.
 - `assets/js/offline.js` with the service worker switched on (the repository root, served by
   `make serve`, runs without one, so development never sees files from a stale cache).
 - `assets/prerendered/`, the first overview drawn before Python starts (build/prerender.py),

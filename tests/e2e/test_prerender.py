@@ -135,6 +135,7 @@ def test_an_example_clicked_early_is_carried_out(browser, site, held):
     other = INDEX["started"]["examples"][3]["file"]
     page.click(f"#examples button.example[data-file='{other}']")
     assert STARTING.match(page.locator("[data-testid=python-starting]").text_content())
+    screenshot(page, "prerender-example-starting-1280")
     held.release()
     wait_ready(page, 2)
     assert page.locator("#image-name").text_content() == other
