@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,8 @@ DEFAULT_RANGE = "layer"
 RANGES = ("layer", "neuron", "network")
 
 # Node loads the vendored pyodide.mjs; pyodide.asm.js is CommonJS, which Node assumes only
-# outside our package.json's "type": "module", so the runtime is linked into the cache.
+# outside our package.json's "type": "module", so the runtime is linked into a temporary
+# folder outside the repository (where ESLint would also find it).
 NODE_SCRIPT = """
 const [runtime, root, out, states] = process.argv.slice(1);
 const { loadPyodide } = await import(runtime + "/pyodide.mjs");
@@ -153,21 +155,17 @@ def outputs(out: Path) -> str:
     return digest.hexdigest()
 
 
-def _runtime() -> Path:
-    """The vendored runtime, hard-linked (or copied) where Node reads it as CommonJS."""
-    target = CACHE / "runtime"
-    target.mkdir(parents=True, exist_ok=True)
-    (CACHE / "package.json").write_text('{"type": "commonjs"}\n')
+def _runtime(folder: Path) -> Path:
+    """The vendored runtime, hard-linked (or copied) into `folder`, where Node reads it as
+    CommonJS."""
+    (folder / "package.json").write_text('{"type": "commonjs"}\n')
+    target = folder / "runtime"
+    target.mkdir()
     for source in PYODIDE.iterdir():
-        copy = target / source.name
-        if copy.exists() and copy.stat().st_size == source.stat().st_size \
-                and copy.stat().st_mtime >= source.stat().st_mtime:
-            continue
-        copy.unlink(missing_ok=True)
         try:
-            os.link(source, copy)
+            os.link(source, target / source.name)
         except OSError:
-            shutil.copy2(source, copy)
+            shutil.copy2(source, target / source.name)
     return target
 
 
@@ -186,24 +184,30 @@ def write(out: Path, states: list[dict[str, str]], force: bool = False) -> bool:
         return False
     if not (PYODIDE / "pyodide.mjs").is_file():
         raise SystemExit("prerender: the vendored runtime is missing (run `make vendor` first)")
-    runtime = _runtime()
+    shutil.rmtree(CACHE / "runtime", ignore_errors=True)  # where earlier versions linked it
     fresh = CACHE / "out"
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
-    done = subprocess.run([node, "--input-type=module", "-e", NODE_SCRIPT, str(runtime),
-                           str(ROOT), str(fresh), json.dumps(states)], cwd=CACHE)
+    with tempfile.TemporaryDirectory(prefix="cnnlens-prerender-") as folder:
+        runtime = _runtime(Path(folder))
+        done = subprocess.run([node, "--input-type=module", "-e", NODE_SCRIPT, str(runtime),
+                               str(ROOT), str(fresh), json.dumps(states)], cwd=folder)
     if done.returncode != 0:
         raise SystemExit(f"prerender: page.App failed in Pyodide (exit {done.returncode}), "
                          "see above; nothing was written")
     out.mkdir(parents=True, exist_ok=True)
     for stale in set(p.name for p in out.glob("*")) - set(p.name for p in fresh.glob("*")):
         (out / stale).unlink()
+    written = 0
     for made in sorted(fresh.glob("*")):
         target = out / made.name
         if not target.is_file() or target.read_bytes() != made.read_bytes():
             shutil.copyfile(made, target)
             shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
             print(f"prerender: wrote {shown}")
+            written += 1
+    if not written:
+        print(f"prerender: {len(states)} state(s) answered as already written")
     STAMP.write_text(f"{stamp_key}\n{outputs(out)}\n")
     return True
 
