@@ -18,6 +18,7 @@ from tests.page_app import local_app
 from tests.paths import ROOT
 
 FOLDER = ROOT / "assets" / "prerendered"
+STALE = "stale: run `make prerender` (Node.js) and commit assets/prerendered/"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_the_start_answer_is_the_workers():
     index = json.loads((FOLDER / "index.json").read_text())
     assert index["started"] == {"model": started["model"],
                                 "examples": json.loads(started["examples"]),
-                                "catalogue": json.loads(started["catalogue"])}
+                                "catalogue": json.loads(started["catalogue"])}, STALE
 
 
 def test_each_prerendered_overview_is_what_page_app_answers_now(index):
@@ -77,12 +78,12 @@ def test_each_prerendered_overview_is_what_page_app_answers_now(index):
         answer = app.mode(state["range"])
         assert "error" not in answer
         text = (FOLDER / state["view"]).read_text()
-        assert close(json.loads(text), json.loads(answer["view"])) == [], state
+        assert close(json.loads(text), json.loads(answer["view"])) == [], (state, STALE)
         rasters = np.frombuffer((FOLDER / state["rasters"]).read_bytes(), np.uint8)
         fresh = np.frombuffer(bytes(answer["rasters"]), np.uint8)
         assert rasters.shape == fresh.shape
         # A colour one step away at most, where a value sits on a colour's edge.
-        assert np.abs(rasters.astype(int) - fresh).max() <= 1, state
+        assert np.abs(rasters.astype(int) - fresh).max() <= 1, (state, STALE)
 
 
 def test_states_are_written_as_model_image_range(prerender):
