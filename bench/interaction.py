@@ -65,7 +65,7 @@ _STEP = """() => {
 # the overview's columns has ended (the budget: 50 ms a frame). Shared by opening and closing.
 _FRAMES = """
     const panel = document.getElementById("detail");
-    const moving = () => [panel, ...document.querySelectorAll("#overview section.column")]
+    const moving = () => [...document.querySelectorAll("#stage > *, #overview section.column")]
         .flatMap((e) => e.getAnimations());
     const frames = [];
     let running = true;
@@ -85,7 +85,8 @@ _FRAMES = """
         requestAnimationFrame(then);  // the transitions' last frame is drawn
     }));
     const closed = () => new Promise((resolve) => {
-        const wait = () => (panel.hidden ? resolve() : requestAnimationFrame(wait));
+        const gone = () => panel.hidden && !document.querySelector(".detail-ghost");
+        const wait = () => (gone() ? resolve() : requestAnimationFrame(wait));
         if (!panel.hidden) document.getElementById("detail-close").click();
         wait();
     });
@@ -109,7 +110,8 @@ _OPEN_TRANSITION = """([layer, channel]) => new Promise(async (resolve) => {""" 
         `#overview canvas.tile[data-layer="${layer}"][data-channel="${channel}"]`).click();
 })"""
 
-# Closes the open view with Escape: → panel hidden, columns back and every transition over.
+# Closes the open view with Escape: → panel hidden, its closing card gone, columns back and
+# every transition over.
 _CLOSE_TRANSITION = """() => new Promise((resolve) => {""" + _FRAMES + """
     requestAnimationFrame((t0) => {
         frames.push(t0);
@@ -118,7 +120,8 @@ _CLOSE_TRANSITION = """() => new Promise((resolve) => {""" + _FRAMES + """
         requestAnimationFrame(tick);
         document.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true}));
         settled(() => {
-            const wait = () => (panel.hidden ? count(start, resolve) : requestAnimationFrame(wait));
+            const gone = () => panel.hidden && !document.querySelector(".detail-ghost");
+            const wait = () => (gone() ? count(start, resolve) : requestAnimationFrame(wait));
             wait();
         });
     });

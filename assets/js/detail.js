@@ -7,34 +7,45 @@ import { poolView } from "./views/pool.js";
 import { reluView } from "./views/relu.js";
 
 let cleanups = [];
-let closings = 0;  // counts closes, so a view opened during a closing transition stays open
+let closings = 0;  // counts closes, so a view opened while a closing card fades stays open
 
 // The open view's root carries data-testid="detail" (with data-layer, data-channel and
-// data-kind of what it shows) for automation; a closed or closing one carries none.
+// data-kind of what it shows) for automation; a closed one carries none.
 function opened(panel) {
   closings += 1;
-  panel.classList.remove("closing");
   panel.dataset.testid = "detail";
   panel.hidden = false;
+  panel.parentElement.querySelector(".detail-ghost")?.remove();
 }
 
 export function isOpen(panel) {
-  return panel.dataset.testid === "detail";
+  return !panel.hidden && panel.dataset.testid === "detail";
 }
 
-// Closes the panel: its closing transition (the stylesheet's, none when motion is reduced)
-// runs, then it is hidden and leaves the overview's box. Resolves once it is hidden, or
-// when a view opened meanwhile has kept it.
+const CLOSE_MS = 260;  // as the opening transition (app.css)
+
+// Closes the panel at once (the page's state is closed: its address, the tabs, automation)
+// and runs the opening transition reversed on a card of the panel's size that takes its
+// place: it fades and shrinks while the overview's columns unfold (none when motion is
+// reduced). Resolves once the card has gone, or when a view opened meanwhile has kept it.
 export async function hideDetail(panel) {
   stopDetail();
   delete panel.dataset.testid;
   const mine = ++closings;
-  panel.classList.add("closing");
-  await Promise.all(panel.getAnimations().map((a) => a.finished.catch(() => null)));
-  if (mine !== closings) return;
-  panel.classList.remove("closing");
+  const stage = panel.parentElement;
+  const card = stage.querySelector(".detail-ghost") || el("div", { class: "detail-ghost", "aria-hidden": "true" });
+  card.style.height = `${panel.offsetHeight}px`;
+  card.replaceChildren(el("p", { class: "detail-ghost-title" }, panel.querySelector("#detail-title").textContent));
   panel.hidden = true;
-  panel.parentElement.classList.remove("in-place");
+  stage.append(card);
+  if (!matchMedia("(prefers-reduced-motion: reduce)").matches) {
+    const leave = card.animate([{ opacity: 1, transform: "none" }, { opacity: 0, transform: "scale(0.96)" }],
+                               { duration: CLOSE_MS, easing: "ease-out", fill: "forwards" });
+    await leave.finished.catch(() => null);
+  }
+  if (mine !== closings) return;
+  card.remove();
+  stage.classList.remove("in-place");
 }
 
 // Where the panel opens: on a wide screen inside the overview's box, in the room the
@@ -48,8 +59,8 @@ export function placeDetail(panel, overview, layer, { dismiss, now = false } = {
   if (!room) overview.collapse({ now });
   panel.parentElement.classList.toggle("in-place", Boolean(room));
   if (room) {
-    panel.style.setProperty("--room-left", `${room.left}px`);
-    panel.style.setProperty("--room-right", `${room.right}px`);
+    panel.parentElement.style.setProperty("--room-left", `${room.left}px`);
+    panel.parentElement.style.setProperty("--room-right", `${room.right}px`);
   }
   if (placed.has(panel)) return;
   placed.add(panel);

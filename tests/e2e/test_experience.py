@@ -56,6 +56,9 @@ def close_detail(page) -> None:
     if page.locator("[data-testid=detail]").count():
         page.keyboard.press("Escape")
     page.wait_for_function("!document.querySelector('[data-testid=detail]')")
+    # Its closing transition over: the panel's card gone, the overview's columns at rest.
+    page.wait_for_function("!document.querySelector('.detail-ghost')"
+                           " && !document.querySelector('#overview.expanded, #overview.settling')")
 
 
 def in_viewport(page, selector: str) -> bool:

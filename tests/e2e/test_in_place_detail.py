@@ -1,9 +1,11 @@
 """CNN Explainer's elastic detail view (issue 13): on a wide screen a click opens the neuron's
 view inside the overview's box, between the column feeding it (moved to the left) and its own
 column (moved to the box's right edge), while every other column folds into a faded strip at
-the edge on its side, still clickable; closing reverses it, then hides the panel and gives the
-focus back to the tile. On a phone the view opens below the overview, animated too, and a hint
-says the overview scrolls.
+the edge on its side, still clickable; closing hides the panel at once (the page's state, its
+address and automation see it closed), gives the focus back to the tile and runs the opening
+transition reversed: a card of the panel's size fades and shrinks in its place while the
+columns unfold. On a phone the view opens below the overview, animated both ways too, and a
+hint says the overview scrolls.
 
 "Inside the overview's box" means: the view's left and right edges lie within the overview's,
 its top within the overview's top and bottom (it starts in the overview, not below it), and it
@@ -47,12 +49,13 @@ LAYOUT = """() => {
 }"""
 
 # Presses Escape (or clicks the close button) and reads, in the same task, what the closing
-# transition leaves: the panel still shown and animating, no longer the open view.
+# transition leaves: the panel hidden, its closing card in its place and animating.
 CLOSE_NOW = """(how) => {
     const panel = document.querySelector('#detail');
     if (how === 'button') document.querySelector('#detail-close').click();
     else document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
-    return {hidden: panel.hidden, running: panel.getAnimations().length,
+    const card = document.querySelector('#stage > .detail-ghost');
+    return {hidden: panel.hidden, running: card ? card.getAnimations().length : 0,
             testid: panel.dataset.testid || null,
             columnsMoving: [...document.querySelectorAll('#overview section.column')]
                 .some((c) => c.getAnimations().length > 0)};
@@ -91,7 +94,8 @@ def assert_in_place(layout: dict, layer: str, feeding: str) -> None:
 
 
 def assert_closed(page, layer: str, channel: int) -> None:
-    page.wait_for_function("document.querySelector('#detail').hidden")
+    page.wait_for_function("document.querySelector('#detail').hidden"
+                           " && !document.querySelector('.detail-ghost')")
     settle(page)
     layout = page.evaluate(LAYOUT)
     for column in layout["columns"]:
@@ -116,8 +120,8 @@ def test_a_click_opens_the_view_inside_the_overview_and_escape_reverses_it(
     layout = open_settled(wide, layer, channel, kind)
     assert_in_place(layout, layer, feeding)
     closing = wide.evaluate(CLOSE_NOW, "escape")
-    # Mid-transition: still on screen, fading, no longer the open view; columns on their way.
-    assert closing == {"hidden": False, "running": closing["running"], "testid": None,
+    # Mid-transition: the panel's card fading in its place, the columns on their way back.
+    assert closing == {"hidden": True, "running": closing["running"], "testid": None,
                        "columnsMoving": True} and closing["running"] > 0, closing
     assert_closed(wide, layer, channel)
 
@@ -125,7 +129,7 @@ def test_a_click_opens_the_view_inside_the_overview_and_escape_reverses_it(
 def test_the_close_button_and_a_click_on_the_faded_overview_close_it(wide):
     open_settled(wide, "conv_1_2", 4, "conv")
     closing = wide.evaluate(CLOSE_NOW, "button")
-    assert not closing["hidden"] and closing["running"] > 0 and closing["testid"] is None
+    assert closing["hidden"] and closing["running"] > 0 and closing["testid"] is None
     assert_closed(wide, "conv_1_2", 4)
     # The ReLU view is shorter than the overview: below it the faded columns show.
     layout = open_settled(wide, "relu_2_1", 5, "relu")
@@ -237,7 +241,7 @@ def test_on_a_phone_the_view_opens_below_the_overview_animated(wide):
     assert layout["pageWidth"] <= 390
     assert all(c["opacity"] == 1 and c["transform"] == "none" for c in layout["columns"])
     closing = wide.evaluate(CLOSE_NOW, "escape")
-    assert not closing["hidden"] and closing["running"] > 0
+    assert closing["hidden"] and closing["running"] > 0
     assert_closed(wide, "conv_1_1", 2)
     wide.set_viewport_size({"width": 1280, "height": 800})
 
@@ -282,7 +286,7 @@ def test_screenshots_open_mid_transition_and_closed(wide, width, height):
         wide.screenshot(path=str(ARTIFACTS / f"{name}-open.png"))
         wide.evaluate(CLOSE_NOW, "escape")
         wide.evaluate(PAUSE_HALFWAY)
-        assert not wide.evaluate("document.querySelector('#detail').hidden")
+        assert wide.locator(".detail-ghost").is_visible()
         wide.screenshot(path=str(ARTIFACTS / f"{name}-closing.png"))
         wide.evaluate(
             "document.getAnimations().forEach((a) => a.playState === 'paused' && a.play())")
