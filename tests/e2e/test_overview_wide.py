@@ -131,6 +131,15 @@ def test_resnet18_shows_16_channels_a_column_in_a_small_dom(resnet):
     assert page.locator("section.kind-output li.class").first.get_attribute("class") == "class top"
     assert page.locator("section.kind-output .pager [data-role=next]").text_content() == (
         "+ 984 more")
+    page.click("section.kind-output .pager [data-role=next]")
+    page.wait_for_selector("section.kind-output .pager [data-role=previous]")
+    following = page.eval_on_selector_all(
+        "section.kind-output li.class", "ls => ls.map(l => Number(l.dataset.probability))")
+    assert len(following) == 16 and following == sorted(following, reverse=True)
+    assert following[0] <= probabilities[-1]  # ranks 17 to 32
+    assert "17–32 of 1000" in page.locator("section.kind-output .pager").text_content()
+    page.click("section.kind-output .pager [data-role=previous]")
+    page.wait_for_selector("section.kind-output li.class.top")
     sizes = overview_answer_sizes(page)
     # Was 11.0 MB of JSON (every edge listed) and 33.5 MB of tiles. Now about 4.3 KB of
     # JSON per column; the tiles shown: 3 of 224², 48 of 112², then 56², 28², 14², 7², 1².
@@ -159,6 +168,19 @@ def test_paging_shows_the_next_channels_with_the_engines_values(resnet, tmp_path
         differ = np.abs(drawn.astype(int) - expected.astype(int)).max(axis=-1)
         assert (differ == 0).mean() > 0.999 and differ.max() <= 8
     screens(page, "overview-wide-paged")
+    # Another colour range comes with every column's first page; the page turned to comes back.
+    before = ready(page)
+    page.select_option("#range-mode", "neuron")
+    wait_ready(page, before + 1)
+    page.wait_for_selector("canvas.tile[data-layer='conv1.conv'][data-channel='16']")
+    assert column_tiles(page, "conv1.conv") == list(range(16, 32))
+    expected = colormap.diverging(reference["conv1.conv:16"],
+                                  float(np.abs(reference["conv1.conv:16"]).max()))
+    differ = np.abs(canvas_pixels(page, "conv1.conv", 16).astype(int) - expected.astype(int))
+    assert (differ.max(axis=-1) == 0).mean() > 0.999
+    before = ready(page)
+    page.select_option("#range-mode", "layer")
+    wait_ready(page, before + 1)
 
 
 def test_a_channel_on_another_page_opens_its_detail_view(resnet):
