@@ -7,25 +7,11 @@
 // the job; a new target, image or model, or Start again, ends the running one.
 import { explain } from "../protocol.js";
 import { el, fmt, Packed } from "./common.js";
+import { MaximizeSettings } from "./maximize-settings.js";
 
 // Milliseconds of Python work per `maximize_step` request: under the 100 ms the page
 // promises between its answers (a step is never split, so a chunk may end a little late).
 export const CHUNK_MS = 80;
-
-// Regulariser strengths switched on by default (cnnlens.methods.maximize.SUGGESTED; the
-// view carries Python's own, and tests/e2e/test_methods_maximize.py checks they agree).
-const SUGGESTED = { l2_decay: 0.01, jitter: 1, blur_every: 4 };
-const DEFAULTS = { mode: "channel", seed: 0, steps: 100, step_size: 0.1, blur_sigma: 0.5, clip: true, ...SUGGESTED, on: { l2_decay: true, jitter: true, blur_every: true } };
-
-// Link parameter ↔ setting (the address carries every setting, so a link repeats the picture).
-const LINK = { lr: "step_size", l2: "l2_decay", jitter: "jitter", blur: "blur_every", sigma: "blur_sigma" };
-const MODES = {
-  channel: "the mean of this channel",
-  neuron: "one neuron of this channel",
-  layer: "every channel of this layer (whole layer)",
-  class: "the score (logit) of this class",
-  classes: "every class (whole layer)",
-};
 
 // How many times the panel has drawn (data-cnnlens-method-ready).
 let drawn = 0;
@@ -36,17 +22,6 @@ function svg(tag, attrs = {}, text) {
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
   if (text !== undefined) node.textContent = text;
   return node;
-}
-
-function field(label, input, suffix) {
-  const box = el("div", { class: "method-control" });
-  box.append(el("label", { for: input.id }, label), input);
-  if (suffix) box.append(el("span", { class: "unit" }, suffix));
-  return box;
-}
-
-function numberInput(id, value, { min, max, step }) {
-  return el("input", { id, type: "number", value: String(value), min: String(min), max: String(max), step: String(step), inputmode: step < 1 ? "decimal" : "numeric" });
 }
 
 function paper(p) {
@@ -119,11 +94,7 @@ export class MaximizePanel {
     this.client = client;
     this.onChange = onChange;
     this.views = ["maximize"];
-    this.settings = structuredClone(DEFAULTS);
     this.target = null;  // {layer, channel}
-    this.kind = null;  // the last answer's target kind (channel, neuron or class)
-    this.map = null;  // the target layer's map size [H, W], or null
-    this.position = null;  // [y, x] for one neuron
     this.job = 0;  // the job the loop works for; a new one makes the old loop stop
     this.state = "idle";  // idle, running, paused, done, cancelled, failed
     this.canvases = [];
@@ -133,66 +104,13 @@ export class MaximizePanel {
   // --- the controls, built once ---
 
   build() {
-    const s = this.settings;
     this.root = el("section", { class: "maximize", "data-testid": "method-maximize", "aria-labelledby": "maximize-title" });
     this.title = el("h3", { id: "maximize-title", class: "maximize-title" }, "What excites it most");
-    const form = el("form", { class: "maximize-form", "aria-label": "Activation maximisation settings" });
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.start();
+    this.settings = new MaximizeSettings({
+      onStart: () => this.start(),
+      onPauseResume: () => (this.state === "running" ? this.pause() : this.resume()),
+      onCancel: () => this.cancel(),
     });
-    // Any setting changed starts again with it, so its effect shows at once.
-    form.addEventListener("change", () => {
-      this.where.hidden = this.mode.value !== "neuron";
-      this.start();
-    });
-
-    this.mode = el("select", { id: "maximize-mode" });
-    this.y = numberInput("maximize-y", 0, { min: 0, max: 0, step: 1 });
-    this.x = numberInput("maximize-x", 0, { min: 0, max: 0, step: 1 });
-    this.where = el("div", { class: "maximize-where" });
-    this.where.append(field("row", this.y), field("column", this.x));
-    const what = el("div", { class: "maximize-what" });
-    what.append(field("Maximise", this.mode), this.where);
-
-    const regs = el("fieldset", { class: "maximize-regularisers" });
-    regs.append(el("legend", {}, "Regularisers"));
-    this.inputs = {
-      l2_decay: numberInput("maximize-l2", s.l2_decay, { min: 0, max: 0.5, step: 0.005 }),
-      jitter: numberInput("maximize-jitter", s.jitter, { min: 0, max: 8, step: 1 }),
-      blur_every: numberInput("maximize-blur", s.blur_every, { min: 1, max: 50, step: 1 }),
-      blur_sigma: numberInput("maximize-sigma", s.blur_sigma, { min: 0.1, max: 3, step: 0.1 }),
-      step_size: numberInput("maximize-lr", s.step_size, { min: 0.001, max: 2, step: 0.01 }),
-      seed: numberInput("maximize-seed", s.seed, { min: 0, max: 4294967295, step: 1 }),
-      steps: numberInput("maximize-steps", s.steps, { min: 1, max: 5000, step: 1 }),
-    };
-    this.toggles = {};
-    const toggle = (name, id, label, parts) => {
-      const box = el("input", { id, type: "checkbox" });
-      this.toggles[name] = box;
-      const row = el("div", { class: "maximize-reg" });
-      const strengths = el("span", { class: "maximize-strengths" });
-      strengths.append(...parts);
-      row.append(box, el("label", { for: id }, label));
-      if (parts.length) row.append(strengths);
-      regs.append(row);
-    };
-    toggle("l2_decay", "maximize-l2-on", "L2 decay", [this.#inline("strength", this.inputs.l2_decay)]);
-    toggle("jitter", "maximize-jitter-on", "Jitter", [this.#inline("up to", this.inputs.jitter, "px")]);
-    toggle("blur_every", "maximize-blur-on", "Blur", [this.#inline("every", this.inputs.blur_every, "steps"), this.#inline("σ", this.inputs.blur_sigma, "px")]);
-    toggle("clip", "maximize-clip", "Clip to the input range", []);
-
-    const run = el("div", { class: "maximize-run" });
-    run.append(field("Step size", this.inputs.step_size), field("Seed", this.inputs.seed), field("Steps", this.inputs.steps));
-
-    this.startButton = el("button", { type: "submit", id: "maximize-start", class: "primary" }, "Start");
-    this.pauseButton = el("button", { type: "button", id: "maximize-pause" }, "Stop");
-    this.cancelButton = el("button", { type: "button", id: "maximize-cancel" }, "Cancel");
-    this.pauseButton.addEventListener("click", () => (this.state === "running" ? this.pause() : this.resume()));
-    this.cancelButton.addEventListener("click", () => this.cancel());
-    const buttons = el("div", { class: "controls-row maximize-buttons" });
-    buttons.append(this.startButton, this.pauseButton, this.cancelButton);
-    form.append(what, regs, run, buttons);
 
     this.progress = el("progress", { class: "maximize-progress", max: "1", value: "0", "aria-labelledby": "maximize-status" });
     this.status = el("p", { id: "maximize-status", class: "maximize-status", role: "status", "aria-live": "polite" }, "");
@@ -204,123 +122,24 @@ export class MaximizePanel {
     result.append(this.pictures, this.plot.root);
 
     this.about = el("div", { class: "maximize-about" });
-    this.root.append(this.title, form, this.progress, this.status, this.message, result, this.about);
+    this.root.append(this.title, this.settings.root, this.progress, this.status, this.message, result, this.about);
     this.host.replaceChildren(this.root);
-    this.#writeForm();
-  }
-
-  #inline(label, input, suffix) {
-    const box = el("span", { class: "maximize-inline" });
-    box.append(el("label", { for: input.id }, label), input);
-    if (suffix) box.append(el("span", { class: "unit" }, suffix));
-    return box;
-  }
-
-  #writeForm() {
-    const s = this.settings;
-    for (const [name, input] of Object.entries(this.inputs)) input.value = String(s[name]);
-    for (const name of Object.keys(SUGGESTED)) this.toggles[name].checked = s.on[name];
-    this.toggles.clip.checked = s.clip;
-  }
-
-  // The settings as the form shows them; an empty or impossible box is refused by Python
-  // with a message, so only the form's own limits are applied here.
-  #readForm() {
-    const s = this.settings;
-    for (const [name, input] of Object.entries(this.inputs)) s[name] = input.value === "" ? NaN : Number(input.value);
-    for (const name of Object.keys(SUGGESTED)) s.on[name] = this.toggles[name].checked;
-    s.clip = this.toggles.clip.checked;
-    s.mode = this.mode.value || s.mode;
-    this.position = [Number(this.y.value), Number(this.x.value)];
-  }
-
-  #modes() {
-    const isClass = this.kind === "class";
-    const modes = isClass ? ["class", "classes"] : this.map ? ["channel", "neuron", "layer"] : ["channel", "layer"];
-    const value = { classes: "layer", class: "channel" };
-    const wanted = this.settings.mode;
-    this.mode.replaceChildren(...modes.map((m) => el("option", { value: value[m] || m }, MODES[m])));
-    this.mode.value = [...this.mode.options].some((o) => o.value === wanted) ? wanted : "channel";
-    this.settings.mode = this.mode.value;
-    this.where.hidden = this.mode.value !== "neuron";
-    if (this.map) {
-      this.y.max = String(this.map[0] - 1);
-      this.x.max = String(this.map[1] - 1);
-    }
-    // An answer names the running job's position; a box the user is typing in keeps what
-    // they typed (its change event starts the next run with it).
-    if (this.position) {
-      [this.y, this.x].forEach((input, i) => {
-        if (document.activeElement !== input) input.value = String(this.position[i]);
-      });
-    }
-  }
-
-  // --- what is sent ---
-
-  #targetText() {
-    const { layer, channel } = this.target;
-    if (this.settings.mode === "layer") return `${layer}:*`;
-    if (this.settings.mode === "neuron" && this.position) return `${layer}:${channel}:${this.position[0]}:${this.position[1]}`;
-    return `${layer}:${channel}`;
-  }
-
-  #settingsJson() {
-    const s = this.settings;
-    return JSON.stringify({
-      step_size: s.step_size,
-      l2_decay: s.on.l2_decay ? s.l2_decay : 0,
-      jitter: s.on.jitter ? s.jitter : 0,
-      blur_every: s.on.blur_every ? s.blur_every : 0,
-      blur_sigma: s.blur_sigma,
-      clip: s.clip,
-    });
-  }
-
-  link() {
-    const s = this.settings;
-    const link = { view: "maximize", target: s.mode, seed: s.seed, steps: s.steps, lr: s.step_size,
-      l2: s.on.l2_decay ? s.l2_decay : 0, jitter: s.on.jitter ? s.jitter : 0,
-      blur: s.on.blur_every ? s.blur_every : 0, sigma: s.blur_sigma, clip: s.clip ? 1 : 0 };
-    if (s.mode === "neuron" && this.position) [link.y, link.x] = this.position;
-    return link;
-  }
-
-  // A link's settings; a setting it leaves out keeps the page's default.
-  #readLink(link) {
-    const s = structuredClone(DEFAULTS);
-    const number = (key, fallback) => (link.has(key) && link.get(key) !== "" ? Number(link.get(key)) : fallback);
-    s.mode = link.get("target") || s.mode;
-    s.seed = number("seed", s.seed);
-    s.steps = number("steps", s.steps);
-    for (const [key, name] of Object.entries(LINK)) {
-      const value = number(key, s[name]);
-      if (name in SUGGESTED) {
-        s.on[name] = value !== 0;
-        if (value !== 0) s[name] = value;
-      } else {
-        s[name] = value;
-      }
-    }
-    s.clip = number("clip", 1) !== 0;
-    this.settings = s;
-    this.position = link.has("y") && link.has("x") ? [number("y", 0), number("x", 0)] : null;
-    this.#writeForm();
   }
 
   // --- methods.js's calls ---
+
+  link() {
+    return this.settings.link();
+  }
 
   // Shows the tab for a tile or class. For the target already shown it keeps what is there
   // (a run goes on; one paused by leaving the tab resumes); otherwise, or for a link being
   // restored, it starts a run. Resolves once the first state of a new run is drawn.
   async show(layer, channel, link) {
     const same = this.target && this.target.layer === layer && this.target.channel === channel;
-    if (!same) {
-      this.position = null;
-      this.kind = null;
-    }
+    if (!same) this.settings.position = null;
     this.target = { layer, channel };
-    if (link) this.#readLink(link);
+    if (link) this.settings.readLink(link);
     else if (same && this.state !== "idle") {
       if (this.state === "paused" && this.pausedBy === "tab") this.resume();
       return;
@@ -342,12 +161,13 @@ export class MaximizePanel {
   // is drawn.
   async start() {
     if (!this.target) return;
-    this.#readForm();
+    this.settings.read();
     const job = ++this.job;
     this.#setState("starting");
     let answer;
     try {
-      answer = await this.client.ask("maximize_start", this.#targetText(), this.#settingsJson(), this.settings.seed, this.settings.steps);
+      const { seed, steps } = this.settings.values;
+      answer = await this.client.ask("maximize_start", this.settings.targetText(this.target), this.settings.json(), seed, steps);
     } catch (error) {
       if (job === this.job) this.#fail(error);
       return;
@@ -433,12 +253,7 @@ export class MaximizePanel {
   #setState(state) {
     this.state = state;
     this.root.dataset.state = state;
-    const active = state === "running" || state === "starting";
-    this.pauseButton.textContent = state === "paused" ? "Resume" : "Stop";
-    this.pauseButton.disabled = !(state === "running" || state === "paused");
-    this.pauseButton.setAttribute("aria-pressed", String(state === "paused"));
-    this.cancelButton.disabled = !(active || state === "paused");
-    this.startButton.textContent = active ? "Restart" : "Start";
+    this.settings.showState(state);
     this.host.setAttribute("aria-busy", String(state === "starting"));
     if (state !== "failed") this.message.hidden = true;
     this.#writeStatus();
@@ -464,15 +279,8 @@ export class MaximizePanel {
     const data = new Packed(answer);
     const v = data.view;
     this.view = v;
-    const t = v.targets[0];
     if (first) {
-      // The form shows what Python actually runs.
-      this.kind = t.kind === "neuron" ? "channel" : t.kind;
-      this.map = v.map;
-      this.settings.mode = v.whole_layer ? "layer" : t.kind === "neuron" ? "neuron" : "channel";
-      if (t.position) this.position = t.position;
-      else if (!this.position && v.map) this.position = v.map.map((side) => Math.floor(side / 2));
-      this.#modes();
+      this.settings.follow(v);
       this.#layout(v);
       this.started = performance.now();
       this.startSteps = v.steps_run;
