@@ -52,7 +52,7 @@ export function showStarting(anchor) {
 }
 
 // What Python must do, by where the reader acted: the overview's tiles and classes, the
-// examples, and the controls that send a request. Listening on the document (capture) leaves
+// examples, the controls and forms that send a request, a dropped or pasted file. Listening on the document (capture) leaves
 // their own handlers, which queue the request, as they are.
 const TARGETS = "#overview canvas.tile, #overview li.class, #examples button.example, #architecture-button";
 const CONTROLS = "#upload, #open-model, #range-mode, #model-select";
@@ -70,6 +70,9 @@ export function acceptEarly() {
   document.addEventListener("change", (event) => {
     const control = event.target instanceof Element && event.target.closest(CONTROLS);
     if (control) showStarting(control.closest("div") || control);
+  }, true);
+  document.addEventListener("submit", (event) => {
+    if (event.target instanceof Element && event.target.matches("#url-form, #paste-form")) showStarting(event.target);
   }, true);
   for (const kind of ["drop", "paste"]) {
     document.addEventListener(kind, () => showStarting(document.getElementById("dropzone")), true);
