@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
-from cnnlens import tfjs
+from cnnlens import tfjs, tfjs_layers
 from cnnlens.errors import ModelError
 from cnnlens.forward import run
 from cnnlens.loader import load_model
@@ -254,16 +254,16 @@ def check_against_keras(model: Sequential) -> dict[str, np.ndarray]:
     (7, 5, 3, (2, 2)), (3, 1, 2, (0, 0)), (2, 4, 1, (1, 2)),
 ])
 def test_same_pads_follow_tensorflow(size, kernel, stride, pads):
-    assert tfjs.same_pads(size, kernel, stride) == pads == tf_same_pads(size, kernel, stride)
+    assert tfjs_layers.same_pads(size, kernel, stride) == pads == tf_same_pads(size, kernel, stride)
     # TensorFlow's `same` keeps ceil(size / stride) outputs.
-    assert tfjs.window_output(size, kernel, stride, 1, pads) == math.ceil(size / stride)
+    assert tfjs_layers.window_output(size, kernel, stride, 1, pads) == math.ceil(size / stride)
 
 
 def test_flatten_order_lists_keras_indices_in_chw_order():
     h, w, c = 2, 3, 4
     hwc = np.arange(h * w * c).reshape(h, w, c)  # the value at (y, x, k) is its Keras index
     expected = hwc.transpose(2, 0, 1).reshape(-1)
-    np.testing.assert_array_equal(tfjs.flatten_order((c, h, w)), expected)
+    np.testing.assert_array_equal(tfjs_layers.flatten_order((c, h, w)), expected)
 
 
 # ---------------------------------------------------------------- conversions vs Keras
