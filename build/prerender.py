@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(__file__).resolve().parent
+ROOT = BUILD.parent
 OUT = ROOT / "assets" / "prerendered"
 PYODIDE = ROOT / "build" / "vendor" / "pyodide"
 CACHE = ROOT / "build" / "cache" / "prerender"
@@ -42,9 +40,7 @@ INDEX = "index.json"
 DEFAULT_RANGE = "layer"
 RANGES = ("layer", "neuron", "network")
 
-# Node loads the vendored pyodide.mjs; pyodide.asm.js is CommonJS, which Node assumes only
-# outside our package.json's "type": "module", so the runtime is linked into a temporary
-# folder outside the repository (where ESLint would also find it).
+# Run by build/pyodide_node.py, which links the vendored runtime where Node can load it.
 NODE_SCRIPT = """
 const [runtime, root, out, states] = process.argv.slice(1);
 const { loadPyodide } = await import(runtime + "/pyodide.mjs");
@@ -155,20 +151,6 @@ def outputs(out: Path) -> str:
     return digest.hexdigest()
 
 
-def _runtime(folder: Path) -> Path:
-    """The vendored runtime, hard-linked (or copied) into `folder`, where Node reads it as
-    CommonJS."""
-    (folder / "package.json").write_text('{"type": "commonjs"}\n')
-    target = folder / "runtime"
-    target.mkdir()
-    for source in PYODIDE.iterdir():
-        try:
-            os.link(source, target / source.name)
-        except OSError:
-            shutil.copy2(source, target / source.name)
-    return target
-
-
 def write(out: Path, states: list[dict[str, str]], force: bool = False) -> bool:
     """Writes the answers for `states` into `out` unless they are up to date; True if it ran."""
     stamp_key = f"{out.resolve()}\n{inputs(states)}"
@@ -176,8 +158,11 @@ def write(out: Path, states: list[dict[str, str]], force: bool = False) -> bool:
         recorded = STAMP.read_text().split("\n")
         if "\n".join(recorded[:2]) == stamp_key and recorded[2:3] == [outputs(out)]:
             return False
-    node = shutil.which("node")
-    if node is None:
+    if str(BUILD) not in sys.path:
+        sys.path.append(str(BUILD))  # this script is also loaded by path (site.py, tests)
+    import pyodide_node
+
+    if pyodide_node.node() is None:
         print("prerender: Node.js is not installed, so the prerendered first paint in "
               f"{out} was not rebuilt; the page redraws the live answer if it differs",
               file=sys.stderr)
@@ -188,12 +173,9 @@ def write(out: Path, states: list[dict[str, str]], force: bool = False) -> bool:
     fresh = CACHE / "out"
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(prefix="cnnlens-prerender-") as folder:
-        runtime = _runtime(Path(folder))
-        done = subprocess.run([node, "--input-type=module", "-e", NODE_SCRIPT, str(runtime),
-                               str(ROOT), str(fresh), json.dumps(states)], cwd=folder)
-    if done.returncode != 0:
-        raise SystemExit(f"prerender: page.App failed in Pyodide (exit {done.returncode}), "
+    status = pyodide_node.run(NODE_SCRIPT, str(ROOT), str(fresh), json.dumps(states))
+    if status != 0:
+        raise SystemExit(f"prerender: page.App failed in Pyodide (exit {status}), "
                          "see above; nothing was written")
     out.mkdir(parents=True, exist_ok=True)
     for stale in set(p.name for p in out.glob("*")) - set(p.name for p in fresh.glob("*")):
