@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -177,8 +178,11 @@ def page(visitor, host):
     return page
 
 
-def test_the_site_boots_from_a_sub_path_of_a_plain_host(page, host, visitor):
+def test_the_site_boots_from_a_sub_path_of_a_plain_host(page, host, visitor, releases):
     assert page.evaluate("self.crossOriginIsolated") is False
+    if shutil.which("node"):  # without Node.js the build keeps the source zip (and says so)
+        stdlib = zipfile.ZipFile(releases["one"].out / site_build.STDLIB).namelist()
+        assert not [n for n in stdlib if n.endswith(".py")], "booted on the source stdlib"
     sent = {k.lower() for h in host.headers.values() for k in h}
     assert not sent & {"cross-origin-opener-policy", "cross-origin-embedder-policy"}
     upload_and_check(page, UPLOAD)

@@ -1,0 +1,84 @@
+"""dist/ ships Pyodide's stdlib as Python 3.12 bytecode (build/compile_stdlib.py), complete,
+deterministic and precached under its own hash. That the page boots on it is
+tests/e2e/test_site.py's."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import load_build_script
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "build" / "vendor" / "pyodide" / "python_stdlib.zip"
+# CPython 3.12's bytecode magic number (3531, Lib/importlib/_bootstrap_external.py), then the
+# flags word of PEP 552: hash-based (bit 0), not checked against a source (bit 1 clear).
+MAGIC_312 = (3531).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = (1).to_bytes(4, "little")
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None,
+                       reason="Node.js is not installed: the stdlib is compiled inside Pyodide "
+                              "under Node, and without it dist/ keeps the source zip"),
+    pytest.mark.skipif(not SOURCE.is_file(), reason="the runtime is not vendored (make vendor)"),
+]
+
+
+def official_names() -> list[str]:
+    """The vendored zip's names, once its bytes are checked against build/manifest.json."""
+    manifest = json.loads((ROOT / "build" / "manifest.json").read_text())
+    pinned = json.dumps(manifest)
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+    assert digest in pinned, "build/vendor/pyodide/python_stdlib.zip is not the pinned file"
+    return zipfile.ZipFile(SOURCE).namelist()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return load_build_script("site").build_site(tmp_path_factory.mktemp("site") / "dist")
+
+
+def test_dist_holds_a_pyc_for_every_py_of_the_official_zip_and_no_source(site):
+    official = official_names()
+    shipped = zipfile.ZipFile(site.out / "build/vendor/pyodide/python_stdlib.zip")
+    names = shipped.namelist()
+    sources = [n for n in official if n.endswith(".py")]
+    assert len(sources) > 400
+    assert not [n for n in names if n.endswith(".py")]
+    assert sorted(n for n in names if n.endswith(".pyc")) == sorted(n + "c" for n in sources)
+    # Everything else (directories, data files, py.typed) is carried over unchanged.
+    others = sorted(n for n in official if not n.endswith(".py"))
+    assert sorted(n for n in names if not n.endswith(".pyc")) == others
+    for name in others:
+        assert shipped.read(name) == zipfile.ZipFile(SOURCE).read(name)
+    for name in ("asyncio/__init__.pyc", "json/decoder.pyc", "zipfile/__init__.pyc"):
+        header = shipped.read(name)[:8]
+        assert header == MAGIC_312 + UNCHECKED_HASH, name
+
+
+def test_the_service_worker_precaches_the_compiled_zip_by_its_own_hash(site):
+    zip_path = site.out / "build/vendor/pyodide/python_stdlib.zip"
+    worker = (site.out / "sw.js").read_text()
+    assert hashlib.sha256(zip_path.read_bytes()).hexdigest() in worker
+    assert hashlib.sha256(SOURCE.read_bytes()).hexdigest() not in worker
+
+
+def test_the_boot_progress_counts_the_compiled_zips_bytes(site):
+    sizes = json.loads((site.out / "assets/runtime-sizes.json").read_text())
+    zip_path = site.out / "build/vendor/pyodide/python_stdlib.zip"
+    assert sizes["python_stdlib.zip"] == len(zip_path.read_bytes()) != SOURCE.stat().st_size
+    wasm = site.out / "build/vendor/pyodide/pyodide.asm.wasm"
+    assert sizes["pyodide.asm.wasm"] == len(wasm.read_bytes())
+
+
+def test_two_builds_write_the_same_bytes(site, tmp_path):
+    compile_stdlib = load_build_script("compile_stdlib")
+    again = tmp_path / "again.zip"
+    compile_stdlib.build(again)
+    shipped = site.out / "build/vendor/pyodide/python_stdlib.zip"
+    assert again.read_bytes() == shipped.read_bytes()
