@@ -304,18 +304,18 @@ async function refreshDetail() {
   }
 }
 
-// The view closes with its opening transition reversed; the focus goes back to its tile at
-// once, the address drops it once it is hidden.
-async function closeDetail() {
+// The view is closed at once (address, focus back on its tile); its opening transition runs
+// reversed on its own (hideDetail's closing card, the overview's columns unfolding).
+function closeDetail() {
   const panel = $("detail");
   if (!isOpen(panel)) return;
   const item = overview.find(panel.dataset.layer, panel.dataset.channel);
   tabs.close();
   overview.collapse();
+  hideDetail(panel);
   overview.clearSelection();
-  if (item) item.focus();
-  await hideDetail(panel);
   writeHash();
+  if (item) item.focus();
 }
 
 // The <iframe> that shows the current view alone (embed.html), plus the host-side resizer.
