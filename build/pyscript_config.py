@@ -19,11 +19,23 @@ PACKAGE = ROOT / "py" / "cnnlens"
 SIZES = ROOT / "assets" / "runtime-sizes.json"
 PYODIDE = ROOT / "build" / "vendor" / "pyodide"
 RUNTIME_FILES = ("pyodide.asm.wasm", "python_stdlib.zip")
+# The command line is never imported by the page, so the page does not fetch it.
+CLI_ONLY = ("cnnlens/__main__.py", "cnnlens/cli.py", "cnnlens/commands/")
+
+
+def cli_modules() -> list[str]:
+    """The package's modules (paths under py/) that only the command line imports."""
+    return [m for m in _modules() if m.startswith(CLI_ONLY)]
+
+
+def _modules() -> list[str]:
+    return sorted(p.relative_to(ROOT / "py").as_posix() for p in PACKAGE.rglob("*.py"))
 
 
 def config() -> dict[str, object]:
-    """The PyScript config: our local interpreter and every module of the package."""
-    modules = sorted(p.relative_to(ROOT / "py").as_posix() for p in PACKAGE.rglob("*.py"))
+    """The PyScript config: our local interpreter and every module of the package the page
+    may import (all but the command line's)."""
+    modules = [m for m in _modules() if not m.startswith(CLI_ONLY)]
     return {
         "interpreter": "../build/vendor/pyodide/pyodide.mjs",
         # Packages are loaded by py/main.py from our own trimmed pyodide-lock.json.

@@ -66,8 +66,6 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_st
                  "pyodide-lock.json")
 # Kept although never requested: the licences of what we redistribute.
 LICENSES = ("build/vendor/pyscript/LICENSE",)
-# The CLI is not used by the page; everything else in py/cnnlens/ may be imported by it.
-PY_EXCLUDE = ("cnnlens/__main__.py", "cnnlens/cli.py")
 APP_EXTENSIONS = {".js", ".css", ".svg", ".html"}
 
 GROUPS = ("runtime", "packages", "app", "model", "images")
@@ -121,9 +119,6 @@ def _load(name: str):
 def pyscript_config() -> dict[str, object]:
     """The dev config (generated fresh from py/, never the possibly stale file), for dist."""
     config = _load("pyscript_config").config()
-    files = {src: dst for src, dst in config["files"].items()
-             if not src.endswith(PY_EXCLUDE)}
-    config["files"] = files
     config["interpreter"] = "../" + ESM
     return config
 
@@ -260,7 +255,7 @@ def untrimmed_sizes(root: Path = ROOT) -> dict[str, dict[str, int]]:
         rel = path.relative_to(root).as_posix()
         if path.is_file() and path.name != "VENDORED.json":
             chosen.setdefault(rel, path)
-    for name in PY_EXCLUDE:
+    for name in _load("pyscript_config").cli_modules():
         chosen[f"py/{name}"] = root / "py" / name
     return sizes(chosen)
 
