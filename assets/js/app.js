@@ -53,12 +53,12 @@ const preprocessForm = new PreprocessForm($("preprocess-form"), $("preprocess-bu
   },
   onChange: () => writeHash(),
 });
-// boot() hands the start answer's catalogue and model to the picker through these two and
-// the two functions after them; the picker owns them from then on.
-let catalogue = [];
-let modelId = null;
-const fillPicker = () => picker.fill(catalogue, modelId);
-const entryOf = (id) => picker.entryOf(id);
+
+// The start answer's catalogue, model and examples: the picker owns the first two from now on.
+function showStart({ catalogue, model, examples }) {
+  picker.fill(catalogue, model);
+  setExamples(examples, picker.entryOf(model).examples);
+}
 
 // `progress` ({fraction, text}, runtime.js): how far into this stage, e.g. the runtime's
 // download; repeated calls for the same stage update the bar and label but mark it once.
@@ -464,10 +464,7 @@ async function paint(wanted, early) {
   found.live = early.send("example", found.state.image);
   if (found.state.range !== "layer") found.live = early.send("mode", found.state.range);
   found.live.catch(() => {});  // a failed boot says why (boot below)
-  catalogue = found.started.catalogue;
-  modelId = found.started.model;
-  fillPicker();
-  setExamples(found.started.examples, entryOf(modelId).examples);
+  showStart(found.started);
   show(found.answer, { painted: true });
   client = early;
   acceptEarly();
@@ -484,10 +481,7 @@ async function boot() {
   // Painted: the strip and the picker are on screen already, perhaps in use; redone only
   // if the site's start answer is not the prerendered one.
   if (!painted || !same(painted.started, { model, examples, catalogue: models })) {
-    catalogue = models;
-    modelId = model;
-    fillPicker();
-    setExamples(examples, entryOf(model).examples);
+    showStart({ catalogue: models, model, examples });
   }
   stage("forward", "Running the network");
   if (painted) {
