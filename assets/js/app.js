@@ -2,6 +2,7 @@
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request goes
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
+import { clearError, showError, showNote } from "./banners.js";
 import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
 import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
@@ -84,33 +85,6 @@ function fail(message) {
   $("boot-label").textContent = `cnnlens could not start: ${message}`;
   $("boot").classList.add("failed");
   document.documentElement.dataset.cnnlensFailed = "true";
-}
-
-function showError(message) {
-  $("message").textContent = message;
-  $("message").hidden = false;
-}
-
-function clearError() {
-  $("message").hidden = true;
-  $("message").textContent = "";
-}
-
-// The calm note of an overview whose picture is far from the model's training data
-// (views/input_note.py): an info box under the error banner, made on first use.
-function showNote(note) {
-  let box = document.getElementById("input-note");
-  if (!box && !note) return;
-  if (!box) {
-    box = document.createElement("p");
-    box.id = "input-note";
-    box.className = "input-note";
-    box.dataset.testid = "input-note";
-    box.setAttribute("role", "status");
-    $("message").after(box);
-  }
-  box.textContent = note || "";
-  box.hidden = !note;
 }
 
 function setExamples(examples, folder) {
