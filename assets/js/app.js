@@ -3,6 +3,7 @@
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
 import { clearError, showError, showNote } from "./banners.js";
+import { fail, stage } from "./boot-progress.js";
 import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
 import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
@@ -14,12 +15,11 @@ import { Overview } from "./overview.js";
 import { prerendered, sameAnswer } from "./prerendered.js";
 import { decode, explain } from "./protocol.js";
 import { startClient } from "./runtime.js";
-import { acceptEarly, startingDone, startingProgress } from "./starting.js";
+import { acceptEarly, startingDone } from "./starting.js";
 import { AttributionPanel } from "./views/attribution.js";
 import { MaximizePanel } from "./views/maximize.js";
 
 const $ = (id) => document.getElementById(id);
-const STAGES = ["runtime", "packages", "model", "forward", "draw"];
 let client = null;  // protocol.js's Client, once the first overview is drawn
 let redraws = 0;
 let current = null;  // the view on screen
@@ -59,32 +59,6 @@ const preprocessForm = new PreprocessForm($("preprocess-form"), $("preprocess-bu
 function showStart({ catalogue, model, examples }) {
   picker.fill(catalogue, model);
   setExamples(examples, picker.entryOf(model).examples);
-}
-
-// `progress` ({fraction, text}, runtime.js): how far into this stage, e.g. the runtime's
-// download; repeated calls for the same stage update the bar and label but mark it once.
-function stage(key, label, progress = null) {
-  const index = STAGES.indexOf(key);
-  $("boot-progress").value = index + (progress ? progress.fraction : 0);
-  if (label) $("boot-label").textContent = progress ? `${label}… ${progress.text}` : `${label}…`;
-  startingProgress($("boot-progress").value / STAGES.length);
-  for (const item of $("boot-stages").children) {
-    const i = STAGES.indexOf(item.dataset.stage);
-    item.className = i < index ? "done" : i === index ? "active" : "";
-  }
-  if (document.documentElement.dataset.cnnlensStage === key) return;
-  document.documentElement.dataset.cnnlensStage = key;
-  performance.mark(`cnnlens:stage:${key}`);
-}
-
-function fail(message) {
-  startingDone();
-  // A prerendered overview goes too: nothing on it could answer.
-  $("boot").hidden = false;
-  $("app").hidden = true;
-  $("boot-label").textContent = `cnnlens could not start: ${message}`;
-  $("boot").classList.add("failed");
-  document.documentElement.dataset.cnnlensFailed = "true";
 }
 
 function setExamples(examples, folder) {

@@ -1,0 +1,32 @@
+// The boot's staged progress (#boot: bar, label, stage list) until the first overview is on
+// screen, and the message that replaces it when the page cannot start.
+import { startingDone, startingProgress } from "./starting.js";
+
+const $ = (id) => document.getElementById(id);
+const STAGES = ["runtime", "packages", "model", "forward", "draw"];
+
+// `progress` ({fraction, text}, runtime.js): how far into this stage, e.g. the runtime's
+// download; repeated calls for the same stage update the bar and label but mark it once.
+export function stage(key, label, progress = null) {
+  const index = STAGES.indexOf(key);
+  $("boot-progress").value = index + (progress ? progress.fraction : 0);
+  if (label) $("boot-label").textContent = progress ? `${label}… ${progress.text}` : `${label}…`;
+  startingProgress($("boot-progress").value / STAGES.length);
+  for (const item of $("boot-stages").children) {
+    const i = STAGES.indexOf(item.dataset.stage);
+    item.className = i < index ? "done" : i === index ? "active" : "";
+  }
+  if (document.documentElement.dataset.cnnlensStage === key) return;
+  document.documentElement.dataset.cnnlensStage = key;
+  performance.mark(`cnnlens:stage:${key}`);
+}
+
+export function fail(message) {
+  startingDone();
+  // A prerendered overview goes too: nothing on it could answer.
+  $("boot").hidden = false;
+  $("app").hidden = true;
+  $("boot-label").textContent = `cnnlens could not start: ${message}`;
+  $("boot").classList.add("failed");
+  document.documentElement.dataset.cnnlensFailed = "true";
+}
