@@ -5,6 +5,7 @@
 import { clearError, showError, showNote } from "./banners.js";
 import { fail, stage } from "./boot-progress.js";
 import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
+import { examplesFolder, hasExample, markSelected, setExamples, wireExamples } from "./examples-strip.js";
 import { fillFacts } from "./facts.js";
 import { MethodTabs } from "./methods.js";
 import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
@@ -26,11 +27,10 @@ let current = null;  // the view on screen
 let overview = null;
 let tabs = null;  // the detail panel's method tabs (methods.js)
 let maximize = null;  // the "What excites it most" tab (views/maximize.js)
-let examplesFolder = "";  // where the example strip's images are
 const picker = new ModelPicker({
   request: (name, ...args) => client.ask(name, ...args),
   draw: (answer) => {
-    setExamples(answer.examples, answer.entry.examples || examplesFolder);
+    setExamples(answer.examples, answer.entry.examples || examplesFolder());
     show(answer);
   },
   ask: (name, ...args) => ask(name, ...args),
@@ -59,53 +59,6 @@ const preprocessForm = new PreprocessForm($("preprocess-form"), $("preprocess-bu
 function showStart({ catalogue, model, examples }) {
   picker.fill(catalogue, model);
   setExamples(examples, picker.entryOf(model).examples);
-}
-
-function setExamples(examples, folder) {
-  examplesFolder = folder;
-  const buttons = examples.map((example) => {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "example";
-    button.dataset.file = example.file;
-    button.setAttribute("aria-label", `Example: ${example.label}`);
-    button.tabIndex = -1;  // one tab stop for all of them (roving tabindex, see wireExamples)
-    button.title = example.label;
-    const img = document.createElement("img");
-    img.src = `${folder}${example.file}`;
-    img.alt = "";
-    img.width = 32;
-    img.height = 32;
-    button.append(img);
-    return button;
-  });
-  $("examples").replaceChildren(...buttons);
-  if (buttons.length) buttons[0].tabIndex = 0;
-}
-
-// The chosen example is pressed and is the group's one tab stop.
-function markSelected(file) {
-  const buttons = [...$("examples").children];
-  const chosen = buttons.find((b) => b.dataset.file === file);
-  for (const button of buttons) {
-    button.setAttribute("aria-pressed", String(button === chosen));
-    if (chosen) button.tabIndex = button === chosen ? 0 : -1;
-  }
-}
-
-// Arrow keys, Home and End move between the examples; Enter, Space or a click picks one.
-function wireExamples() {
-  $("examples").addEventListener("keydown", (event) => {
-    const buttons = [...$("examples").children];
-    const index = buttons.indexOf(event.target);
-    if (index < 0) return;
-    const moves = { ArrowRight: index + 1, ArrowDown: index + 1, ArrowLeft: index - 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 };
-    if (!(event.key in moves)) return;
-    event.preventDefault();
-    const next = buttons[(moves[event.key] + buttons.length) % buttons.length];
-    buttons.forEach((b) => { b.tabIndex = b === next ? 0 : -1; });
-    next.focus();
-  });
 }
 
 // Draws one OverviewAnswer (decoded): the whole overview in one synchronous pass.
@@ -295,7 +248,7 @@ function restore(params) {
     picker,
     current: () => current,
     preprocess: (link) => preprocessForm.restore(link),
-    hasExample: (file) => [...$("examples").children].some((b) => b.dataset.file === file),
+    hasExample,
     ask,
     showError,
     openDetail: async (layer, channel, link) => {
@@ -327,19 +280,17 @@ function wire() {
       }
     },
   });
-  wireExamples();
+  wireExamples(async (file) => {
+    if (!client) return;
+    await ask("example", file);
+    refreshDetail();
+  });
   $("skip-link").addEventListener("click", (event) => {
     event.preventDefault();  // the address is the view's state, not a place to jump to
     $("overview").querySelector('[tabindex="0"]')?.focus();
   });
   $("image-url").addEventListener("input", clearError);  // the old complaint no longer applies
   tabs = new MethodTabs($("detail"), { onChange: writeHash });
-  $("examples").addEventListener("click", async (event) => {
-    const button = event.target.closest("button.example");
-    if (!button || !client) return;
-    await ask("example", button.dataset.file);
-    refreshDetail();
-  });
   $("url-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const address = $("image-url").value.trim();
