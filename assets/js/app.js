@@ -7,9 +7,10 @@ import { fail, stage } from "./boot-progress.js";
 import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
 import { examplesFolder, hasExample, markSelected, setExamples, wireExamples } from "./examples-strip.js";
 import { fillFacts } from "./facts.js";
+import { wireImageInputs } from "./image-inputs.js";
 import { MethodTabs } from "./methods.js";
 import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
-import { isModelFile, pastedPrototxt } from "./model-files.js";
+import { pastedPrototxt } from "./model-files.js";
 import { ModelPicker } from "./model-picker.js";
 import { PreprocessForm } from "./preprocess-form.js";
 import { Overview } from "./overview.js";
@@ -123,30 +124,6 @@ async function ask(name, ...args) {
     showError(explain(error));
     return false;
   }
-}
-
-async function sendFile(file) {
-  if (!client || !file) return;
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  await ask("image", bytes, file.name || "pasted image");
-  refreshDetail();
-}
-
-// The user asked for this address: the one kind of request the page makes beyond its own files.
-async function sendUrl(address) {
-  let response;
-  try {
-    response = await fetch(address, { mode: "cors", credentials: "omit" });
-  } catch {
-    showError(`Could not download ${address}: the network failed or that site does not allow other pages to read its images.`);
-    return;
-  }
-  if (!response.ok) {
-    showError(`Could not download ${address}: the server answered ${response.status} ${response.statusText}.`);
-    return;
-  }
-  const name = decodeURIComponent(new URL(address).pathname.split("/").pop() || address);
-  await sendFile(new File([await response.arrayBuffer()], name));
 }
 
 // --- selection, detail panel and the URL hash (what a shared link restores) ---
@@ -285,26 +262,17 @@ function wire() {
     await ask("example", file);
     refreshDetail();
   });
+  wireImageInputs({
+    ready: () => client !== null,
+    ask,
+    refreshDetail,
+    openModels: (files) => picker.openFiles(files).then(refreshDetail),
+  });
   $("skip-link").addEventListener("click", (event) => {
     event.preventDefault();  // the address is the view's state, not a place to jump to
     $("overview").querySelector('[tabindex="0"]')?.focus();
   });
-  $("image-url").addEventListener("input", clearError);  // the old complaint no longer applies
   tabs = new MethodTabs($("detail"), { onChange: writeHash });
-  $("url-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const address = $("image-url").value.trim();
-    if (address) sendUrl(address);
-  });
-  document.addEventListener("paste", (event) => {
-    // Pasting into the address field is typing, not an image.
-    if (event.target instanceof Element && event.target.closest("input, textarea")) return;
-    const file = [...event.clipboardData.files].find((f) => f.type.startsWith("image/"));
-    if (file) {
-      event.preventDefault();
-      sendFile(file);
-    }
-  });
   $("show-details").addEventListener("change", (event) => {
     $("overview").classList.toggle("show-details", event.target.checked);
     overview.redrawEdges();
@@ -322,26 +290,10 @@ function wire() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") closeDetail();
   });
-  $("upload").addEventListener("change", (event) => {
-    sendFile(event.target.files[0]);
-    event.target.value = "";  // choosing the same file again still fires change
-  });
   $("range-mode").addEventListener("change", async (event) => {
     if (!client) return;
     await ask("mode", event.target.value);
     refreshDetail();
-  });
-  document.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    document.body.classList.add("dragging");
-  });
-  document.addEventListener("dragleave", () => document.body.classList.remove("dragging"));
-  document.addEventListener("drop", (event) => {
-    event.preventDefault();
-    document.body.classList.remove("dragging");
-    const files = [...event.dataTransfer.files];
-    if (client && files.some(isModelFile)) picker.openFiles(files).then(refreshDetail);
-    else sendFile(files[0]);
   });
   $("paste-form").addEventListener("submit", async (event) => {
     event.preventDefault();
