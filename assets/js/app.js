@@ -5,6 +5,7 @@
 import { clearError, showError, showNote } from "./banners.js";
 import { fail, stage } from "./boot-progress.js";
 import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
+import { wireEmbedDialog } from "./embed-dialog.js";
 import { examplesFolder, hasExample, markSelected, setExamples, wireExamples } from "./examples-strip.js";
 import { fillFacts } from "./facts.js";
 import { wireImageInputs } from "./image-inputs.js";
@@ -196,30 +197,6 @@ function closeDetail() {
   if (item) item.focus();
 }
 
-// The <iframe> that shows the current view alone (embed.html), plus the host-side resizer.
-function embedCode() {
-  const panel = $("detail");
-  const kinds = { conv: "conv", relu: "relu", pool: "pool", flatten: "class" };
-  const method = panel.hidden ? {} : tabs.link();  // a method tab: its own view, e.g. gradcam
-  const kind = method.view || (panel.hidden ? "overview" : kinds[panel.dataset.kind] || "overview");
-  const params = new URLSearchParams({ view: kind, image: current.image, range: current.mode });
-  if (picker.id && picker.id !== picker.catalogue[0]?.id) params.set("model", picker.id);
-  if (kind !== "overview") {
-    params.set("layer", panel.dataset.layer);
-    params.set("channel", panel.dataset.channel);
-  }
-  for (const [key, value] of Object.entries(method)) params.set(key, value);
-  const src = new URL(`embed.html#${params}`, document.baseURI).href;
-  const resizer = new URL("assets/embed.js", document.baseURI).href;
-  const what = `${panel.dataset.layer} ${panel.dataset.kind === "flatten" ? "class" : "channel"} ${panel.dataset.channel}`;
-  const title = kind === "overview" ? "cnnlens: network overview" : method.view ? `cnnlens: ${method.view} of ${what}` : `cnnlens: ${what}`;
-  // Written as text: an element with a style attribute, even one never shown, is inline
-  // style that this page's own Content-Security-Policy refuses.
-  const attr = (value) => value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  const frame = `<iframe src="${attr(src)}" title="${attr(title)}" loading="lazy" style="width: 100%; height: 480px; border: 0;"></iframe>`;
-  return `${frame}\n<script src="${attr(resizer)}" async></script>`;
-}
-
 function restore(params) {
   return restoreLink(params, {
     picker,
@@ -278,15 +255,7 @@ function wire() {
     overview.redrawEdges();
   });
   $("detail-close").addEventListener("click", closeDetail);
-  $("embed-button").addEventListener("click", () => {
-    if (!current) return;
-    $("embed-code").value = embedCode();
-    overview.unhover();
-    $("embed-dialog").showModal();
-    $("embed-code").select();
-  });
-  $("embed-copy").addEventListener("click", () => navigator.clipboard?.writeText($("embed-code").value));
-  $("embed-close").addEventListener("click", () => $("embed-dialog").close());
+  wireEmbedDialog({ current: () => current, tabs, picker, unhover: () => overview.unhover() });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") closeDetail();
   });
