@@ -4,7 +4,8 @@
 // see the worker's downloads, and fetching them itself would download them twice wherever
 // the HTTP cache is off; so the worker's own fetches are watched, through a clone of each
 // response (the original goes on untouched, keeping its URL for WebAssembly's code cache).
-// Progress goes out on the BroadcastChannel named by this module's `?boot=` parameter.
+// Progress goes out on the BroadcastChannel named by this module's `#boot=` hash (a hash, so
+// that the file keeps one URL, the one the service worker precaches).
 // It also leaves performance marks on the worker's own timeline (`cnnlens:runtime:module`,
 // `:wasm-start`, `:wasm-ready`, `:pyodide-ready`), which bench/boot_split.py reads to split
 // the runtime stage into download, wasm compile, Python start and PyScript's own start.
@@ -78,7 +79,7 @@ function timeWasm() {
 }
 
 export async function loadPyodide(options = {}) {
-  const id = new URL(import.meta.url).searchParams.get("boot");
+  const id = new URLSearchParams(new URL(import.meta.url).hash.slice(1)).get("boot");
   const stops = [timeWasm()];
   if (id && typeof BroadcastChannel !== "undefined") {
     stops.push(watch(new BroadcastChannel(`cnnlens-boot-${id}`), await knownSizes()));

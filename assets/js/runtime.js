@@ -31,6 +31,8 @@ export function downloaded(files) {
 export function startClient(stage, { needModel = true } = {}) {
   stage("runtime", "Starting the Python runtime");
   // runtime-progress.js, running in the worker, posts the download's bytes on this channel.
+  // Its id goes in the module's hash, not its query: the hash is never sent, so the page and
+  // the service worker's precache ask for the same URL and the HTTP cache serves the second.
   const id = Math.random().toString(36).slice(2);
   const channel = new BroadcastChannel(`cnnlens-boot-${id}`);
   let done = false;
@@ -42,7 +44,7 @@ export function startClient(stage, { needModel = true } = {}) {
   };
   const worker = import(PYSCRIPT).then(({ PyWorker }) => PyWorker(here("py/worker.py"), {
     config: here("assets/pyscript.json"),
-    version: here(`assets/js/runtime-progress.js?boot=${id}`),
+    version: here(`assets/js/runtime-progress.js#boot=${id}`),
     async: true,
   })).finally(() => {
     done = true;

@@ -280,8 +280,9 @@ def test_precaching_downloads_nothing_the_page_has_downloaded(playwright_instanc
                                                               tmp_path):
     """A first visit, then the service worker's precache: the server sees one request for
     each file the page's Python worker fetched (the runtime, NumPy and Pillow, our modules,
-    the model, the prerendered overview). The browser's HTTP cache is on: no request routing
-    here, so requests are recorded and checked instead of aborted."""
+    the model, the prerendered overview, runtime-progress.js: its boot id rides in the hash,
+    never sent, so its URL is the one precached). The browser's HTTP cache is on: no request
+    routing here, so requests are recorded and checked instead of aborted."""
     one = releases["one"]
     counts: dict[str, int] = {}
 
@@ -313,6 +314,7 @@ def test_precaching_downloads_nothing_the_page_has_downloaded(playwright_instanc
             and urlsplit(url).scheme not in {"data", "blob", "about"}] == []
     fetched = [f for f in one.files if f.startswith(("build/vendor/pyodide/", "py/",
                                                        "assets/prerendered/"))]
-    fetched += ["assets/models/tinyvgg-fashion-mnist.onnx", "assets/runtime-sizes.json"]
+    fetched += ["assets/models/tinyvgg-fashion-mnist.onnx", "assets/runtime-sizes.json",
+                "assets/js/runtime-progress.js"]
     assert "build/vendor/pyodide/pyodide.asm.wasm" in fetched
     assert {f: counts.get("/" + f, 0) for f in fetched} == {f: 1 for f in fetched}
