@@ -1,5 +1,6 @@
 // The detail panel for one selected neuron: the view for its layer kind (convolution,
 // ReLU, pooling, flatten + softmax for a class), or its plain numbers for anything else.
+import { clearDetailEdges, drawDetailEdgesAfterOpening } from "./detail-edges.js";
 import { el, fmt, Packed } from "./views/common.js";
 import { convView } from "./views/conv.js";
 import { flattenView, softmaxView } from "./views/flatten.js";
@@ -30,6 +31,7 @@ const CLOSE_MS = 260;  // as the opening transition (app.css)
 // reduced). Resolves once the card has gone, or when a view opened meanwhile has kept it.
 export async function hideDetail(panel) {
   stopDetail();
+  clearDetailEdges(panel);
   delete panel.dataset.testid;
   const mine = ++closings;
   const stage = panel.parentElement;
@@ -73,7 +75,12 @@ export function placeDetail(panel, overview, layer, { dismiss, now = false } = {
   window.addEventListener("resize", () => {
     if (!isOpen(panel)) return;
     overview.collapse({ now: true });
-    requestAnimationFrame(() => isOpen(panel) && placeDetail(panel, overview, panel.dataset.layer, { now: true }));
+    clearDetailEdges(panel);
+    requestAnimationFrame(() => {
+      if (!isOpen(panel)) return;
+      placeDetail(panel, overview, panel.dataset.layer, { now: true });
+      drawDetailEdgesAfterOpening(panel);
+    });
   });
 }
 
@@ -122,6 +129,7 @@ export function showDetail(panel, answer, source) {
   panel.dataset.channel = String(view.channel);
   panel.dataset.kind = view.kind;
   opened(panel);
+  drawDetailEdgesAfterOpening(panel);
 }
 
 function showNumbers(panel, data, source) {

@@ -18,12 +18,12 @@ export function feeders(part, count, k) {
 
 // Where an edge meets a tile, in the overview's own pixels: rectangles come zoomed (an
 // embed scaled to its frame), the SVG inside the overview is drawn before the zoom.
-function anchor(tile, box, side, zoom) {
+export function anchor(tile, box, side, zoom) {
   const r = tile.getBoundingClientRect();
   return [((side === "right" ? r.right : r.left) - box.left) / zoom, (r.top - box.top + r.height / 2) / zoom];
 }
 
-function curve([x1, y1], [x2, y2]) {
+export function curve([x1, y1], [x2, y2]) {
   const mid = (x1 + x2) / 2;
   return `M${x1.toFixed(1)},${y1.toFixed(1)} C${mid.toFixed(1)},${y1.toFixed(1)} ${mid.toFixed(1)},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
 }
@@ -99,7 +99,7 @@ export function drawEdges(root, svg, view) {
   return incoming;
 }
 
-function edgePath(d, from, to) {
+export function edgePath(d, from, to) {
   const edge = document.createElementNS(NS, "path");
   edge.setAttribute("d", d);
   edge.dataset.from = from;

@@ -293,3 +293,120 @@ def test_screenshots_open_mid_transition_and_closed(wide, width, height):
         assert_closed(wide, layer, channel)
         wide.screenshot(path=str(ARTIFACTS / f"{name}-closed.png"))
     wide.set_viewport_size({"width": 1280, "height": 800})
+
+
+# The in-place view's own edges (detail-edges.js): each path's end points, the boxes of the
+# tile and the view's element it should join, and how many the view has.
+DETAIL_EDGES = """() => {
+    const svg = document.querySelector('#stage > svg.detail-edges');
+    const paths = svg ? [...svg.querySelectorAll('path')] : [];
+    const box = (e) => { const r = e.getBoundingClientRect();
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; };
+    const shown = svg && getComputedStyle(svg).display !== 'none';
+    const m = svg ? svg.getScreenCTM() : null;
+    const point = (p, at) => { const q = p.getPointAtLength(at * p.getTotalLength());
+        return {x: q.x * m.a + m.e, y: q.y * m.d + m.f}; };
+    return {shown, edges: paths.map((p) => ({from: p.dataset.from, to: p.dataset.to,
+        start: point(p, 0), end: point(p, 1)})),
+        boxes: Object.fromEntries([...document.querySelectorAll(
+            '#overview section.column:not(.faded) [data-channel], #detail .elastic-row'
+            + '[data-input-channel], #detail .elastic-row[data-output],'
+            + ' #detail .formula-maps .map-box')].map((e, k) => [
+            e.dataset.layer ? `${e.dataset.layer}:${e.dataset.channel}`
+            : e.dataset.inputChannel !== undefined ? `view:${e.dataset.inputChannel}`
+            : e.dataset.output !== undefined ? 'view:output' : `map:${k}`, box(e)])),
+    };
+}"""
+
+
+def within(point: dict, box: dict, slack: float = 3) -> bool:
+    return (box["left"] - slack <= point["x"] <= box["right"] + slack
+            and box["top"] - slack <= point["y"] <= box["bottom"] + slack)
+
+
+def test_edges_join_the_feeding_tiles_to_the_conv_view_rows_and_its_output_to_the_tile(wide):
+    """CNN Explainer joins the kept input column to the view's rows: one curve from each of
+    relu_1_1's 10 tiles to the row of that channel, one from the sum's row to the tile."""
+    open_settled(wide, "conv_1_2", 4, "conv")
+    wide.wait_for_function("document.querySelectorAll('#stage > svg.detail-edges path')"
+                           ".length > 0")
+    drawn = wide.evaluate(DETAIL_EDGES)
+    assert drawn["shown"]
+    c_in = wide.evaluate("document.querySelectorAll('#detail .elastic-row[data-input-channel]')"
+                         ".length")
+    assert c_in == 10
+    inputs = [e for e in drawn["edges"] if e["to"] != "conv_1_2:4"]
+    outputs = [e for e in drawn["edges"] if e["to"] == "conv_1_2:4"]
+    assert len(inputs) == c_in and len(outputs) == 1, drawn["edges"]
+    boxes = drawn["boxes"]
+    for edge in inputs:
+        channel = edge["from"].split(":")[1]
+        assert edge["from"] == f"relu_1_1:{channel}" and edge["to"] == f"view:{channel}"
+        assert within(edge["start"], boxes[edge["from"]]), (edge, boxes[edge["from"]])
+        assert within(edge["end"], boxes[edge["to"]]), (edge, boxes[edge["to"]])
+    assert sorted(int(e["to"].split(":")[1]) for e in inputs) == list(range(10))
+    (out,) = outputs
+    assert within(out["start"], boxes["view:output"]), (out, boxes["view:output"])
+    assert within(out["end"], boxes["conv_1_2:4"]), (out, boxes["conv_1_2:4"])
+    screenshot(wide, "in-place-edges-conv-1280x800")
+    wide.keyboard.press("Escape")
+    assert wide.evaluate("document.querySelectorAll('#stage > svg.detail-edges path').length") == 0
+    assert_closed(wide, "conv_1_2", 4)
+
+
+def test_edges_join_a_relu_view_to_its_tiles_and_follow_the_arrow_keys_and_a_resize(wide):
+    open_settled(wide, "relu_2_1", 2, "relu")
+    wide.wait_for_function("document.querySelectorAll('#stage > svg.detail-edges path')"
+                           ".length === 2")
+    drawn = wide.evaluate(DETAIL_EDGES)
+    maps = [b for k, b in drawn["boxes"].items() if k.startswith("map:")]
+    into, out = drawn["edges"]
+    assert (into["from"], out["to"]) == ("conv_2_1:2", "relu_2_1:2")
+    assert within(into["start"], drawn["boxes"]["conv_2_1:2"]) and within(into["end"], maps[0])
+    assert within(out["start"], maps[-1]) and within(out["end"], drawn["boxes"]["relu_2_1:2"])
+    screenshot(wide, "in-place-edges-relu-1280x800")
+    wide.focus("#overview canvas.tile[data-layer='relu_2_1'][data-channel='2']")
+    wide.keyboard.press("ArrowDown")  # the view follows, and its edges with it
+    wide.wait_for_function("[...document.querySelectorAll('#stage > svg.detail-edges path')]"
+                           ".map((p) => p.dataset.from).join() === 'conv_2_1:3,view:output'")
+    drawn = wide.evaluate(DETAIL_EDGES)
+    assert within(drawn["edges"][0]["start"], drawn["boxes"]["conv_2_1:3"])
+    assert within(drawn["edges"][1]["end"], drawn["boxes"]["relu_2_1:3"])
+    wide.set_viewport_size({"width": 1100, "height": 800})  # redrawn for the new sizes
+    wide.wait_for_timeout(100)
+    settle(wide)
+    wide.wait_for_function("document.querySelectorAll('#stage > svg.detail-edges path')"
+                           ".length === 2")
+    drawn = wide.evaluate(DETAIL_EDGES)
+    assert within(drawn["edges"][0]["start"], drawn["boxes"]["conv_2_1:3"])
+    assert within(drawn["edges"][1]["end"], drawn["boxes"]["relu_2_1:3"])
+    wide.set_viewport_size({"width": 1280, "height": 800})
+    wide.wait_for_timeout(100)
+    wide.keyboard.press("Escape")
+    assert_closed(wide, "relu_2_1", 3)
+
+
+def test_no_view_edges_on_a_phone(wide):
+    wide.set_viewport_size({"width": 390, "height": 844})
+    wide.wait_for_timeout(100)
+    open_settled(wide, "conv_1_2", 4, "conv")
+    wide.wait_for_timeout(100)
+    assert wide.evaluate(DETAIL_EDGES)["edges"] == []
+    wide.keyboard.press("Escape")
+    assert_closed(wide, "conv_1_2", 4)
+    wide.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_edges_join_a_pooling_view_to_its_tiles(wide):
+    open_settled(wide, "max_pool_2", 1, "pool")
+    wide.wait_for_function("document.querySelectorAll('#stage > svg.detail-edges path')"
+                           ".length === 2")
+    drawn = wide.evaluate(DETAIL_EDGES)
+    maps = [b for k, b in drawn["boxes"].items() if k.startswith("map:")]
+    into, out = drawn["edges"]
+    assert (into["from"], out["to"]) == ("relu_2_2:1", "max_pool_2:1")
+    assert within(into["start"], drawn["boxes"]["relu_2_2:1"]) and within(into["end"], maps[0])
+    assert within(out["start"], maps[-1]) and within(out["end"], drawn["boxes"]["max_pool_2:1"])
+    screenshot(wide, "in-place-edges-pool-1280x800")
+    wide.keyboard.press("Escape")
+    assert_closed(wide, "max_pool_2", 1)

@@ -52,7 +52,7 @@ export function convView(data, stop) {
   rows.append(head);
   const lines = [];
   for (let c = 0; c < cg; c += 1) {
-    const line = el("div", { class: "elastic-row", "data-row": c });
+    const line = el("div", { class: "elastic-row", "data-row": c, "data-input-channel": v.input_channels[c] });
     const pick = el("button", { type: "button", class: "label row-pick", "aria-pressed": "false", "aria-label": `show the numbers of ${v.input} channel ${v.input_channels[c]}` }, String(v.input_channels[c]));
     pick.addEventListener("click", () => { row = c; steps.redraw(); });
     const input = mapWithOverlay(data.canvas("inputs", [c], { class: "map small" }), 56);
@@ -73,7 +73,7 @@ export function convView(data, stop) {
     rows.append(line);
     lines.push({ line, pick, input, kernel, mid, here, total });
   }
-  const total = el("div", { class: "elastic-row total" });
+  const total = el("div", { class: "elastic-row total", "data-output": "" });
   const finalMap = mapWithOverlay(data.canvas("output", [], { class: "map small" }), 56);
   tips.show(finalMap.box, outWords);
   total.append(el("span", { class: "label" }, "Σ rows"), el("span", { class: "op" }, "+ bias"), num(v.bias),
