@@ -27,15 +27,12 @@ MutationObserver first sees the condition, so both sides are timed alike.
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
 import json
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -45,6 +42,7 @@ from tests.e2e.conftest import BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, is_loca
 from bench import boot_split
 from bench.browser import ROOT, summary
 from bench.memory import heaps
+from bench.site_boot import Quiet, serve
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "cnn-explainer-site"
 FLAGS = [*CHROMIUM_ARGS, "--disable-webgl",
@@ -157,12 +155,7 @@ CNN_EXPLAINER = {
 }
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _CnnExplainerHandler(_Quiet):
+class _CnnExplainerHandler(Quiet):
     """Its bundle asks for /cnn-explainer/<path>; the files are at /<path>."""
 
     def translate_path(self, path: str) -> str:
@@ -171,14 +164,6 @@ class _CnnExplainerHandler(_Quiet):
 
 def _strip_prefix(path: str) -> str:
     return path[len("/cnn-explainer"):] if path.startswith("/cnn-explainer/") else path
-
-
-def _serve(docroot: Path, handler: type[SimpleHTTPRequestHandler]):
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(handler, directory=str(docroot)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def _launch(playwright, profile: Path):
@@ -340,14 +325,14 @@ def measure(playwright, runs: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="cnnlens-sbs-") as tmp:
         site = load_build_script("site").build_site(Path(tmp) / "site")
         servers = []
-        server, url = _serve(site.out, _Quiet)
+        server, url = serve(site.out, Quiet, "")
         servers.append(server)
         sides = [Side("cnnlens", site.out, url, installed=(
             f"[data-testid=offline-ready][data-version='{site.version}']"),
             path_of=lambda path: path, **OURS)]
         skipped = None
         if (REFERENCE / "index.html").is_file():
-            server, url = _serve(REFERENCE, _CnnExplainerHandler)
+            server, url = serve(REFERENCE, _CnnExplainerHandler, "")
             servers.append(server)
             sides.append(Side("cnn-explainer", REFERENCE, url, installed=None,
                               path_of=_strip_prefix, **CNN_EXPLAINER))

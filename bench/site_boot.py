@@ -40,12 +40,15 @@ class Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def serve(docroot: Path) -> tuple[ThreadingHTTPServer, str]:
+def serve(docroot: Path, handler: type[SimpleHTTPRequestHandler] = Quiet,
+          path: str = SUB_PATH) -> tuple[ThreadingHTTPServer, str]:
+    """`docroot` on a free 127.0.0.1 port, in a daemon thread; the server and the URL of
+    `path` on it (a sub-path by default: the site as a course page hosts it)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(Quiet, directory=str(docroot)))
+                                 functools.partial(handler, directory=str(docroot)))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/{SUB_PATH}"
+    return server, f"http://127.0.0.1:{server.server_address[1]}/{path}"
 
 
 def context(playwright, profile: Path):
