@@ -1,4 +1,5 @@
-// The page's JavaScript side: boot progress, DOM events, and drawing what Python answers.
+// The page's JavaScript side: the boot, drawing what Python answers, the detail panel and the
+// address; each control's own wiring is its module's (examples-strip.js, image-inputs.js, …).
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request goes
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
