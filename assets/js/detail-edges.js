@@ -39,7 +39,13 @@ let drawn = 0;  // counts requests, so a view replaced or closed meanwhile draws
 
 export function clearDetailEdges(panel) {
   drawn += 1;
-  panel.parentElement.querySelector(":scope > svg.detail-edges")?.replaceChildren();
+  const svg = panel.parentElement.querySelector(":scope > svg.detail-edges");
+  if (!svg) return;
+  svg.replaceChildren();
+  // Sized for the stage it was drawn on: kept, it would widen the page after a resize (the
+  // next view shows it before its own edges are drawn).
+  svg.setAttribute("width", 0);
+  svg.setAttribute("height", 0);
 }
 
 // Draws the edges for the view now open in place; nothing for a view below the overview.
