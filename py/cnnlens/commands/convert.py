@@ -17,6 +17,23 @@ from .common import EXIT_OK, CliError, about, dims, read_file
 # ---------------------------------------------------------------- convert-tfjs
 
 
+def write_model(data: bytes, path: str, out: TextIO, *, untrained: bool = False) -> None:
+    """Writes a converted model to `path` once the loader has accepted it (what the page
+    could not open is refused, nothing written), and says what was written."""
+    with about(path):
+        loaded = load_model(data, path)
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    model = loaded.model
+    declared = (f", {total_params(model):,} parameters declared by shape (untrained)"
+                if untrained else "")
+    print(f"wrote {path}: {len(model.graph.nodes)} nodes, input {model.input.name} "
+          f"{dims(model.input.shape)}, output {model.output.name} "
+          f"{dims(model.output.shape)}{declared}", file=out)
+
+
 def read_classes(path: str) -> list[str]:
     """A text file's class names, one per line in output order (blank lines skipped)."""
     try:
@@ -40,16 +57,7 @@ def cmd_convert_tfjs(args: argparse.Namespace, out: TextIO) -> int:
         folder = Path(args.model_json).parent
         weights = b"".join(read_file(str(folder / path)) for path in tfjs.shard_paths(document))
         data = tfjs.convert(document, weights, metadata)
-    with about(args.out):
-        loaded = load_model(data, args.out)  # refuse what the page could not open
-    try:
-        Path(args.out).write_bytes(data)
-    except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
-    source = loaded.model.input
-    print(f"wrote {args.out}: {len(loaded.model.graph.nodes)} nodes, input {source.name} "
-          f"{dims(source.shape)}, output {loaded.model.output.name} "
-          f"{dims(loaded.model.output.shape)}", file=out)
+    write_model(data, args.out, out)
     return EXIT_OK
 
 
@@ -79,17 +87,7 @@ def cmd_convert_caffe(args: argparse.Namespace, out: TextIO) -> int:
         except UnicodeDecodeError as exc:
             raise CliError(f"{args.prototxt}: not UTF-8 text (byte {exc.start})") from exc
         onnx_bytes = caffe.convert(text, Path(args.prototxt).stem)
-    with about(args.out):
-        loaded = load_model(onnx_bytes, args.out)  # refuse what the page could not open
-    try:
-        Path(args.out).write_bytes(onnx_bytes)
-    except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
-    source = loaded.model.input
-    print(f"wrote {args.out}: {len(loaded.model.graph.nodes)} nodes, input {source.name} "
-          f"{dims(source.shape)}, output {loaded.model.output.name} "
-          f"{dims(loaded.model.output.shape)}, {total_params(loaded.model):,} parameters "
-          "declared by shape (untrained)", file=out)
+    write_model(onnx_bytes, args.out, out, untrained=True)
     return EXIT_OK
 
 
