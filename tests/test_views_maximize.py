@@ -1,5 +1,5 @@
 """Activation maximisation as the page runs it: a job advanced in short chunks through
-`page.App` (maximize_start, maximize_step, maximize_cancel), in CPython as in the worker.
+`page.App` (maximize_start, job_step, job_cancel), in CPython as in the worker.
 
 The reference is `cnnlens.methods.maximize.Maximizer` run directly for the same target,
 settings, seed and number of steps: chunking must not change a single bit.
@@ -32,7 +32,7 @@ def app() -> App:
 
 
 def decoded(answer: dict) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The view-model, float32 numbers and RGBA bytes of a MaximizeAnswer."""
+    """The view-model, float32 numbers and RGBA bytes of a JobAnswer."""
     assert "error" not in answer, answer.get("error")
     view = json.loads(answer["view"])
     return view, np.frombuffer(answer["numbers"], np.float32), np.frombuffer(answer["rasters"],
@@ -49,7 +49,7 @@ def run_in_chunks(app: App, max_ms: float) -> tuple[dict, np.ndarray, np.ndarray
     """Steps the running job to its goal; returns the last answer and the chunks taken."""
     chunks = 0
     while True:
-        view, numbers, rasters = decoded(app.maximize_step(max_ms))
+        view, numbers, rasters = decoded(app.job_step(max_ms))
         chunks += 1
         if view["done"]:
             return view, numbers, rasters, chunks
@@ -95,7 +95,7 @@ def test_the_chunked_job_equals_the_maximiser_run_directly(app, target, layer, c
 def test_a_chunk_after_the_goal_does_nothing(app):
     decoded(app.maximize_start("conv_1_1:0", "{}", 0, 2))
     first, *_ = run_in_chunks(app, 100.0)
-    again, *_ = decoded(app.maximize_step(100.0))
+    again, *_ = decoded(app.job_step(100.0))
     assert again["step"] == first["step"] == 2 and again["chunk"]["steps"] == 0
 
 
@@ -119,7 +119,7 @@ def test_whole_layer_gives_each_channel_its_own_seeded_maximiser(app):
 def test_whole_layer_midway_shows_only_the_steps_every_channel_has(app):
     decoded(app.maximize_start("relu_1_1:*", "{}", 0, 5))
     for _ in range(13):  # one channel-step each: channel 0-2 are at step 2, the rest at 1
-        view, numbers, _ = decoded(app.maximize_step(0.0))
+        view, numbers, _ = decoded(app.job_step(0.0))
     assert view["step"] == 1 and view["steps_run"] == 13 and view["steps_total"] == 50
     assert array(view, numbers, "values").shape == (2, 10)
 
@@ -132,11 +132,11 @@ def test_the_classes_of_the_output_column_are_a_whole_layer_too(app):
 
 def test_cancel_stops_the_job(app):
     decoded(app.maximize_start("conv_1_1:2", "{}", 3, 50))
-    view, *_ = decoded(app.maximize_step(0.0))
+    view, *_ = decoded(app.job_step(0.0))
     assert view["step"] == 1
-    assert app.maximize_cancel() == {"cancelled": True, "step": 1}
-    assert "error" in app.maximize_step(50.0)
-    assert app.maximize_cancel() == {"cancelled": False, "step": 0}
+    assert app.job_cancel() == {"cancelled": True, "step": 1}
+    assert "error" in app.job_step(50.0)
+    assert app.job_cancel() == {"cancelled": False, "step": 0}
 
 
 @pytest.mark.parametrize(("target", "settings", "seed", "steps", "says"), [
@@ -159,24 +159,24 @@ def test_cancel_stops_the_job(app):
 def test_a_bad_request_says_why_and_the_running_job_stays(app, target, settings, seed, steps,
                                                           says):
     decoded(app.maximize_start("conv_1_1:1", "{}", 0, 6))
-    decoded(app.maximize_step(0.0))
+    decoded(app.job_step(0.0))
     answer = app.maximize_start(target, settings, seed, steps)
     assert set(answer) == {"error"} and says in answer["error"], answer
-    view, *_ = decoded(app.maximize_step(0.0))
+    view, *_ = decoded(app.job_step(0.0))
     assert (view["label"], view["step"]) == ("conv_1_1:1", 2)
 
 
 @pytest.mark.parametrize("max_ms", [-1.0, 100.5, 1000.0])
 def test_a_chunk_longer_than_the_page_allows_is_refused(app, max_ms):
     decoded(app.maximize_start("conv_1_1:1", "{}", 0, 6))
-    assert "100" in app.maximize_step(max_ms)["error"]
-    view, *_ = decoded(app.maximize_step(100.0))
+    assert "100" in app.job_step(max_ms)["error"]
+    view, *_ = decoded(app.job_step(100.0))
     assert view["step"] >= 1
 
 
 def test_starting_another_job_replaces_the_running_one(app):
     decoded(app.maximize_start("conv_1_1:1", "{}", 0, 6))
-    decoded(app.maximize_step(0.0))
+    decoded(app.job_step(0.0))
     view, *_ = decoded(app.maximize_start("conv_1_2:2", "{}", 0, 6))
     assert (view["label"], view["step"]) == ("conv_1_2:2", 0)
 
@@ -184,9 +184,9 @@ def test_starting_another_job_replaces_the_running_one(app):
 def test_a_new_image_ends_the_job_and_a_colour_range_does_not(app):
     decoded(app.maximize_start("conv_1_1:1", "{}", 0, 6))
     assert "view" in app.mode("network")
-    assert decoded(app.maximize_step(0.0))[0]["step"] == 1
+    assert decoded(app.job_step(0.0))[0]["step"] == 1
     assert "view" in asyncio.run(app.example(app.example_files[1]))
-    assert "error" in app.maximize_step(0.0)
+    assert "error" in app.job_step(0.0)
 
 
 def test_no_job_before_an_image():

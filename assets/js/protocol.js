@@ -45,14 +45,14 @@
  * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} AttributionAnswer
  */
 /**
- * The activation-maximisation job's complete current state (py/cnnlens/views/maximize.py):
- * numbers `pictures` (N, C, H, W) and `values` (step + 1, N), rasters `pictures` (N, H, W),
- * laid out like a DetailAnswer.
- * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} MaximizeAnswer
+ * The running job's complete current state (py/cnnlens/jobs.py; `view.kind` names the
+ * method, e.g. "maximize": py/cnnlens/views/maximize.py, numbers `pictures` (N, C, H, W)
+ * and `values` (step + 1, N), rasters `pictures` (N, H, W)), laid out like a DetailAnswer.
+ * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} JobAnswer
  */
 /**
- * Whether a maximisation was running when it was cancelled, and its last step.
- * @typedef {{cancelled: boolean, step: number}} MaximizeCancelled
+ * Whether a job was running when it was cancelled, and its last step.
+ * @typedef {{cancelled: boolean, step: number}} JobCancelled
  */
 /**
  * The hyperparameter playground for one setting (py/cnnlens/views/playground.py).
@@ -97,9 +97,9 @@ export const REQUESTS = {
   channels: { args: ["layer", "channel"], answer: "ChannelsAnswer" },
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
-  maximize_start: { args: ["target", "settings", "seed", "steps"], answer: "MaximizeAnswer" },
-  maximize_step: { args: ["max_ms"], answer: "MaximizeAnswer" },
-  maximize_cancel: { args: [], answer: "MaximizeCancelled" },
+  maximize_start: { args: ["target", "settings", "seed", "steps"], answer: "JobAnswer" },
+  job_step: { args: ["max_ms"], answer: "JobAnswer" },
+  job_cancel: { args: [], answer: "JobCancelled" },
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
   figures: { args: [], answer: "FiguresAnswer" },
   architecture: { args: [], answer: "ArchitectureAnswer" },
@@ -118,7 +118,7 @@ export const JSON_FIELDS = {
   ChannelsAnswer: ["view"],
   DetailAnswer: ["view"],
   AttributionAnswer: ["view"],
-  MaximizeAnswer: ["view"],
+  JobAnswer: ["view"],
   PlaygroundAnswer: ["playground"],
   FiguresAnswer: ["figures"],
   PreprocessingAnswer: ["preprocessing"],

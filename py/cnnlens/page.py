@@ -18,12 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import tfjs
-from .backward import backward
+from . import profile, tfjs
 from .errors import CnnlensError
-from .forward import run
+from .jobs import JobSlot
 from .loader import LoadedModel, load_model
-from .methods.targets import predicted_class, seeds
 from .preprocess import input_preview
 from .preprocess_settings import parse_settings
 from .protocol import (
@@ -35,9 +33,9 @@ from .protocol import (
     ErrorAnswer,
     FiguresAnswer,
     ForwardTimes,
+    JobAnswer,
+    JobCancelled,
     LayerTimes,
-    MaximizeAnswer,
-    MaximizeCancelled,
     ModelOpened,
     OverviewAnswer,
     PlaygroundAnswer,
@@ -47,9 +45,7 @@ from .protocol import (
     error_answer,
 )
 from .session import Session
-from .views.maximize import Chunk, MaximizeJob
 from .views.maximize import start as start_maximize
-from .views.maximize import view as maximize_view
 from .views.overview import column_page
 
 CATALOGUE_PATH = "assets/models/index.json"
@@ -61,9 +57,6 @@ MODEL_PATH = "assets/models/tinyvgg-fashion-mnist.onnx"
 EXAMPLES_PATH = "assets/images/fashion-mnist/"
 """The bundled model and its examples (the catalogue's first entry; tests/test_page_models.py
 checks they agree) for what is made before any page runs (build/article_figures.py)."""
-MAX_CHUNK_MS = 100.0
-"""Longest chunk of work one `maximize_step` may ask for: the page promises to answer
-within this between chunks."""
 
 Fetch = Callable[[str], Any]  # async: URL → bytes
 
@@ -84,7 +77,7 @@ class App:
         self.examples_path = ""  # the folder of `examples`, relative to the site
         self.catalogue: list[dict[str, Any]] = []
         self.model_id: str | None = None  # the catalogue id of `loaded`; None: the user's own
-        self.job: MaximizeJob | None = None  # the activation maximisation under way
+        self.jobs = JobSlot()  # the long-running work under way (maximisation, inversion, …)
 
     async def start(self) -> Started | ErrorAnswer:
         """Loads the catalogue, its first model (the bundled one) and that model's example
@@ -122,7 +115,7 @@ class App:
         except CnnlensError as error:
             return error_answer(error)
         if self.session is None or session.x is not self.session.x:
-            self.job = None  # a new image or model ends a maximisation; a colour range not
+            self.jobs.end()  # a new image or model ends the running job; a colour range not
         self.session = session
         return {
             "view": text,
@@ -323,103 +316,37 @@ class App:
             return error_answer(error)
         return {"architecture": text}
 
-    # --- activation maximisation: one job, advanced a chunk per request ---
-
-    def _maximize_answer(self, job: MaximizeJob, chunk: Chunk | None
-                         ) -> MaximizeAnswer | ErrorAnswer:
-        try:
-            view, numbers, rasters = maximize_view(job, chunk)
-            text = encode(view, f"the maximisation of {job.label}")
-        except CnnlensError as error:
-            return error_answer(error)
-        return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
+    # --- long-running work: one job, started by its method, advanced a chunk per request ---
 
     def maximize_start(self, target: str, settings: str, seed: int, steps: int
-                       ) -> MaximizeAnswer | ErrorAnswer:
+                       ) -> JobAnswer | ErrorAnswer:
         """Starts activation maximisation of ``target`` (``LAYER:CHANNEL``,
         ``LAYER:CHANNEL:Y:X``, ``class:NAME`` or ``LAYER:*`` for every channel) from seeded
         noise, ``settings`` a JSON object of `methods.maximize.Settings` fields, for
-        ``steps`` steps; answers its state at step 0. It replaces any running job; a request
-        that cannot start leaves that job as it was."""
-        if self.session is None:
-            return error_answer("there is no model and image yet")
+        ``steps`` steps; answers its state at step 0 (`jobs.JobSlot.start`)."""
         session = self.session
-        try:
-            job = start_maximize(session.loaded, session.result, list(session.classes), target,
-                                 settings, seed, steps)
-        except CnnlensError as error:
-            return error_answer(error)
-        answer = self._maximize_answer(job, None)
-        if "error" not in answer:
-            self.job = job
-        return answer
+        if session is None:
+            return error_answer("there is no model and image yet")
+        return self.jobs.start(lambda: start_maximize(
+            session.loaded, session.result, list(session.classes), target, settings, seed,
+            steps))
 
-    def maximize_step(self, max_ms: float) -> MaximizeAnswer | ErrorAnswer:
-        """Runs the job for about ``max_ms`` milliseconds (0 to 100; at least one step
-        unless the goal is reached) and answers its complete state."""
-        if not 0 <= max_ms <= MAX_CHUNK_MS:
-            return error_answer(f"a chunk of work lasts 0 to {MAX_CHUNK_MS:g} ms, not {max_ms:g}")
-        if self.job is None:
-            return error_answer("no activation maximisation is running (it was cancelled, or "
-                                "the image or model changed): start it again")
-        job = self.job
-        try:
-            chunk = job.advance(max_ms)
-        except CnnlensError as error:
-            self.job = None  # a step that failed would fail again
-            return error_answer(error)
-        return self._maximize_answer(job, chunk)
+    def job_step(self, max_ms: float) -> JobAnswer | ErrorAnswer:
+        return self.jobs.step(max_ms)
 
-    def maximize_cancel(self) -> MaximizeCancelled:
-        """Drops the running job (if any); says whether there was one and its last step."""
-        job, self.job = self.job, None
-        return {"cancelled": job is not None, "step": 0 if job is None else job.step}
+    def job_cancel(self) -> JobCancelled:
+        return self.jobs.cancel()
 
-    def time_backward(self, repeats: int) -> BackwardTimes:
-        """Milliseconds per backward pass of the top class's logit down to the input of the
-        current forward pass (for benchmarks; what a saliency map costs after the
-        overview's own pass)."""
-        if self.session is None:
-            return []
-        result = self.session.result
-        model = self.session.loaded.model
-        top = seeds(result, predicted_class(result))
-        times: BackwardTimes = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            backward(model, result, top)
-            times.append(_ms_since(start))
-        return times
+    # --- benchmarks (`profile`) ---
 
     def time_forward(self, repeats: int) -> ForwardTimes:
-        """Milliseconds per forward pass of the current model and input (for benchmarks)."""
-        if self.session is None:
-            return []
-        session = self.session
-        times: ForwardTimes = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run(session.loaded.model, session.x)
-            times.append(_ms_since(start))
-        return times
+        return profile.time_forward(self.session, repeats)
+
+    def time_backward(self, repeats: int) -> BackwardTimes:
+        return profile.time_backward(self.session, repeats)
 
     def time_layers(self, repeats: int) -> LayerTimes:
-        """Per node of the current model: its name, op and milliseconds in each of
-        ``repeats`` forward passes of the current input (for benchmarks)."""
-        from .profile import profile  # only the benchmarks need it
-
-        if self.session is None:
-            return []
-        session = self.session
-        nodes: LayerTimes = []
-        for _ in range(repeats):
-            timings, _tensors = profile(session.loaded.model, session.x)
-            if not nodes:
-                nodes = [{"node": t.node, "op": t.op_type, "output": t.output, "ms": []}
-                         for t in timings]
-            for entry, timing in zip(nodes, timings, strict=True):
-                entry["ms"].append(timing.ms)
-        return nodes
+        return profile.time_layers(self.session, repeats)
 
     def playground(self, n: int, p: int, k: int, s: int) -> PlaygroundAnswer | ErrorAnswer:
         """The hyperparameter playground for one setting (needs no model or image; the

@@ -15,9 +15,10 @@ in the page), which carry any float32 value.
 
 Adding a request: one :class:`Request` here, one entry in ``REQUESTS`` in
 ``assets/js/protocol.js`` (with a JSDoc typedef for a new answer type), and the handler
-method on ``page.App``. Long-running work is split into short requests (start, step,
-cancel): the page sends every request through one ordered queue, so nothing waits behind a
-request that runs for long.
+method on ``page.App``. Long-running work is split into short requests (a method's
+``*_start``, then the shared ``job_step`` and ``job_cancel``, see ``jobs``): the page
+sends every request through one ordered queue, so nothing waits behind a request that
+runs for long.
 """
 
 from __future__ import annotations
@@ -115,18 +116,18 @@ class AttributionAnswer(TypedDict):
     rasters: memoryview
 
 
-class MaximizeAnswer(TypedDict):
-    """The activation-maximisation job's complete current state (``views.maximize``):
-    view-model, float32 numbers (the pictures in input units, each picture's target value
-    per step), RGBA rasters (the pictures as images), laid out as in a :class:`DetailAnswer`."""
+class JobAnswer(TypedDict):
+    """The running job's complete current state (``jobs``; the view's ``kind`` names the
+    method: ``views.maximize``, …): view-model, float32 numbers, RGBA rasters, laid out as in
+    a :class:`DetailAnswer`."""
 
     view: Json
     numbers: memoryview
     rasters: memoryview
 
 
-class MaximizeCancelled(TypedDict):
-    """Whether a maximisation was running when it was cancelled, and its last step."""
+class JobCancelled(TypedDict):
+    """Whether a job was running when it was cancelled, and its last step."""
 
     cancelled: bool
     step: int
@@ -224,12 +225,13 @@ REQUESTS: tuple[Request, ...] = (
             AttributionAnswer, "attribution maps of a tile or a class for the current image "
             "(one method or all; Grad-CAM's layer, empty for the default)"),
     Request("maximize_start", {"target": str, "settings": str, "seed": int, "steps": int},
-            MaximizeAnswer, "start activation maximisation (LAYER:CHANNEL, LAYER:CHANNEL:Y:X, "
+            JobAnswer, "start activation maximisation (LAYER:CHANNEL, LAYER:CHANNEL:Y:X, "
             "class:NAME or LAYER:* for every channel; settings a JSON object) at step 0, "
-            "replacing any running one"),
-    Request("maximize_step", {"max_ms": float}, MaximizeAnswer,
-            "run the maximisation for at most max_ms (0 to 100) milliseconds, then answer"),
-    Request("maximize_cancel", {}, MaximizeCancelled, "drop the running maximisation"),
+            "replacing any running job"),
+    Request("job_step", {"max_ms": float}, JobAnswer,
+            "run the job (maximisation, inversion, …) for at most max_ms (0 to 100) "
+            "milliseconds, then answer its state"),
+    Request("job_cancel", {}, JobCancelled, "drop the running job"),
     Request("playground", {"n": int, "p": int, "k": int, "s": int}, PlaygroundAnswer,
             "the hyperparameter playground for one setting (needs no model)"),
     Request("figures", {}, FiguresAnswer,

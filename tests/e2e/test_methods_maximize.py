@@ -196,8 +196,8 @@ def test_cancel_stops_within_one_chunk_and_the_worker_drops_the_job(app):
     assert stopped >= 5
     # Requests run in order: once this one answers, the chunk that was on its way when
     # Cancel was pressed has been answered too, and any chunk asked after it would be.
-    answer = app.evaluate("async () => await cnnlens.python.maximize_step(10)")
-    assert "no activation maximisation is running" in answer["error"]
+    answer = app.evaluate("async () => await cnnlens.python.job_step(10)")
+    assert "no long-running work is under way" in answer["error"]
     assert app.evaluate("window.afterCancel") == []  # the answer on its way is not drawn
     assert int(panel(app, "step")) == stopped
     assert panel(app, "state") == "cancelled"

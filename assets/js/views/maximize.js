@@ -1,17 +1,13 @@
 // The "What excites it most" tab: activation maximisation (cnnlens/views/maximize.py).
 // Python climbs from seeded noise towards the input that excites the selected channel,
-// neuron or class most; the page asks for one short chunk of steps at a time through the
-// ordered queue (protocol.js), draws each answer (the picture, the target's value per step,
-// the progress) and asks for the next, so the page and the worker stay free for everything
-// else. Stop pauses (the worker keeps the job), Resume asks for chunks again, Cancel drops
+// neuron or class most; the page asks for one short chunk of steps at a time (job.js),
+// draws each answer (the picture, the target's value per step, the progress) and asks for
+// the next, so the page and the worker stay free for everything else. Stop pauses (the worker keeps the job), Resume asks for chunks again, Cancel drops
 // the job; a new target, image or model, or Start again, ends the running one.
+import { JobRunner } from "../job.js";
 import { explain } from "../protocol.js";
 import { el, fmt, Packed } from "./common.js";
 import { MaximizeSettings } from "./maximize-settings.js";
-
-// Milliseconds of Python work per `maximize_step` request: under the 100 ms the page
-// promises between its answers (a step is never split, so a chunk may end a little late).
-export const CHUNK_MS = 80;
 
 // How many times the panel has drawn (data-cnnlens-method-ready).
 let drawn = 0;
@@ -95,10 +91,16 @@ export class MaximizePanel {
     this.onChange = onChange;
     this.views = ["maximize"];
     this.target = null;  // {layer, channel}
-    this.job = 0;  // the job the loop works for; a new one makes the old loop stop
-    this.state = "idle";  // idle, running, paused, done, cancelled, failed
     this.canvases = [];
     this.build();
+    this.runner = new JobRunner(client, {
+      draw: (answer, first) => {
+        this.#draw(answer, first);
+        if (first) this.onChange();
+      },
+      onState: (state) => this.#showState(state),
+      onError: (error) => this.#fail(error),
+    });
   }
 
   // --- the controls, built once ---
@@ -155,103 +157,49 @@ export class MaximizePanel {
     }
   }
 
-  // --- the job ---
+  // --- the job (job.js runs it) ---
+
+  get state() {
+    return this.runner.state;
+  }
 
   // Starts a new job from the form's settings and runs it; resolves once its first state
   // is drawn.
   async start() {
     if (!this.target) return;
     this.settings.read();
-    const job = ++this.job;
-    this.#setState("starting");
-    let answer;
-    try {
-      const { seed, steps } = this.settings.values;
-      answer = await this.client.ask("maximize_start", this.settings.targetText(this.target), this.settings.json(), seed, steps);
-    } catch (error) {
-      if (job === this.job) this.#fail(error);
-      return;
-    }
-    if (job !== this.job) return;
-    this.#draw(answer, true);
-    this.onChange();
-    if (answer.view.done) this.#setState("done");
-    else this.#loop(job);
-  }
-
-  // Asks for chunks until the goal, a pause or another job; draws every answer that
-  // belongs to this job (the one already asked for when Stop is pressed included).
-  async #loop(job) {
-    this.looping = job;
+    const { seed, steps } = this.settings.values;
     this.pausedBy = null;
-    this.#setState("running");
-    try {
-      await this.#chunks(job);
-    } finally {
-      if (this.looping === job) this.looping = null;
-    }
-  }
-
-  async #chunks(job) {
-    while (this.job === job && this.state === "running") {
-      let answer;
-      try {
-        answer = await this.client.ask("maximize_step", CHUNK_MS);
-      } catch (error) {
-        if (this.job === job) this.#fail(error);
-        return;
-      }
-      if (this.job !== job) return;
-      this.#draw(answer, false);
-      if (answer.view.done) this.#setState("done");
-    }
+    await this.runner.start("maximize_start", this.settings.targetText(this.target), this.settings.json(), seed, steps);
   }
 
   pause() {
-    if (this.state !== "running") return;
     this.pausedBy = "user";
-    this.#setState("paused");
+    this.runner.pause();
   }
 
-  // Continues the worker's job from where it stopped.
   resume() {
-    if (this.state !== "paused") return;
-    if (this.looping === this.job) {  // its last chunk is still on its way: go on from it
-      this.pausedBy = null;
-      this.#setState("running");
-    } else {
-      this.#loop(this.job);
-    }
+    this.pausedBy = null;
+    this.runner.resume();
   }
 
   // The worker is about to drop the job (a new image or model): stop asking for chunks
   // without a word; showing the tab again starts afresh.
   halt() {
-    this.job += 1;
-    if (this.state !== "idle") this.#setState("idle");
+    this.runner.halt();
   }
 
-  // Drops the job in the worker; the picture so far stays on screen. Takes effect at once
-  // here: an answer already on its way is not drawn.
-  async cancel() {
-    if (!["running", "paused", "starting"].includes(this.state)) return;
-    this.job += 1;
-    this.#setState("cancelled");
-    try {
-      await this.client.ask("maximize_cancel");
-    } catch (error) {
-      this.#fail(error);
-    }
+  // Drops the job in the worker; the picture so far stays on screen.
+  cancel() {
+    return this.runner.cancel();
   }
 
   #fail(error) {
-    this.#setState("failed");
     this.message.textContent = explain(error);
     this.message.hidden = false;
   }
 
-  #setState(state) {
-    this.state = state;
+  #showState(state) {
     this.root.dataset.state = state;
     this.settings.showState(state);
     this.host.setAttribute("aria-busy", String(state === "starting"));

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import Any, Final
 
 import numpy as np
 
 from ..errors import CnnlensError
 from ..forward import ForwardResult
+from ..jobs import Chunk, run_chunk
 from ..loader import LoadedModel
 from ..methods.maximize import (
     SUGGESTED,
@@ -171,16 +171,10 @@ def start(loaded: LoadedModel, result: ForwardResult, classes: list[str], target
 # ---------------------------------------------------------------- the job
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """What one call of :meth:`MaximizeJob.advance` did."""
-
-    steps: int  # steps of one picture (in whole-layer mode: of any picture) run
-    ms: float
-
-
 class MaximizeJob:
-    """Gradient ascent towards one target, or towards each channel of a layer, in chunks.
+    """Gradient ascent towards one target, or towards each channel of a layer, in chunks
+    (a :class:`~cnnlens.jobs.Job`; a chunk's steps are of one picture, in whole-layer mode
+    of any picture).
 
     ``targets`` come from :func:`job_targets`; several mean whole-layer mode. ``goal`` is
     the number of steps each picture gets. The pictures equal those of
@@ -196,6 +190,7 @@ class MaximizeJob:
         self.loaded = loaded
         self.targets = targets
         self.label = label
+        self.what = f"the maximisation of {label}"
         self.map_size = map_size
         self.classes = classes or []
         self.settings = settings
@@ -226,26 +221,19 @@ class MaximizeJob:
         return sum(part.steps for part in self.parts)
 
     def advance(self, max_ms: float) -> Chunk:
-        """Runs steps for about ``max_ms`` milliseconds, none once the goal is reached.
-
-        A step starts only while the previous one's duration still fits in the budget (the
-        first always runs), so a chunk lasts at most ``max_ms`` when steps take equally
-        long, and one step when a single step takes longer.
-        """
-        begin = time.perf_counter()
+        """Runs steps for about ``max_ms`` milliseconds, none once the goal is reached
+        (:func:`~cnnlens.jobs.run_chunk`): in whole-layer mode one picture's step at a
+        time, the pictures in turn."""
         if len(self.parts) == 1:
-            done = self.parts[0].advance(max_ms, until=self.goal) if not self.done else 0
-            return Chunk(done, _ms_since(begin))
-        done, last = 0, 0.0
-        while not self.done:
-            if done and _ms_since(begin) + last > max_ms:
-                break
-            started = time.perf_counter()
-            self.parts[self._next].step(1)
-            self._next = (self._next + 1) % len(self.parts)
-            last = _ms_since(started)
-            done += 1
-        return Chunk(done, _ms_since(begin))
+            return run_chunk(lambda: self.parts[0].step(1), lambda: self.done, max_ms)
+        return run_chunk(self._step_next, lambda: self.done, max_ms)
+
+    def _step_next(self) -> None:
+        self.parts[self._next].step(1)
+        self._next = (self._next + 1) % len(self.parts)
+
+    def view(self, chunk: Chunk | None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+        return view(self, chunk)
 
     def pictures(self) -> np.ndarray:
         """The current pictures `(N, C, H, W)` float32 in the model's input units."""
@@ -256,10 +244,6 @@ class MaximizeJob:
         the starting noise). In whole-layer mode, channels ahead of the others by a step
         show only the steps all have had."""
         return np.concatenate([part.values[:self.step + 1] for part in self.parts], axis=1)
-
-
-def _ms_since(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0
 
 
 def display_pixels(pictures: np.ndarray, loaded: LoadedModel) -> np.ndarray:
