@@ -1,5 +1,5 @@
 """`python -m cnnlens inspect | check | predict | activations | attribute | maximize |
-convert-tfjs`: the engine from the command line.
+dissect | convert-tfjs`: the engine from the command line.
 
 The CLI runs exactly what the page runs (`onnx_reader` → `preprocess` → `forward`), so its
 numbers are the page's numbers. Our documented errors (`CnnlensError`, unreadable files)
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
-from .commands import convert, explain, inspect, run
+from .commands import convert, dissect, explain, inspect, run
 from .commands.common import EXIT_ERROR, EXIT_OK, PROG, CliError, report
 from .errors import CnnlensError
 
@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     root = _Parser(
         prog=PROG, description="Inspect and run CNNs stored as ONNX, as the cnnlens page does.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for family in (inspect, run, explain, convert):  # the order `--help` lists them in
+    for family in (inspect, run, explain, dissect, convert):  # the order `--help` lists them in
         family.add_parsers(commands)
     return root
 

@@ -167,4 +167,10 @@ def conv_shape(shapes: list[Shape | None], attrs: dict[str, Any],
     return (x[0], w[0], *plan.output)
 
 
-SPECS = (OpSpec("Conv", op_conv, conv_shape, vjp=vjp_conv, kind="conv", detail="conv"),)
+def conv_window(shapes: list[Shape], attrs: dict[str, Any]) -> WindowPlan:
+    """The window one output neuron reads from X, from the shapes of X and W."""
+    return plan_from_attributes(shapes[0][2:], shapes[1][2:], attrs, "Conv")
+
+
+SPECS = (OpSpec("Conv", op_conv, conv_shape, vjp=vjp_conv, kind="conv", detail="conv",
+                window=conv_window),)

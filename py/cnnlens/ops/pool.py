@@ -203,15 +203,19 @@ def vjp_global_max_pool(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.
     return [dx.reshape(x.shape)]
 
 
+def pool_window(shapes: list[Shape], attrs: dict[str, Any]) -> WindowPlan:
+    """The window one output neuron reads from X (MaxPool, AveragePool)."""
+    kernel = tuple(int(k) for k in attrs["kernel_shape"])
+    return plan_from_attributes(shapes[0][2:], kernel, attrs, "pool",
+                                ceil_mode=bool(attrs.get("ceil_mode", 0)))
+
+
 def pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
                constants: list[np.ndarray | None]) -> Shape | None:
     x = shapes[0]
     if x is None:
         return None
-    kernel = tuple(int(k) for k in attrs["kernel_shape"])
-    plan = plan_from_attributes(x[2:], kernel, attrs, "pool",
-                                ceil_mode=bool(attrs.get("ceil_mode", 0)))
-    return (x[0], x[1], *plan.output)
+    return (x[0], x[1], *pool_window([x], attrs).output)
 
 
 def global_pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
@@ -222,9 +226,9 @@ def global_pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
 
 SPECS = (
     OpSpec("MaxPool", op_max_pool, pool_shape, vjp=vjp_max_pool, channelwise=True,
-           kind="pool", detail="pool"),
+           kind="pool", detail="pool", window=pool_window),
     OpSpec("AveragePool", op_average_pool, pool_shape, vjp=vjp_average_pool, channelwise=True,
-           kind="pool", detail="pool"),
+           kind="pool", detail="pool", window=pool_window),
     OpSpec("GlobalAveragePool", op_global_average_pool, global_pool_shape,
            vjp=vjp_global_average_pool, channelwise=True, kind="pool"),
     OpSpec("GlobalMaxPool", op_global_max_pool, global_pool_shape, vjp=vjp_global_max_pool,

@@ -22,6 +22,9 @@ optional input) and ``attrs`` its decoded attributes:
 - ``shape(shapes, attrs, constants) -> shape``: the first output's shape from the input
   shapes (``None`` where unknown) and the inputs that are initializers (``None``
   otherwise), or ``None`` when it cannot be inferred before running.
+- ``window(shapes, attrs) -> plan``: for ops whose output neuron reads a sliding window of
+  its first input (Conv, the pools), that window's geometry from the input shapes
+  (receptive fields compose these); absent for every other op.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cnnlens.ops.arguments import Inputs
+from cnnlens.ops.windows import WindowPlan
 
 Shape = tuple[int, ...]
 Grads = Sequence[np.ndarray | None]
@@ -43,6 +47,7 @@ VjpFunction = Callable[
     [Inputs, dict[str, Any], list[np.ndarray], Grads, str, Wanted], list[np.ndarray | None]
 ]
 ShapeRule = Callable[[list[Shape | None], dict[str, Any], list[np.ndarray | None]], Shape | None]
+WindowRule = Callable[[list[Shape], dict[str, Any]], WindowPlan]
 
 ReluRule = Literal["plain", "deconvnet", "guided"]
 RELU_RULES: tuple[ReluRule, ...] = ("plain", "deconvnet", "guided")
@@ -75,6 +80,7 @@ class OpSpec:
     pass_through: bool = False
     earlier: tuple[tuple[int, OpFunction], ...] = ()
     earlier_vjp: tuple[tuple[int, VjpFunction], ...] = ()
+    window: WindowRule | None = None
 
     def function(self, opset: int) -> OpFunction:
         """The forward function with this op's meaning at ``opset``."""
