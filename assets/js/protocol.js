@@ -98,6 +98,7 @@ export const REQUESTS = {
   detail: { args: ["layer", "channel"], answer: "DetailAnswer" },
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
   maximize_start: { args: ["target", "settings", "seed", "steps"], answer: "JobAnswer" },
+  invert_start: { args: ["layer", "mode", "settings", "seed", "steps"], answer: "JobAnswer" },
   job_step: { args: ["max_ms"], answer: "JobAnswer" },
   job_cancel: { args: [], answer: "JobCancelled" },
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },

@@ -331,6 +331,19 @@ class App:
             session.loaded, session.result, list(session.classes), target, settings, seed,
             steps))
 
+    def invert_start(self, layer: str, mode: str, settings: str, seed: int, steps: int
+                     ) -> JobAnswer | ErrorAnswer:
+        """Starts reconstructing the current image from ``layer``'s activations
+        (`views.invert`: ``mode`` ``layer``, ``perturb`` or ``all``; ``settings`` a JSON
+        object of `methods.inversion.Settings` fields) and answers its state at step 0."""
+        from .views.invert import start
+
+        session = self.session
+        if session is None:
+            return error_answer("there is no model and image yet")
+        return self.jobs.start(lambda: start(session.loaded, session.x, session.result, layer,
+                                             mode, settings, seed, steps))
+
     def job_step(self, max_ms: float) -> JobAnswer | ErrorAnswer:
         return self.jobs.step(max_ms)
 

@@ -228,6 +228,11 @@ REQUESTS: tuple[Request, ...] = (
             JobAnswer, "start activation maximisation (LAYER:CHANNEL, LAYER:CHANNEL:Y:X, "
             "class:NAME or LAYER:* for every channel; settings a JSON object) at step 0, "
             "replacing any running job"),
+    Request("invert_start", {"layer": str, "mode": str, "settings": str, "seed": int,
+                             "steps": int},
+            JobAnswer, "start reconstructing the current image from a layer's activations "
+            "(mode layer, perturb: plain, binarised and dropped out, or all: every layer; "
+            "settings a JSON object) at step 0, replacing any running job"),
     Request("job_step", {"max_ms": float}, JobAnswer,
             "run the job (maximisation, inversion, …) for at most max_ms (0 to 100) "
             "milliseconds, then answer its state"),

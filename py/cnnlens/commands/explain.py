@@ -1,5 +1,6 @@
-"""`attribute` (an attribution map of a class or neuron for an image) and `maximize` (the
-input that maximises a target): the methods of `cnnlens.methods`, written as `.npy`."""
+"""`attribute` (an attribution map of a class or neuron for an image), `maximize` (the
+input that maximises a target) and `invert` (an input reconstructed from one layer's
+activations): the methods of `cnnlens.methods`, written as `.npy`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..forward import run
+from ..methods import inversion
 from ..methods.attribution import CAM_METHODS, METHODS, OUTPUTS, attribute
 from ..methods.maximize import SUGGESTED, Maximizer, Settings
 from ..methods.targets import Target, class_named, parse_neuron, parse_target, predicted_class
@@ -33,6 +35,14 @@ ascent (Adam) from seeded noise, writes it to --out (.npy, float32) and prints
 {"target", "steps", "start", "end"}: the target's value (a channel's mean activation, a
 neuron's value or a class's logit) on the starting noise and on the result. The same
 settings and seed give the same array."""
+
+INVERT_HELP = """\
+Reconstructs the image from one layer's activations (Mahendran and Vedaldi: Adam descent
+from seeded noise on ||A(x0) - A(x)||² / ||A(x)||² plus a total-variation and an alpha-norm
+prior), writes the reconstructed preprocessed input (1, C, H, W) to --out (.npy, float32)
+and prints {"layer", "activation_error": ||A(x0) - A(x)|| / ||A(x)||, "input_error":
+||x0 - x|| / ||x||}, x the image, x0 the reconstruction. The page's "What it keeps" tab
+runs the same code; the same settings and seed give the same array."""
 
 
 def write_npy(path: str, array: np.ndarray) -> None:
@@ -154,6 +164,59 @@ def _add_maximize(commands: Any) -> None:
     command.set_defaults(handler=cmd_maximize)
 
 
+# ---------------------------------------------------------------- invert
+
+
+def cmd_invert(args: argparse.Namespace, out: TextIO) -> int:
+    settings = inversion.Settings(  # bad numbers are refused before the model is read
+        step_size=args.step_size, tv_weight=args.tv, tv_beta=args.beta,
+        norm_weight=args.norm, alpha=args.alpha, clip=not args.no_clip, noise=args.noise)
+    loaded = load(args.model)
+    x, _ = forward(loaded, args.image)
+    with about(loaded.name):
+        inverter, original = inversion.invert(loaded, x, args.layer, args.steps, settings,
+                                              args.seed)
+    write_npy(args.out, inverter.image)
+    print(json.dumps({
+        "layer": args.layer,
+        "activation_error": inversion.relative_error(inverter.activation,
+                                                     original.tensors[args.layer]),
+        "input_error": inversion.relative_error(inverter.image, x)}), file=out)
+    return EXIT_OK
+
+
+def _add_invert(commands: Any) -> None:
+    defaults = inversion.Settings()
+    command = commands.add_parser(
+        "invert", help="the image reconstructed from one layer's activations (inversion)",
+        description=INVERT_HELP)
+    command.add_argument("model", metavar="MODEL", help="an .onnx file")
+    command.add_argument("image", metavar="IMAGE", help="an image file")
+    command.add_argument("--layer", required=True, metavar="L",
+                         help="the layer (a node's output) whose activations to invert")
+    command.add_argument("--steps", type=non_negative, default=200, metavar="N",
+                         help="gradient steps (default: 200)")
+    command.add_argument("--seed", type=non_negative, default=0, metavar="S",
+                         help="seeds the starting noise (default: 0)")
+    for flag, field, what in (
+            ("--step-size", "step_size", "Adam step, in preprocessed input units"),
+            ("--tv", "tv_weight", "weight of the total-variation prior"),
+            ("--beta", "tv_beta", "the total-variation exponent β"),
+            ("--norm", "norm_weight", "weight of the alpha-norm (range) prior"),
+            ("--alpha", "alpha", "the alpha-norm exponent alpha"),
+            ("--noise", "noise", "starting noise's standard deviation, as a fraction of "
+                                 "the input range")):
+        default = getattr(defaults, field)
+        command.add_argument(flag, type=float, default=default, metavar="F",
+                             help=f"{what} (default: {default})")
+    command.add_argument("--no-clip", action="store_true",
+                         help="do not clip the input to what preprocessing makes from pixels "
+                              "0 to 255 (clipped by default)")
+    command.add_argument("--out", metavar="FILE.npy", required=True, help="the .npy to write")
+    command.set_defaults(handler=cmd_invert)
+
+
 def add_parsers(commands: Any) -> None:
     _add_attribute(commands)
     _add_maximize(commands)
+    _add_invert(commands)

@@ -82,9 +82,6 @@ ABOUT: Final[dict[str, Any]] = {
     ],
 }
 
-_SETTING_TYPES: Final = {f.name: f.type for f in fields(Settings)}
-
-
 # ---------------------------------------------------------------- reading a request
 
 
@@ -103,27 +100,29 @@ def _setting(name: str, kind: str, value: Any) -> Any:
     return float(value)
 
 
-def parse_settings(text: str) -> Settings:
-    """A JSON object of :class:`~cnnlens.methods.maximize.Settings` fields → Settings.
+def parse_settings(text: str, kind: type[Any] = Settings) -> Any:
+    """A JSON object of the fields of ``kind``, a settings dataclass (by default
+    :class:`~cnnlens.methods.maximize.Settings`) → a ``kind``.
 
     Fields left out keep their defaults; an unknown field, a value of the wrong type or
-    one that Settings refuses raises :class:`CnnlensError` with a message for the user.
+    one that ``kind`` refuses raises :class:`CnnlensError` with a message for the user.
     """
+    types = {f.name: f.type for f in fields(kind)}
     try:
         given = json.loads(text)
     except ValueError as error:
         raise CnnlensError(f"the settings are not JSON: {error}") from error
     if not isinstance(given, dict):
         raise CnnlensError("the settings must be a JSON object of named values")
-    unknown = sorted(set(given) - set(_SETTING_TYPES))
+    unknown = sorted(set(given) - set(types))
     if unknown:
         raise CnnlensError(f"there is no setting {', '.join(map(repr, unknown))}; the "
-                           f"settings are {', '.join(_SETTING_TYPES)}")
-    return Settings(**{name: _setting(name, str(_SETTING_TYPES[name]), value)
-                       for name, value in given.items()})
+                           f"settings are {', '.join(types)}")
+    return kind(**{name: _setting(name, str(types[name]), value)
+                   for name, value in given.items()})
 
 
-def _check_count(name: str, value: int, high: int) -> int:
+def check_count(name: str, value: int, high: int) -> int:
     if not 0 <= value <= high:
         raise CnnlensError(f"the {name} must be a whole number from 0 to {high}, not {value}")
     return value
@@ -194,8 +193,8 @@ class MaximizeJob:
         self.map_size = map_size
         self.classes = classes or []
         self.settings = settings
-        self.seed = _check_count("seed", seed, MAX_SEED)
-        self.goal = _check_count("number of steps", goal, MAX_STEPS)
+        self.seed = check_count("seed", seed, MAX_SEED)
+        self.goal = check_count("number of steps", goal, MAX_STEPS)
         self.whole_layer = len(targets) > 1 or label.endswith(":" + WHOLE_LAYER)
         if self.whole_layer:
             # One maximiser per channel (rather than one batch) so that a chunk can stop
