@@ -105,10 +105,20 @@ def test_thresholds_masks_and_class_means(dissected, brute, probe):
     assert dissected.classes == probe.classes  # 12 of each class in the first 120
 
 
-def test_summary_ranks_by_selectivity_dead_last():
-    means = np.array([[1.0, 1.0, 1.0], [3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.0]])
-    # (best - rest) / (best + rest), on means clipped at 0: 0, 1, none active: 0, (1-0)/1
-    np.testing.assert_allclose(selectivity(means), [0.0, 1.0, 0.0, 1.0])
+def test_selectivity_index_by_hand():
+    means = np.array([[1.0, 1.0, 1.0], [3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [4.0, 1.0, 3.0]])
+    # (best - mean of the rest) / (best + mean of the rest): 0, 1, never active: 0, 2/6
+    np.testing.assert_allclose(selectivity(means), [0.0, 1.0, 0.0, 1 / 3])
+
+
+def test_selectivity_is_of_the_positive_part(dissected, brute, probe):
+    acts = np.maximum(brute[dissected.layer], 0).mean(axis=(2, 3))
+    labels = probe.labels
+    for c in range(acts.shape[1]):
+        means = sorted(acts[labels == k, c].mean() for k in range(10))
+        best, rest = means[-1], np.mean(means[:-1])
+        expected = 0.0 if best + rest == 0 else (best - rest) / (best + rest)
+        assert dissected.selectivity[c] == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
 def test_dead_channels_are_flagged_and_ranked_last(loaded, probe):

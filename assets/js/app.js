@@ -21,6 +21,7 @@ import { decode, explain } from "./protocol.js";
 import { startClient } from "./runtime.js";
 import { acceptEarly, startingDone } from "./starting.js";
 import { AttributionPanel } from "./views/attribution.js";
+import { DissectPanel } from "./views/dissect.js";
 import { MaximizePanel } from "./views/maximize.js";
 
 const $ = (id) => document.getElementById(id);
@@ -30,6 +31,7 @@ let current = null;  // the view on screen
 let overview = null;
 let tabs = null;  // the detail panel's method tabs (methods.js)
 let maximize = null;  // the "What excites it most" tab (views/maximize.js)
+let dissect = null;  // the "What it stands for" tab (views/dissect.js)
 const picker = new ModelPicker({
   request: (name, ...args) => client.ask(name, ...args),
   draw: (answer) => {
@@ -119,6 +121,7 @@ function confirmLive(start) {
 async function ask(name, ...args) {
   // A new image or model ends a running maximisation in the worker: stop asking for it.
   if (name !== "mode") maximize?.halt();
+  if (name !== "mode") dissect?.halt();
   try {
     show(await client.ask(name, ...args));
     return true;
@@ -318,6 +321,8 @@ async function boot() {
   tabs.register("attribution", new AttributionPanel($("method-attribution-host"), client, { onChange: writeHash }));
   maximize = new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash });
   tabs.register("maximize", maximize);
+  dissect = new DissectPanel($("method-dissect-host"), client, { onChange: writeHash });
+  tabs.register("dissect", dissect);
   await restore(wanted);
   // For automation and benchmarks: the same requests through the same queue (see
   // docs/ARCHITECTURE.md): `client.ask(name, ...)` decoded, `python.name(...)` raw,

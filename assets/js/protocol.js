@@ -51,6 +51,10 @@
  * @typedef {{view: object, numbers: Float32Array|Uint8Array, rasters: Uint8Array}} JobAnswer
  */
 /**
+ * The reader's own probe set as read: `{name, count, classes, labelled, skipped}`.
+ * @typedef {{probe: object}} ProbeAnswer
+ */
+/**
  * Whether a job was running when it was cancelled, and its last step.
  * @typedef {{cancelled: boolean, step: number}} JobCancelled
  */
@@ -99,6 +103,8 @@ export const REQUESTS = {
   attribution: { args: ["layer", "channel", "method", "cam_layer"], answer: "AttributionAnswer" },
   maximize_start: { args: ["target", "settings", "seed", "steps"], answer: "JobAnswer" },
   invert_start: { args: ["layer", "mode", "settings", "seed", "steps"], answer: "JobAnswer" },
+  dissect_start: { args: ["layer", "probe", "top"], answer: "JobAnswer" },
+  dissect_probe: { args: ["data", "files"], answer: "ProbeAnswer" },
   job_step: { args: ["max_ms"], answer: "JobAnswer" },
   job_cancel: { args: [], answer: "JobCancelled" },
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
@@ -120,6 +126,7 @@ export const JSON_FIELDS = {
   DetailAnswer: ["view"],
   AttributionAnswer: ["view"],
   JobAnswer: ["view"],
+  ProbeAnswer: ["probe"],
   PlaygroundAnswer: ["playground"],
   FiguresAnswer: ["figures"],
   PreprocessingAnswer: ["preprocessing"],

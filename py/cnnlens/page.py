@@ -40,11 +40,13 @@ from .protocol import (
     OverviewAnswer,
     PlaygroundAnswer,
     PreprocessingAnswer,
+    ProbeAnswer,
     Started,
     encode,
     error_answer,
 )
 from .session import Session
+from .views.dissect import DissectionCache, ProbeShelf
 from .views.maximize import start as start_maximize
 from .views.overview import column_page
 
@@ -78,6 +80,8 @@ class App:
         self.catalogue: list[dict[str, Any]] = []
         self.model_id: str | None = None  # the catalogue id of `loaded`; None: the user's own
         self.jobs = JobSlot()  # the long-running work under way (maximisation, inversion, …)
+        self.probes = ProbeShelf()  # what dissections run over
+        self.dissections = DissectionCache()  # finished ones, kept for the session
 
     async def start(self) -> Started | ErrorAnswer:
         """Loads the catalogue, its first model (the bundled one) and that model's example
@@ -343,6 +347,37 @@ class App:
             return error_answer("there is no model and image yet")
         return self.jobs.start(lambda: start(session.loaded, session.x, session.result, layer,
                                              mode, settings, seed, steps))
+
+    async def dissect_start(self, layer: str, probe: str, top: int) -> JobAnswer | ErrorAnswer:
+        """Starts dissecting ``layer`` over a probe set (`views.dissect`: ``""`` the model's
+        bundled one, ``"own"`` the reader's) with ``top`` images per channel; one made
+        before this session answers at once, done."""
+        from .views.dissect import start
+
+        session = self.session
+        if session is None:
+            return error_answer("there is no model yet")
+        try:
+            found, title = await self.probes.get(probe, session.loaded, self.model_id,
+                                                 list(session.classes), self._read)
+        except CnnlensError as error:
+            return error_answer(error)
+        return self.jobs.start(lambda: start(session.loaded, found, title, layer, top,
+                                             self.dissections))
+
+    def dissect_probe(self, data: bytes, files: str) -> ProbeAnswer | ErrorAnswer:
+        """Reads and keeps the reader's own probe set (a folder's files or a zip), checked
+        against the current model's preprocessing; a bad set keeps the previous one."""
+        if self.session is None:
+            return error_answer("there is no model yet")
+        try:
+            held = self.probes.keep_own(data, files, self.session.loaded.card.preprocessing)
+            return {"probe": encode(held, "the probe set")}
+        except (CnnlensError, ValueError, KeyError, TypeError) as error:
+            return error_answer(f"those images cannot be used: {error}")
+
+    async def _read(self, path: str) -> bytes:
+        return await self.fetch(self.base_url + path)
 
     def job_step(self, max_ms: float) -> JobAnswer | ErrorAnswer:
         return self.jobs.step(max_ms)

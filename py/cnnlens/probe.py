@@ -17,7 +17,7 @@ import io
 import json
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -177,6 +177,24 @@ def from_examples(name: str, index: Sequence[dict[str, Any]],
         labels: np.ndarray | None = np.array([list(classes).index(k) for k in known], np.int64)
         return _made(name, names, inputs, skipped, labels, tuple(classes))
     return _made(name, names, inputs, skipped, None, ())
+
+
+Read = Callable[[str], Awaitable[bytes]]
+"""Reads a site path (the page: a fetch; the command line: a file under the site's root)."""
+
+
+async def load_bundled(entry: dict[str, Any], read: Read, prep: Preprocessing,
+                       classes: Sequence[str]) -> ProbeSet:
+    """The bundled probe set of index ``entry``: its packed array, or its example images
+    labelled with the model's ``classes``."""
+    if "packed" in entry:
+        description = json.loads(await read(entry["packed"]))
+        folder = entry["packed"].rsplit("/", 1)[0] + "/"
+        return packed(description, await read(folder + description["data"]), prep)
+    folder = entry["examples"]
+    examples = json.loads(await read(folder + "index.json"))
+    files = [(e["file"], await read(folder + e["file"])) for e in examples]
+    return from_examples(entry["name"], examples, files, prep, classes)
 
 
 def read_index(text: bytes | str) -> list[dict[str, Any]]:

@@ -133,6 +133,13 @@ class JobCancelled(TypedDict):
     step: int
 
 
+class ProbeAnswer(TypedDict):
+    """The reader's own probe set as read (``views.dissect``): JSON ``{name, count,
+    classes, labelled, skipped}``, ``skipped`` naming each file left out and why."""
+
+    probe: Json
+
+
 class PlaygroundAnswer(TypedDict):
     """The hyperparameter playground for one setting (``views.playground``)."""
 
@@ -233,6 +240,13 @@ REQUESTS: tuple[Request, ...] = (
             JobAnswer, "start reconstructing the current image from a layer's activations "
             "(mode layer, perturb: plain, binarised and dropped out, or all: every layer; "
             "settings a JSON object) at step 0, replacing any running job"),
+    Request("dissect_start", {"layer": str, "probe": str, "top": int}, JobAnswer,
+            "start dissecting a layer over a probe set (\"\": the model's bundled one, "
+            "\"own\": the reader's, see dissect_probe) with top images per channel; a "
+            "dissection already made this session answers at once, done"),
+    Request("dissect_probe", {"data": bytes, "files": str}, ProbeAnswer,
+            "keep the reader's own probe set: a folder's files joined in data, files a JSON "
+            "list of {name, size} (one .zip: a zip of images)"),
     Request("job_step", {"max_ms": float}, JobAnswer,
             "run the job (maximisation, inversion, …) for at most max_ms (0 to 100) "
             "milliseconds, then answer its state"),

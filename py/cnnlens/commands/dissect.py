@@ -4,6 +4,7 @@ dissection, lite; `cnnlens.methods.dissection`), the page's numbers from the com
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -19,12 +20,11 @@ from ..probe import (
     INDEX_PATH,
     ProbeSet,
     bundled_entry,
-    from_examples,
     from_files,
     from_zip,
+    load_bundled,
     read_index,
 )
-from ..probe import packed as packed_probe
 from .common import EXIT_OK, CliError, about, load, positive, read_file, trace_shape
 
 SITE = Path(__file__).resolve().parents[3]
@@ -42,20 +42,14 @@ index in a bundled packed set)."""
 
 
 def _bundled(name: str, loaded: LoadedModel) -> ProbeSet:
-    index = read_index(read_file(str(SITE / INDEX_PATH)))
-    entry = bundled_entry(index, name)
-    prep = loaded.card.preprocessing
-    if "packed" in entry:
-        description = json.loads(read_file(str(SITE / entry["packed"])))
-        folder = Path(entry["packed"]).parent
-        return packed_probe(description, read_file(str(SITE / folder / description["data"])),
-                            prep)
-    folder = SITE / entry["examples"]
-    examples = json.loads(read_file(str(folder / "index.json")))
-    files = [(e["file"], read_file(str(folder / e["file"]))) for e in examples]
+    entry = bundled_entry(read_index(read_file(str(SITE / INDEX_PATH))), name)
+
+    async def read(path: str) -> bytes:
+        return read_file(str(SITE / path))
+
     result = run(loaded.model, np.zeros(trace_shape(loaded), np.float32))
     classes = class_names(loaded.card, result.probabilities.shape[-1])
-    return from_examples(name, examples, files, prep, classes)
+    return asyncio.run(load_bundled(entry, read, loaded.card.preprocessing, classes))
 
 
 def read_probe(text: str, loaded: LoadedModel) -> ProbeSet:

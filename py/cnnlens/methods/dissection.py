@@ -13,9 +13,10 @@ them, all channels at once:
   (NumPy's linear quantile), and over each top image the activation map upsampled to the
   input (bilinear between the neurons' receptive-field centres) and thresholded there;
 - per class the mean over its images of the channel's mean activation, and the channel's
-  class selectivity (Morcos et al. 2018): ``(mu_max - mu_rest) / (|mu_max| + |mu_rest|)``,
-  ``mu_max`` the highest class mean and ``mu_rest`` the mean of the others, both clipped
-  at 0; 0 for a channel whose means are all at most 0;
+  class selectivity (Morcos et al. 2018): ``(mu_max - mu_rest) / (mu_max + mu_rest)``,
+  ``mu_max`` the highest class mean and ``mu_rest`` the mean of the others, of what a ReLU
+  would pass on (the positive part: the index needs activity that is never negative; after
+  a ReLU that is the activation itself); 0 for a channel never active;
 - dead channels: never above 0 on the probe set (a ReLU after them would pass nothing).
 
 The layer summary ranks live channels by selectivity (by peak when the set has no labels),
@@ -150,12 +151,12 @@ def class_means(means: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray
 
 
 def selectivity(means: np.ndarray) -> np.ndarray:
-    """``(C, K)`` class means (K ≥ 2) → ``(C,)`` selectivity index (see the module), on the
-    means clipped at 0: the index assumes activity, which a ReLU would pass, never below 0."""
-    ordered = np.sort(np.maximum(means, 0), axis=1)
+    """``(C, K)`` class means of non-negative activity (K ≥ 2) → ``(C,)`` selectivity
+    index (see the module)."""
+    ordered = np.sort(means, axis=1)
     best = ordered[:, -1]
     rest = ordered[:, :-1].mean(axis=1)
-    scale = np.abs(best) + np.abs(rest)
+    scale = best + rest
     return np.divide(best - rest, scale, out=np.zeros_like(best), where=scale > 0)
 
 
@@ -177,10 +178,12 @@ def dissect(layer: str, activations: np.ndarray, probe: ProbeSet, field: Field |
     dead = peak <= 0
     if probe.labels is not None and len(probe.classes) >= 2:
         present = np.unique(probe.labels)
-        means = class_means(activations.mean(axis=(2, 3)), probe.labels,
-                            len(probe.classes))[:, present]
+        count = len(probe.classes)
+        means = class_means(activations.mean(axis=(2, 3)), probe.labels, count)[:, present]
+        active = class_means(np.maximum(activations, 0).mean(axis=(2, 3)), probe.labels,
+                             count)[:, present]
         names = tuple(probe.classes[i] for i in present)
-        index = selectivity(means) if len(present) >= 2 else np.full(c, np.nan)
+        index = selectivity(active) if len(present) >= 2 else np.full(c, np.nan)
     else:
         means, names, index = np.zeros((c, 0)), (), np.full(c, np.nan)
     key = np.nan_to_num(index, nan=0.0) if len(names) >= 2 else peak.astype(np.float64)
