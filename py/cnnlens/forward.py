@@ -7,7 +7,7 @@ types are converted), matching what exporters and onnxruntime use for these mode
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +63,14 @@ NodeHook = Callable[[Node, Callable[[], NodeOutputs]], NodeOutputs]
 """Wraps one node's computation: ``hook(node, compute)`` calls ``compute()`` (or not) and
 returns the node's named outputs. Timings, caches and backend choices live in hooks, so
 there is one forward loop."""
+AsyncNodeHook = Callable[[Node, Callable[[], NodeOutputs], Mapping[str, np.ndarray]],
+                         Awaitable[NodeOutputs]]
+"""The awaitable form of :data:`NodeHook` (:func:`run_async`): ``await hook(node, compute,
+values)``, ``values`` every tensor known so far by name (initializers included), so a
+backend can send a node's inputs elsewhere. It may leave out an output that nothing after
+it reads (a fused pre-activation); the result then has no such tensor."""
+
+Step = tuple[Node, Callable[[], NodeOutputs], Mapping[str, np.ndarray]]
 
 
 def run(model: Model, x: np.ndarray, hook: NodeHook | None = None, *,
@@ -76,6 +84,34 @@ def run(model: Model, x: np.ndarray, hook: NodeHook | None = None, *,
     false (only shapes are wanted), logits or probabilities that are not finite
     (:func:`check_finite`).
     """
+    walk = _walk(model, x, finite)
+    try:
+        node, compute, _values = next(walk)
+        while True:
+            outputs = compute() if hook is None else hook(node, compute)
+            node, compute, _values = walk.send(outputs)
+    except StopIteration as done:
+        return done.value
+
+
+async def run_async(model: Model, x: np.ndarray, hook: AsyncNodeHook, *,
+                    finite: bool = True) -> ForwardResult:
+    """:func:`run` with an awaitable hook (a backend whose results arrive asynchronously,
+    such as WebGPU's readback): the same node walk, checks and result."""
+    walk = _walk(model, x, finite)
+    try:
+        step = next(walk)
+        while True:
+            step = walk.send(await hook(*step))
+    except StopIteration as done:
+        return done.value
+
+
+def _walk(model: Model, x: np.ndarray, finite: bool
+          ) -> Generator[Step, NodeOutputs, ForwardResult]:
+    """The one forward loop, driven by :func:`run` and :func:`run_async`: yields each node
+    with its computation and the tensors so far, is sent that node's outputs, and returns
+    the result."""
     check_supported(model)
     check_budget(model, np.shape(x))  # refuse what would not fit before allocating any of it
     graph = model.graph
@@ -92,7 +128,7 @@ def run(model: Model, x: np.ndarray, hook: NodeHook | None = None, *,
         def compute(node: Node = node) -> NodeOutputs:
             return _run_node(node, values, model.opset)
 
-        outputs = compute() if hook is None else hook(node, compute)
+        outputs = yield node, compute, values
         for name, array in outputs.items():
             values[name] = tensors[name] = array
             # Shapes `check_budget` could not infer are counted here, as they appear.

@@ -117,6 +117,17 @@ def check_budget(model: Model, input_shape: Sequence[int], *,
             )
 
 
+def infer_shapes(model: Model, input_shape: Sequence[int]) -> dict[str, Shape]:
+    """Every shape known before running on an input of ``input_shape``: the initializers',
+    the input's and each node's first output's that its op's rule infers (as
+    :func:`check_budget` does; a backend plans with them)."""
+    shapes: dict[str, Shape] = {name: a.shape for name, a in model.graph.initializers.items()}
+    shapes[model.input.name] = tuple(int(d) for d in input_shape)
+    for _name in _inferred(model, shapes):
+        pass
+    return shapes
+
+
 def _inferred(model: Model, shapes: dict[str, Shape]) -> Iterator[str]:
     """Yields the input, then every node output whose shape could be inferred, in execution
     order, after recording its shape in `shapes` (so the caller can stop at the first one
