@@ -7,7 +7,8 @@ export default [
   { ignores: ["build/vendor/**", "dist/**", "node_modules/**", "tests/artifacts/**", ".venv*/**"] },
   js.configs.recommended,
   {
-    files: ["assets/**/*.js", "eslint.config.js"],
+    // bench/ and tests/e2e/ hold browser pages of their own (bench/webgpu.html, the WebGPU harness).
+    files: ["assets/**/*.js", "bench/**/*.js", "tests/e2e/**/*.js", "eslint.config.js"],
     languageOptions: { ecmaVersion: 2023, sourceType: "module", globals: { ...globals.browser } },
     rules: {
       "no-unused-vars": ["error", { args: "after-used", argsIgnorePattern: "^_" }],

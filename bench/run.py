@@ -24,13 +24,12 @@ from bench import (
     pyodide_forward,
     report,
     side_by_side,
+    webgpu,
 )
 from bench.browser import ROOT, booted_page, fresh_browser, git_sha, machine, site, summary
 
 RESULTS = ROOT / "bench" / "results"
-NOT_MEASURED = {
-    "forward_webgpu_ms": "there is no WebGPU path yet",
-}
+NOT_MEASURED: dict[str, str] = {}
 
 
 def browser_figures(runs: int, switches: int, resnet50: bool) -> dict:
@@ -55,6 +54,10 @@ def browser_figures(runs: int, switches: int, resnet50: bool) -> dict:
         gallery = models.measure(playwright, url, runs, resnet50)
         results["figures"].update(gallery["figures"])
         results["gallery_failures"] = gallery["failures"]
+        # NumPy vs WebGPU in the worker, from bench/webgpu.html (SwiftShader without a GPU).
+        gpu = webgpu.measure(playwright, url.removesuffix("index.html"), runs)
+        results["figures"].update(gpu["figures"])
+        results["webgpu"] = gpu["webgpu"]
     results["memory"] = {"switches": switches, **leak}
     results["figures"]["js_heap_growth_bytes"] = summary(
         [leak["after"]["js_heap_bytes"] - leak["before"]["js_heap_bytes"]])

@@ -37,7 +37,8 @@
  *       one submission; `wanted` (names of fed, computed or weight tensors) come back in ONE
  *       batched readback, each a row-major Float32Array of its shape. Rejects with an Error
  *       naming the node for an unsupported node or a missing tensor, and with the device's
- *       own message for a validation or memory error.
+ *       own message for a validation or memory error. One run at a time: await each before
+ *       the next (the device's error scopes are a stack).
  *     onLost(callback)
  *       callback({reason, message}) once when the device is lost (device.destroy(), a driver
  *       reset); from then on run and setWeights reject with "WebGPU device lost …".
@@ -142,6 +143,12 @@ export class Gpu {
     };
     device.pushErrorScope("out-of-memory");
     device.pushErrorScope("validation");
+    let scopes = 2; // popped once the work is submitted, or on the way out of a failure
+    const popErrors = async () => {
+      const errors = [];
+      for (; scopes > 0; scopes--) errors.push(await device.popErrorScope());
+      return errors.find(Boolean);
+    };
     let staging = null;
     try {
       for (const [name, { data, shape }] of Object.entries(feeds)) {
@@ -191,9 +198,7 @@ export class Gpu {
         if (read.bytes) encoder.copyBufferToBuffer(read.buffer, 0, staging, read.offset, read.bytes);
       }
       device.queue.submit([encoder.finish()]);
-      const invalid = await device.popErrorScope();
-      const memory = await device.popErrorScope();
-      const error = invalid || memory;
+      const error = await popErrors();
       if (error) throw new Error(`WebGPU: ${error.message}`);
       await staging.mapAsync(GPUMapMode.READ).catch((cause) => {
         this.checkAlive();
@@ -205,6 +210,7 @@ export class Gpu {
       staging.unmap();
       return out;
     } catch (error) {
+      await popErrors().catch(() => {});
       this.checkAlive();
       throw error;
     } finally {
