@@ -46,10 +46,11 @@ _WORKER = """() => ({
 
 
 def _worker_timeline(page) -> dict | None:
-    """The PyScript worker's marks and resources (the worker that marked its runtime)."""
+    """The PyScript worker's marks and resources (the worker that ran py/worker.py: the
+    built site's snapshot maker, assets/js/snapshot-maker.js, marks its runtime too)."""
     for worker in page.workers:
         timeline = worker.evaluate(_WORKER)
-        if "cnnlens:runtime:module" in timeline["marks"]:
+        if "cnnlens:worker:start" in timeline["marks"]:
             return timeline
     return None
 
@@ -98,6 +99,13 @@ def split(ends: dict[str, float | None]) -> dict[str, float]:
         parts[part] = end - last
         last = end
     return parts
+
+
+def restored(page) -> bool:
+    """Whether this page's Python was restored from its memory snapshot (the built site's
+    later visits, assets/js/snapshot.js): "Python start" is then the restore."""
+    worker = _worker_timeline(page)
+    return bool(worker and "cnnlens:runtime:snapshot-restored" in worker["marks"])
 
 
 def measure(page) -> dict[str, float]:

@@ -100,6 +100,7 @@ class Side:
     switched: str    # JS predicate(state): every feature map redrawn for the new image
     wasm: str        # JS expression (awaited): the workers' WebAssembly memory in bytes
     installed: str | None  # selector that appears once the service worker has precached
+    kept: str | None  # JS predicate: what a later visit restores is kept (ours: the snapshot)
     path_of: Callable[[str], str]  # URL path → file path under docroot
 
 
@@ -226,11 +227,17 @@ def _switches(page, side: Side, count: int) -> list[float]:
     return times
 
 
-def _bytes(side: Side, finished: list) -> dict[str, int]:
+def _bytes(side: Side, finished: list) -> dict:
     """Response bodies of a visit as served, and gzip -6 of the same files (what a
-    compressing host sends, as build/site.py counts)."""
+    compressing host sends, as build/site.py counts); its requests split by who asked (the
+    page and its workers, or the service worker's precache) and by the file's first two folders."""
     raw = packed = 0
+    causes: dict[str, int] = {}
     for request in finished:
+        who = "page" if request.service_worker is None else "service worker"
+        path = side.path_of(unquote(urlsplit(request.url).path)).lstrip("/")
+        cause = f"{who}: {'/'.join(path.split('/')[:2]) or 'index.html'}"
+        causes[cause] = causes.get(cause, 0) + 1
         size = max(request.sizes()["responseBodySize"], 0)
         raw += size
         path = side.docroot / side.path_of(unquote(urlsplit(request.url).path)).lstrip("/")
@@ -238,7 +245,8 @@ def _bytes(side: Side, finished: list) -> dict[str, int]:
             path = path / "index.html"
         if size and path.is_file():
             packed += len(gzip.compress(path.read_bytes(), 6, mtime=0))
-    return {"raw": raw, "gzip": packed, "requests": len(finished)}
+    return {"raw": raw, "gzip": packed, "requests": len(finished),
+            "causes": dict(sorted(causes.items()))}
 
 
 def round_for(playwright, side: Side, profile: Path) -> dict:
@@ -257,9 +265,12 @@ def round_for(playwright, side: Side, profile: Path) -> dict:
         else:
             page.wait_for_load_state("networkidle")
         result["bytes"] = _bytes(side, list(context.finished))
+        if side.kept:  # ours: Python's memory snapshot, made from the cache, not downloaded
+            page.wait_for_function(side.kept, timeout=BOOT_TIMEOUT_MS, polling=100)
         result["warm"] = _visit(page, side)
         if side.name == "cnnlens":
             result["warm_split"] = boot_split.measure(page)
+            result["warm_restored"] = boot_split.restored(page)
         result["switch_ms"] = _switches(page, side, SWITCHES)
     finally:
         context.close()
@@ -329,12 +340,13 @@ def measure(playwright, runs: int) -> dict:
         servers.append(server)
         sides = [Side("cnnlens", site.out, url, installed=(
             f"[data-testid=offline-ready][data-version='{site.version}']"),
+            kept="() => document.documentElement.dataset.cnnlensSnapshot",
             path_of=lambda path: path, **OURS)]
         skipped = None
         if (REFERENCE / "index.html").is_file():
             server, url = serve(REFERENCE, _CnnExplainerHandler, "")
             servers.append(server)
-            sides.append(Side("cnn-explainer", REFERENCE, url, installed=None,
+            sides.append(Side("cnn-explainer", REFERENCE, url, installed=None, kept=None,
                               path_of=_strip_prefix, **CNN_EXPLAINER))
         else:
             skipped = (f"CNN Explainer's built site is not at {REFERENCE} (../shared is "
@@ -357,11 +369,16 @@ def measure(playwright, runs: int) -> dict:
                                           for name, r in rounds.items()},
                      "clicks": {name: [x["cold"]["clicks"] for x in r]
                                 for name, r in rounds.items()},
+                     # The first visit's requests by cause, each side's first round.
+                     "first_visit_requests_by": {name: r[0]["bytes"]["causes"]
+                                                 for name, r in rounds.items()},
                      # Ours: when Python's own first overview came (after a prerendered one).
                      "live_overview_ms": {
                          visit: summary([x[visit]["live_overview_ms"]
                                          for x in rounds["cnnlens"]])
                          for visit in ("cold", "warm")},
+                     # Ours: whether each warm visit restored Python from its snapshot.
+                     "warm_restored": [x["warm_restored"] for x in rounds["cnnlens"]],
                      "boot_split_ms": {"cold": _splits(rounds["cnnlens"], "cold_split"),
                                        "warm": _splits(rounds["cnnlens"], "warm_split")}}
     if not skipped:

@@ -11,6 +11,10 @@ const FILES = __FILES__;
 const SCOPE = new URL("./", self.location).href;
 const PREFIX = `cnnlens ${SCOPE} `;
 const CACHE = PREFIX + VERSION;
+// The Python runtime's memory snapshot (assets/js/snapshot.js makes it after a first visit
+// and hands it over): kept in this release's cache, so it goes with the release whose
+// runtime made it; until then its URL is answered 404 without asking the server.
+const SNAPSHOT = new URL("python-snapshot.bin", SCOPE).href;
 
 function hexToBase64(hex) {
   const bytes = hex.match(/../g).map((pair) => parseInt(pair, 16));
@@ -79,10 +83,27 @@ self.addEventListener("activate", (event) => {
 async function answer(request) {
   const cache = await caches.open(CACHE);
   const url = new URL(request.url);
+  const { hash } = url;
   url.hash = "";
   url.search = "";
   if (url.href.endsWith("/")) url.href += "index.html";
-  return (await cache.match(url.href)) || fetch(request);
+  const hit = await cache.match(url.href);
+  if (!hit) return url.href === SNAPSHOT ? new Response(null, { status: 404 }) : fetch(request);
+  // A module's URL hash carries what the page tells it (runtime.js: runtime-progress.js's
+  // boot id and snapshot): a response made here has the request's URL, hash included, as
+  // import.meta.url, where the cached one would have the bare URL.
+  if (!hash) return hit;
+  const { status, statusText, headers } = hit;
+  return new Response(hit.body, { status, statusText, headers });
+}
+
+// {snapshot: "has"} → whether one is kept; {snapshot: bytes} → keep it (true once stored).
+async function snapshot(value) {
+  const cache = await caches.open(CACHE);
+  if (value === "has") return Boolean(await cache.match(SNAPSHOT));
+  const headers = { "content-type": "application/octet-stream" };
+  await cache.put(SNAPSHOT, new Response(value, { headers }));
+  return true;
 }
 
 self.addEventListener("fetch", (event) => {
@@ -92,5 +113,11 @@ self.addEventListener("fetch", (event) => {
 });
 
 self.addEventListener("message", (event) => {
-  if (event.data === "version" && event.ports[0]) event.ports[0].postMessage(VERSION);
+  const port = event.ports[0];
+  if (!port) return;
+  if (event.data === "version") port.postMessage(VERSION);
+  if (event.data?.snapshot) {
+    event.waitUntil(snapshot(event.data.snapshot).then((answer) => port.postMessage(answer),
+      (error) => port.postMessage(`failed: ${error.message || error}`)));
+  }
 });

@@ -2,7 +2,10 @@
 // worker once the page has booted, shows "Available offline" when every file of this release
 // is cached, reloads when a new release takes over, and explains a boot that failed because
 // the visit started offline before anything was cached. Independent of app.js: it only reads
-// the data-cnnlens-* attributes that app.js sets on <html>.
+// the data-cnnlens-* attributes that app.js sets on <html>. Once a visit is interactive and
+// the release is cached, it has Python's memory snapshot kept for later visits (snapshot.js).
+import { keepSnapshot } from "./snapshot.js";
+
 const SERVICE_WORKER = null;  // build/site.py switches this on in dist/
 
 const root = document.documentElement;
@@ -101,5 +104,9 @@ if (SERVICE_WORKER && "serviceWorker" in navigator) {
     // Back online after an offline start: look again.
     window.addEventListener("online", () => checkForRelease(registration));
     await showReady();
+    await whenAttribute("data-cnnlens-booted");
+    const active = (await navigator.serviceWorker.ready).active;
+    root.dataset.cnnlensSnapshot = await keepSnapshot(active)
+      .catch((error) => `failed: ${error.message || error}`);
   }).catch((error) => console.warn("cnnlens: offline support unavailable:", error));
 }

@@ -9,6 +9,10 @@
 // It also leaves performance marks on the worker's own timeline (`cnnlens:runtime:module`,
 // `:wasm-start`, `:wasm-ready`, `:pyodide-ready`), which bench/boot_split.py reads to split
 // the runtime stage into download, wasm compile, Python start and PyScript's own start.
+// Where the module's hash names a memory snapshot (`&snapshot=<url>`: the page is controlled
+// by the built site's service worker, which keeps one after a first visit, see snapshot.js),
+// the interpreter is restored from it instead of booted (`cnnlens:runtime:snapshot-restored`),
+// and booted as usual when there is none or the restore fails.
 import { loadPyodide as load } from "../../build/vendor/pyodide/pyodide.mjs";
 
 export * from "../../build/vendor/pyodide/pyodide.mjs";
@@ -78,14 +82,64 @@ function timeWasm() {
   return () => Object.assign(WebAssembly, originals);
 }
 
+// Pyodide 0.27's snapshot header: its magic number, then where the heap starts.
+const SNAPSHOT_MAGIC = 1886286592;
+const WASM_PAGE = 65536;
+
+// Pyodide checks a snapshot only once its module is made, and making one whose memory is
+// too small never settles (no error, no boot): so the header is checked here first.
+function plausible(snapshot) {
+  if (snapshot.byteLength < 16 || snapshot.byteLength % 4) return false;
+  const [magic, heapAt] = new Uint32Array(snapshot.buffer, snapshot.byteOffset, 2);
+  const heap = snapshot.byteLength - heapAt;
+  return magic === SNAPSHOT_MAGIC && heap >= WASM_PAGE && heap % WASM_PAGE === 0;
+}
+
+// The interpreter restored from the snapshot at `url`, or null (none kept, or it failed:
+// each loadPyodide makes a new instance, so a normal boot can follow).
+async function restored(url, options) {
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return null;
+    const snapshot = new Uint8Array(await response.arrayBuffer());
+    if (!plausible(snapshot)) throw new Error("not a Pyodide snapshot");
+    const pyodide = await load({ ...options, indexURL: INDEX_URL, _loadSnapshot: snapshot });
+    // Every restore would otherwise draw the same "random" numbers as the snapshot's maker.
+    pyodide.runPython("import random; random.seed()");
+    performance.mark("cnnlens:runtime:snapshot-restored");
+    return pyodide;
+  } catch (error) {
+    console.warn("cnnlens: booting Python without its snapshot, which failed:", error);
+    return null;
+  }
+}
+
+// Pure-Python stdlib modules the boot imports after the interpreter starts (loading packages,
+// NumPy, cnnlens), imported before the snapshot is taken so that a restore has them; nothing
+// that holds a JavaScript object (a snapshot cannot), nor binary packages (it cannot either).
+const PRELOADED = ["tarfile", "importlib.metadata", "email.message", "csv", "datetime",
+  "encodings.cp437", "pickle", "ctypes", "platform", "numbers", "__future__", "dataclasses",
+  "hashlib", "json"];
+
+// A memory snapshot of a fresh interpreter (Pyodide's experimental `_makeSnapshot`): the
+// instance that makes it cannot be used afterwards, so only a throwaway worker calls this.
+export async function makeSnapshot() {
+  const pyodide = await load({ indexURL: INDEX_URL, _makeSnapshot: true });
+  pyodide.runPython(`import ${PRELOADED.join(", ")}`);
+  return pyodide.makeMemorySnapshot();
+}
+
 export async function loadPyodide(options = {}) {
-  const id = new URLSearchParams(new URL(import.meta.url).hash.slice(1)).get("boot");
+  const hash = new URLSearchParams(new URL(import.meta.url).hash.slice(1));
+  const id = hash.get("boot");
   const stops = [timeWasm()];
   if (id && typeof BroadcastChannel !== "undefined") {
     stops.push(watch(new BroadcastChannel(`cnnlens-boot-${id}`), await knownSizes()));
   }
   try {
-    const pyodide = await load({ ...options, indexURL: INDEX_URL });
+    const snapshot = hash.get("snapshot");
+    const pyodide = (snapshot && await restored(snapshot, options))
+      || await load({ ...options, indexURL: INDEX_URL });
     performance.mark("cnnlens:runtime:pyodide-ready");
     return pyodide;
   } finally {

@@ -1,6 +1,7 @@
 // Starts Python: a PyScript worker running py/worker.py on our vendored Pyodide, with the
 // packages we ship and the bundled model. Shared by the app (app.js) and embeds (embed.js).
 import { Client } from "./protocol.js";
+import { SNAPSHOT } from "./snapshot.js";
 
 // PyScript's core (and the chunks it imports at start-up) loads when the worker starts, not
 // with the page's modules: the prerendered overview is drawn without waiting for it.
@@ -42,9 +43,13 @@ export function startClient(stage, { needModel = true } = {}) {
     if (progress.fraction < 1) stage("runtime", "Downloading the Python runtime", progress);
     else stage("runtime", "Starting the Python runtime", progress);
   };
+  // Under the built site's service worker, Python is restored from its snapshot if it keeps
+  // one (snapshot.js); the service worker answers 404 at once when it has none yet.
+  const snapshot = navigator.serviceWorker?.controller
+    ? `&snapshot=${encodeURIComponent(here(SNAPSHOT))}` : "";
   const worker = import(PYSCRIPT).then(({ PyWorker }) => PyWorker(here("py/worker.py"), {
     config: here("assets/pyscript.json"),
-    version: here(`assets/js/runtime-progress.js#boot=${id}`),
+    version: here(`assets/js/runtime-progress.js#boot=${id}${snapshot}`),
     async: true,
   })).finally(() => {
     done = true;

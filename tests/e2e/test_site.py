@@ -213,22 +213,47 @@ def test_dist_holds_what_the_page_requests_and_nothing_else(page, host, releases
                    for n in names)
 
 
+def restored_from_snapshot(page) -> bool:
+    """Whether the page's Python worker was restored from the memory snapshot."""
+    return any(worker.evaluate(
+        "performance.getEntriesByName('cnnlens:runtime:snapshot-restored').length > 0")
+        for worker in page.workers)
+
+
 def test_precached_then_boots_and_classifies_offline(page, host, releases, visitor):
+    """Offline, the later visit restores Python from the snapshot the first one had made
+    (numbers checked against the CLI), and a broken snapshot falls back to a normal boot."""
     one = releases["one"]
     wait_offline_ready(page, one.version)
     assert [n.endswith(one.version) for n in cache_names(page)] == [True]
     screenshot(page, "site-offline-ready")
+    page.wait_for_function("document.documentElement.dataset.cnnlensSnapshot",
+                           timeout=OFFLINE_READY_TIMEOUT_MS)
+    assert page.evaluate("document.documentElement.dataset.cnnlensSnapshot") == "stored"
+    assert not restored_from_snapshot(page)
     visitor.context.set_offline(True)
     try:
         page.reload()
         wait_ready(page, 1)
         assert page.evaluate("navigator.onLine") is False
         assert page.evaluate("Boolean(navigator.serviceWorker.controller)")
+        assert restored_from_snapshot(page)
         upload_and_check(page, EXAMPLES / "sandal_1.png")
+        # Another runtime's snapshot (its build id changed): Pyodide refuses it.
+        page.evaluate("""async () => {
+            const cache = await caches.open((await caches.keys())[0]);
+            const url = new URL('python-snapshot.bin', location.href).href;
+            const bytes = new Uint8Array(await (await cache.match(url)).arrayBuffer());
+            bytes[16] ^= 0xff;
+            await cache.put(url, new Response(bytes));
+        }""")
         # The address without a state: the prerendered overview comes from the cache too.
         page.goto(host.url)
         wait_ready(page, 1)
         assert page.evaluate("document.documentElement.dataset.cnnlensPainted") == "prerendered"
+        assert not restored_from_snapshot(page)
+        first = json.loads((EXAMPLES / "index.json").read_text())[0]["file"]
+        assert page.get_by_test_id("top1").text_content() == cli_top1(EXAMPLES / first)
     finally:
         visitor.context.set_offline(False)
 
