@@ -19,6 +19,9 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
   with `--prerender MODEL:IMAGE:RANGE` more of them (an embed's view, say).
 - Pyodide's `python_stdlib.zip` compiled to bytecode (build/compile_stdlib.py, needs Node.js;
   without it the source zip stays and the build says so): Python starts ~4× faster.
+- our package as one archive, `py/cnnlens.zip` (build/package_zip.py: every module the page
+  may import, its source and its checked-hash bytecode), which dist's `pyscript.json` has
+  PyScript unpack, instead of one request per module.
 - `pyodide.mjs` renamed to `pyodide.esm.js`: Python 3.11's `http.server` and other plain hosts
   serve `.mjs` as `application/octet-stream`, which browsers refuse as a module.
 
@@ -51,15 +54,18 @@ SW_ON = f'const SERVICE_WORKER = "./{SW_NAME}";'
 MJS = "build/vendor/pyodide/pyodide.mjs"
 ESM = "build/vendor/pyodide/pyodide.esm.js"
 STDLIB = "build/vendor/pyodide/python_stdlib.zip"
+PACKAGE = "py/cnnlens.zip"
 RUNTIME_SIZES = "assets/runtime-sizes.json"
 
 # PyScript's chunks that the page loads (recorded in headless Chromium against dist/, see
 # tests/e2e/test_site.py, which fails when this list goes stale). core.js imports the rest at
 # start-up, including py-editor, py-game and py-terminal, although we use none of them; the
-# codemirror, xterm, toml, zip, storage and MicroPython chunks are never requested.
+# xterm, toml, zip, storage and MicroPython chunks are never requested. The CodeMirror
+# chunks (and `index`, their shared chunk) are the live code cells' editor
+# (assets/js/code-cells.js imports them once Python is up).
 PYSCRIPT_CHUNKS = re.compile(
-    r"(core|deprecations-manager|donkey|error|py-editor|py-game|py-terminal)"
-    r"(-[A-Za-z0-9_-]{8})?\.js"
+    r"(core|deprecations-manager|donkey|error|py-editor|py-game|py-terminal|index"
+    r"|codemirror|codemirror_[a-z-]+)(-[A-Za-z0-9_-]{8})?\.js"
 )
 # pyodide.js is the classic-script build: PyScript imports the ES module instead.
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip",
@@ -116,10 +122,17 @@ def _load(name: str):
     return module
 
 
+def page_modules() -> list[str]:
+    """The modules the page may import, as paths under the repository (`py/cnnlens/…`),
+    from the dev config (generated fresh from py/, never the possibly stale file)."""
+    return [src.removeprefix("../") for src in _load("pyscript_config").config()["files"]]
+
+
 def pyscript_config() -> dict[str, object]:
-    """The dev config (generated fresh from py/, never the possibly stale file), for dist."""
+    """dist's config: the renamed interpreter, and our package as one archive to unpack."""
     config = _load("pyscript_config").config()
     config["interpreter"] = "../" + ESM
+    config["files"] = {"../" + PACKAGE: "./*"}
     return config
 
 
@@ -140,9 +153,6 @@ def sources(root: Path = ROOT) -> dict[str, Path]:
             # models and their catalogue (index.json)
         chosen[rel] = path
     chosen["py/worker.py"] = root / "py" / "worker.py"
-    for src in pyscript_config()["files"]:
-        rel = src.removeprefix("../")
-        chosen[rel] = root / rel
     vendor = root / "build" / "vendor"
     for path in sorted((vendor / "pyscript").iterdir()):
         if PYSCRIPT_CHUNKS.fullmatch(path.name):
@@ -231,6 +241,9 @@ def build_site(out: Path, root: Path = ROOT,
     for rel, src in chosen.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, out / rel)
+    modules = [rel.removeprefix("py/") for rel in page_modules()]
+    (out / PACKAGE).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_load("package_zip").packed(modules), out / PACKAGE)
     compiled = _load("compile_stdlib").compiled()
     if compiled is not None:
         shutil.copyfile(compiled, out / STDLIB)
@@ -255,6 +268,8 @@ def untrimmed_sizes(root: Path = ROOT) -> dict[str, dict[str, int]]:
         rel = path.relative_to(root).as_posix()
         if path.is_file() and path.name != "VENDORED.json":
             chosen.setdefault(rel, path)
+    for rel in page_modules():  # one request per module, as the dev page asks
+        chosen[rel] = root / rel
     for name in _load("pyscript_config").cli_modules():
         chosen[f"py/{name}"] = root / "py" / name
     return sizes(chosen)

@@ -1,9 +1,11 @@
 """dist/ ships Pyodide's stdlib as Python 3.12 bytecode (build/compile_stdlib.py), complete,
-deterministic and precached under its own hash. That the page boots on it is
+deterministic and precached under its own hash, and our package as one archive of sources
+and checked-hash bytecode (build/package_zip.py). That the page boots on them is
 tests/e2e/test_site.py's."""
 
 from __future__ import annotations
 
+import _imp
 import hashlib
 import json
 import shutil
@@ -20,6 +22,8 @@ SOURCE = ROOT / "build" / "vendor" / "pyodide" / "python_stdlib.zip"
 # flags word of PEP 552: hash-based (bit 0), not checked against a source (bit 1 clear).
 MAGIC_312 = (3531).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH = (1).to_bytes(4, "little")
+CHECKED_HASH = (3).to_bytes(4, "little")  # bit 1 set: checked against the source's hash
+PY = ROOT / "py"
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None,
@@ -82,3 +86,34 @@ def test_two_builds_write_the_same_bytes(site, tmp_path):
     compile_stdlib.build(again)
     shipped = site.out / "build/vendor/pyodide/python_stdlib.zip"
     assert again.read_bytes() == shipped.read_bytes()
+
+
+def test_our_package_is_one_archive_of_sources_and_checked_bytecode(site):
+    """Every module the page may import, its source as in py/ (the page reads the ops'
+    source), and beside it a 3.12 pyc whose hash is the source's, so Python takes it."""
+    config = json.loads((site.out / "assets/pyscript.json").read_text())
+    assert config["files"] == {"../py/cnnlens.zip": "./*"}
+    assert not (site.out / "py/cnnlens").exists()
+    archive = zipfile.ZipFile(site.out / "py/cnnlens.zip")
+    sources = sorted(n for n in archive.namelist() if n.endswith(".py"))
+    cli_only = load_build_script("pyscript_config").CLI_ONLY
+    modules = [p.relative_to(PY).as_posix() for p in (PY / "cnnlens").rglob("*.py")]
+    assert sources == sorted(m for m in modules if not m.startswith(cli_only))
+    assert "cnnlens/ops/conv.py" in sources and "cnnlens/cli.py" not in sources
+    pycs = sorted(n for n in archive.namelist() if n.endswith(".pyc"))
+    assert len(pycs) == len(sources)
+    for name in sources:
+        source = archive.read(name)
+        assert source == (PY / name).read_bytes(), name
+        folder, _, file = name.rpartition("/")
+        pyc = archive.read(f"{folder}/__pycache__/{file[:-3]}.cpython-312.pyc")
+        assert pyc[:8] == MAGIC_312 + CHECKED_HASH, name
+        # CPython's own siphash of the source under 3.12's magic number (what 3.12 checks).
+        assert pyc[8:16] == _imp.source_hash(int.from_bytes(MAGIC_312, "little"), source)
+
+
+def test_two_builds_of_our_package_write_the_same_bytes(site, tmp_path):
+    package_zip = load_build_script("package_zip")
+    again = tmp_path / "again.zip"
+    package_zip.write(again, package_zip.page_modules())
+    assert again.read_bytes() == (site.out / "py/cnnlens.zip").read_bytes()
