@@ -9,6 +9,7 @@ import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
 import { wireEmbedDialog } from "./embed-dialog.js";
 import { examplesFolder, hasExample, markSelected, setExamples, wireExamples } from "./examples-strip.js";
 import { fillFacts } from "./facts.js";
+import { LiveCode } from "./live-code.js";
 import { wireImageInputs } from "./image-inputs.js";
 import { MethodTabs } from "./methods.js";
 import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
@@ -60,6 +61,16 @@ const preprocessForm = new PreprocessForm($("preprocess-form"), $("preprocess-bu
   onChange: () => writeHash(),
 });
 
+// The network's code and the kernel editor (live-code.js): an edit answers with the next overview.
+const liveCode = new LiveCode($("live-code"), {
+  draw: (answer) => {
+    maximize?.halt();  // the new forward pass ends a maximisation in the worker
+    show(answer);
+    refreshDetail();
+  },
+  showError,
+});
+
 // The start answer's catalogue, model and examples: the picker owns the first two from now on.
 function showStart({ catalogue, model, examples }) {
   picker.fill(catalogue, model);
@@ -84,6 +95,7 @@ function show(answer, { painted = false } = {}) {
   preprocessForm.follow(view);
   clearError();
   showNote(view.note);
+  liveCode.sync(view);
   writeHash();
   if (painted) {
     revealApp();
@@ -162,6 +174,7 @@ async function openDetail(layer, channel, { focus = true } = {}) {
   // Placed before it is filled, so the view is laid out once, at the width it will have.
   placeDetail($("detail"), overview, layer, { dismiss: closeDetail });
   showDetail($("detail"), answer, tile);
+  liveCode.kernels.follow(layer, channel, $("detail").dataset.kind);
   $("detail").dataset.opened = String(Number($("detail").dataset.opened || 0) + 1);
   if (focus) reveal($("detail"));
   writeHash();
@@ -324,6 +337,7 @@ async function boot() {
   dissect = new DissectPanel($("method-dissect-host"), client, { onChange: writeHash });
   tabs.register("dissect", dissect);
   await restore(wanted);
+  liveCode.start(client).catch((error) => showError(explain(error)));
   // For automation and benchmarks: the same requests through the same queue (see
   // docs/ARCHITECTURE.md): `client.ask(name, ...)` decoded, `python.name(...)` raw,
   // `ask(name, ...)` an overview request drawn like the page's own.

@@ -77,6 +77,18 @@
  * (boxes at x, y), `edges` (polylines), `totals`, `width`, `height`.
  * @typedef {{architecture: object}} ArchitectureAnswer
  */
+/**
+ * The live code cells (py/cnnlens/live_code.py): `cells` (per cell `cell`, `op`,
+ * `function`, `module`, `line`, `source` — the engine's — and `text` in effect), `modified`,
+ * `kernels` (the edited ones) and `budget_s`. The learner's failing code answers
+ * `{error, cell, line}` (CodeErrorAnswer) to `code_run`, `code_reset` and `kernel_set`.
+ * @typedef {{code: object}} CodeAnswer
+ */
+/**
+ * One conv neuron's kernels (C, kH, kW) now (`values`) and as loaded (`original`).
+ * @typedef {{kernel: object}} KernelAnswer
+ */
+/** One tensor of the current forward pass (automation). @typedef {{shape: number[], values: Float32Array|Uint8Array}} TensorAnswer */
 /** Milliseconds of each forward pass (benchmarks). @typedef {number[]} ForwardTimes */
 /**
  * Per node, milliseconds in each forward pass (benchmarks).
@@ -110,6 +122,12 @@ export const REQUESTS = {
   playground: { args: ["n", "p", "k", "s"], answer: "PlaygroundAnswer" },
   figures: { args: [], answer: "FiguresAnswer" },
   architecture: { args: [], answer: "ArchitectureAnswer" },
+  code: { args: [], answer: "CodeAnswer" },
+  code_run: { args: ["texts"], answer: "OverviewAnswer" },
+  code_reset: { args: [], answer: "OverviewAnswer" },
+  kernel: { args: ["layer", "channel"], answer: "KernelAnswer" },
+  kernel_set: { args: ["layer", "channel", "input_channel", "values"], answer: "OverviewAnswer" },
+  tensor: { args: ["name"], answer: "TensorAnswer" },
   time_forward: { args: ["repeats"], answer: "ForwardTimes" },
   time_layers: { args: ["repeats"], answer: "LayerTimes" },
   time_backward: { args: ["repeats"], answer: "BackwardTimes" },
@@ -131,6 +149,9 @@ export const JSON_FIELDS = {
   FiguresAnswer: ["figures"],
   PreprocessingAnswer: ["preprocessing"],
   ArchitectureAnswer: ["architecture"],
+  CodeAnswer: ["code"],
+  KernelAnswer: ["kernel"],
+  TensorAnswer: ["shape"],
 };
 
 // An {error} answer (or one that cannot be read): `message` is meant for the reader.

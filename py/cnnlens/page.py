@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import profile, tfjs
+from . import live_code, profile, tfjs
 from .errors import CnnlensError
 from .jobs import JobSlot
 from .loader import LoadedModel, load_model
@@ -29,12 +29,15 @@ from .protocol import (
     AttributionAnswer,
     BackwardTimes,
     ChannelsAnswer,
+    CodeAnswer,
+    CodeErrorAnswer,
     DetailAnswer,
     ErrorAnswer,
     FiguresAnswer,
     ForwardTimes,
     JobAnswer,
     JobCancelled,
+    KernelAnswer,
     LayerTimes,
     ModelOpened,
     OverviewAnswer,
@@ -42,6 +45,7 @@ from .protocol import (
     PreprocessingAnswer,
     ProbeAnswer,
     Started,
+    TensorAnswer,
     encode,
     error_answer,
 )
@@ -282,8 +286,8 @@ class App:
         try:
             preview = input_preview(session.x, session.loaded.card.preprocessing)
             view, numbers, rasters = attribution_view(
-                session.loaded.model, session.result, preview, list(session.classes), layer,
-                channel, method, cam_layer)
+                session.loaded.model, session.gradient_result, preview,
+                list(session.classes), layer, channel, method, cam_layer)
             text = encode(view, f"the attribution of {layer} (channel {channel})")
         except CnnlensError as error:
             return error_answer(error)
@@ -332,8 +336,8 @@ class App:
         if session is None:
             return error_answer("there is no model and image yet")
         return self.jobs.start(lambda: start_maximize(
-            session.loaded, session.result, list(session.classes), target, settings, seed,
-            steps))
+            session.loaded, session.gradient_result, list(session.classes), target, settings,
+            seed, steps))
 
     def invert_start(self, layer: str, mode: str, settings: str, seed: int, steps: int
                      ) -> JobAnswer | ErrorAnswer:
@@ -384,6 +388,54 @@ class App:
 
     def job_cancel(self) -> JobCancelled:
         return self.jobs.cancel()
+
+    # --- live code: the learner's functions and kernels (`live_code`) ---
+
+    def _edited(self, make: Callable[[Session], Session]
+                ) -> OverviewAnswer | CodeErrorAnswer | ErrorAnswer:
+        if self.session is None:
+            return error_answer("there is no image yet")
+        try:
+            session = make(self.session)
+        except live_code.CodeError as error:
+            return error.answer()
+        except CnnlensError as error:
+            return error_answer(error)
+        return self._replace(lambda: session)
+
+    def code(self) -> CodeAnswer | ErrorAnswer:
+        try:
+            return {"code": encode(live_code.code_view(self.session), "the code cells")}
+        except CnnlensError as error:
+            return error_answer(error)
+
+    def code_run(self, texts: str) -> OverviewAnswer | CodeErrorAnswer | ErrorAnswer:
+        return self._edited(lambda session: live_code.run_code(session, texts))
+
+    def code_reset(self) -> OverviewAnswer | CodeErrorAnswer | ErrorAnswer:
+        return self._edited(live_code.reset)
+
+    def kernel(self, layer: str, channel: int) -> KernelAnswer | ErrorAnswer:
+        if self.session is None:
+            return error_answer("there is no image yet")
+        try:
+            view = live_code.kernel_view(self.session, layer, channel)
+            return {"kernel": encode(view, f"the kernel of {layer} #{channel}")}
+        except CnnlensError as error:
+            return error_answer(error)
+
+    def kernel_set(self, layer: str, channel: int, input_channel: int, values: str
+                   ) -> OverviewAnswer | CodeErrorAnswer | ErrorAnswer:
+        return self._edited(lambda session: live_code.set_kernel(
+            session, layer, channel, input_channel, values))
+
+    def tensor(self, name: str) -> TensorAnswer | ErrorAnswer:
+        tensors = {} if self.session is None else self.session.result.tensors
+        if name not in tensors:
+            return error_answer(f"there is no tensor called {name!r}")
+        array = tensors[name]
+        return {"shape": encode(list(array.shape), "a shape"),
+                "values": memoryview(array.astype("float32").reshape(-1))}
 
     # --- benchmarks (`profile`) ---
 

@@ -165,6 +165,34 @@ class ArchitectureAnswer(TypedDict):
     architecture: Json
 
 
+class CodeAnswer(TypedDict):
+    """The live code cells (``live_code.code_view``): per cell its function, the engine's
+    source and the text in effect; what is modified; the edited kernels; the time budget."""
+
+    code: Json
+
+
+class CodeErrorAnswer(TypedDict):
+    """An ``ErrorAnswer`` for the learner's code: the message, the cell and its line."""
+
+    error: str
+    cell: str
+    line: int
+
+
+class KernelAnswer(TypedDict):
+    """One conv neuron's kernels ``(C, kH, kW)``, now and as loaded (``live_code.kernel_view``)."""
+
+    kernel: Json
+
+
+class TensorAnswer(TypedDict):
+    """One tensor of the current forward pass: its shape and float32 values (automation)."""
+
+    shape: Json
+    values: memoryview
+
+
 class LayerTiming(TypedDict):
     node: str
     op: str
@@ -258,6 +286,20 @@ REQUESTS: tuple[Request, ...] = (
     Request("architecture", {}, ArchitectureAnswer,
             "the current model as a laid-out graph: per node its op, output shape, "
             "parameters and multiply-adds, and the model's totals"),
+    Request("code", {}, CodeAnswer, "the live code cells: the engine's functions and the "
+            "learner's text in effect"),
+    Request("code_run", {"texts": str}, OverviewAnswer,
+            "run the network with the cells' texts (a JSON object, cell → text); the "
+            "learner's failing code answers CodeErrorAnswer"),
+    Request("code_reset", {}, OverviewAnswer,
+            "the engine's own functions and the model's own kernels again"),
+    Request("kernel", {"layer": str, "channel": int}, KernelAnswer,
+            "one conv neuron's kernels, now and as loaded"),
+    Request("kernel_set", {"layer": str, "channel": int, "input_channel": int,
+                           "values": str}, OverviewAnswer,
+            "set one conv neuron's kH × kW kernel (JSON rows) on one input channel (-1: all)"),
+    Request("tensor", {"name": str}, TensorAnswer,
+            "one tensor of the current forward pass by name (automation, tests)"),
     Request("time_forward", {"repeats": int}, ForwardTimes,
             "time forward passes of the current input (benchmarks)"),
     Request("time_layers", {"repeats": int}, LayerTimes,

@@ -7,10 +7,12 @@ once it is complete, so a bad image or model raises and leaves the previous stat
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from .edits import NO_EDITS, Edits, forward
 from .errors import CnnlensError, ModelError
 from .forward import ForwardResult, first_non_finite, run
 from .loader import LoadedModel
@@ -44,23 +46,36 @@ class Session:
     classes: tuple[str, ...]
     mode: RangeMode = "layer"
     note: str | None = None  # the picture is far from the training data (views.input_note)
+    edits: Edits = NO_EDITS  # the learner's functions and kernels (live_code), in `loaded`
 
     @classmethod
     def start(cls, loaded: LoadedModel, image: bytes, image_name: str,
-              mode: RangeMode = "layer") -> Session:
+              mode: RangeMode = "layer", edits: Edits = NO_EDITS) -> Session:
         x = preprocess(image, loaded.card.preprocessing)
-        result = run(loaded.model, x)
+        result = forward(loaded.model, x, edits)
         check_drawable(result)
         classes = class_names(loaded.card, result.probabilities.shape[-1])
         note = input_note(image, x, loaded.card.preprocessing)
-        return cls(loaded, image_name, image, x, result, classes, mode, note)
+        return cls(loaded, image_name, image, x, result, classes, mode, note, edits)
 
     def with_image(self, image: bytes, image_name: str) -> Session:
-        return Session.start(self.loaded, image, image_name, self.mode)
+        return Session.start(self.loaded, image, image_name, self.mode, self.edits)
 
     def with_model(self, loaded: LoadedModel) -> Session:
-        """Runs the current image through another model."""
-        return Session.start(loaded, self.image, self.image_name, self.mode)
+        """Runs the current image through another model (edited functions carry over,
+        edited kernels do not)."""
+        return Session.start(loaded, self.image, self.image_name, self.mode,
+                             self.edits.for_model())
+
+    def with_edits(self, edits: Edits) -> Session:
+        """The same image through the same model (holding ``edits``' kernels) with ``edits``."""
+        return Session.start(self.loaded, self.image, self.image_name, self.mode, edits)
+
+    @cached_property
+    def gradient_result(self) -> ForwardResult:
+        """The forward pass the gradient methods differentiate: the engine's own functions
+        (an edited function has no vector-Jacobian product), with any edited kernels."""
+        return self.result if not self.edits.overrides else run(self.loaded.model, self.x)
 
     def with_preprocessing(self, prep: Preprocessing | None) -> Session:
         """Runs the current image again with the reader's preprocessing (it stays for the
@@ -69,7 +84,7 @@ class Session:
         card = own if prep is None else replace(own, preprocessing=prep,
                                                 preprocessing_source="reader")
         return Session.start(replace(self.loaded, card=card), self.image, self.image_name,
-                             self.mode)
+                             self.mode, self.edits)
 
     def with_mode(self, mode: str) -> Session:
         if mode not in RANGE_MODES:
@@ -89,6 +104,8 @@ class Session:
         view["model"] = {"name": card.name or self.loaded.name, "file": self.loaded.name}
         view["image"] = self.image_name
         view["note"] = self.note
+        if self.edits.labels:  # an unedited overview stays byte for byte the prerendered one
+            view["modified"] = self.edits.labels
         return view, rasters
 
     def preprocessing(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from cnnlens.ops.spec import Grads, OpSpec, Wanted, floating, same_shape
 
 
 def relu(x: np.ndarray) -> np.ndarray:
+    """Each value, or 0 where it is negative; any shape."""
     return np.maximum(x, x.dtype.type(0))
 
 
@@ -203,7 +204,7 @@ def vjp_hard_swish(inputs: Inputs, attrs: dict[str, Any], outputs: list[np.ndarr
 
 SPECS = (
     OpSpec("Relu", op_relu, same_shape, vjp=vjp_relu, channelwise=True, kind="relu",
-           detail="relu"),
+           detail="relu", core=relu),
     OpSpec("LeakyRelu", op_leaky_relu, same_shape, vjp=vjp_leaky_relu, channelwise=True,
            kind="relu"),
     OpSpec("Sigmoid", op_sigmoid, same_shape, vjp=vjp_sigmoid, channelwise=True, kind="relu"),

@@ -173,4 +173,4 @@ def conv_window(shapes: list[Shape], attrs: dict[str, Any]) -> WindowPlan:
 
 
 SPECS = (OpSpec("Conv", op_conv, conv_shape, vjp=vjp_conv, kind="conv", detail="conv",
-                window=conv_window),)
+                core=convolve, window=conv_window),)

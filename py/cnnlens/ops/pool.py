@@ -226,7 +226,7 @@ def global_pool_shape(shapes: list[Shape | None], attrs: dict[str, Any],
 
 SPECS = (
     OpSpec("MaxPool", op_max_pool, pool_shape, vjp=vjp_max_pool, channelwise=True,
-           kind="pool", detail="pool", window=pool_window),
+           kind="pool", detail="pool", core=max_pool, window=pool_window),
     OpSpec("AveragePool", op_average_pool, pool_shape, vjp=vjp_average_pool, channelwise=True,
            kind="pool", detail="pool", window=pool_window),
     OpSpec("GlobalAveragePool", op_global_average_pool, global_pool_shape,

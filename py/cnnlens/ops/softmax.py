@@ -64,6 +64,6 @@ def vjp_softmax_before_13(inputs: Inputs, attrs: dict[str, Any], outputs: list[n
 
 
 SPECS = (
-    OpSpec("Softmax", op_softmax, same_shape, vjp=vjp_softmax,
+    OpSpec("Softmax", op_softmax, same_shape, vjp=vjp_softmax, core=softmax,
            earlier=((13, op_softmax_before_13),), earlier_vjp=((13, vjp_softmax_before_13),)),
 )

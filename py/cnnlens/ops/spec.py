@@ -22,6 +22,10 @@ optional input) and ``attrs`` its decoded attributes:
 - ``shape(shapes, attrs, constants) -> shape``: the first output's shape from the input
   shapes (``None`` where unknown) and the inputs that are initializers (``None``
   otherwise), or ``None`` when it cannot be inferred before running.
+- ``core``: the short NumPy function at the heart of ``forward`` (``relu``, ``convolve``,
+  ``max_pool``, ``softmax``), which ``forward`` and the ``earlier`` forms call by its
+  module-level name: the page shows its source and lets a learner replace it
+  (:mod:`cnnlens.live_code`); ``None`` for ops the page does not offer to edit.
 - ``window(shapes, attrs) -> plan``: for ops whose output neuron reads a sliding window of
   its first input (Conv, the pools), that window's geometry from the input shapes
   (receptive fields compose these); absent for every other op.
@@ -77,6 +81,7 @@ class OpSpec:
     channelwise: bool = False
     kind: Kind = "other"
     detail: str | None = None
+    core: Callable[..., np.ndarray] | None = None
     pass_through: bool = False
     earlier: tuple[tuple[int, OpFunction], ...] = ()
     earlier_vjp: tuple[tuple[int, VjpFunction], ...] = ()
