@@ -15,6 +15,7 @@ import sys
 
 from bench import (
     boot,
+    dissect,
     embed,
     engine,
     interaction,
@@ -47,6 +48,7 @@ def browser_figures(runs: int, switches: int, resnet50: bool) -> dict:
             results.update(forward)
             results["figures"].update(interaction.measure(page, max(runs, 20)))
             results["figures"].update(methods.measure(page, runs))
+            results["figures"].update(dissect.measure(page, runs))
             # A page of its own, so the leak check starts from a just-booted state.
             leak = memory.growth(booted_page(browser, url), switches)
         # Gallery nets, each in browsers of its own: a stuck or failed step is named in

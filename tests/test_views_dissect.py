@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnnlens.methods.dissection import Dissector
-from cnnlens.views.dissect import MASK_RGBA, DissectJob
+from cnnlens.views.dissect import BATCH, MASK_RGBA, DissectJob
 from cnnlens.views.dissect import view as dissect_view
 from tests.page_app import app_showing_first_example
 from tests.paths import EXAMPLES
@@ -109,7 +109,7 @@ def test_the_readers_own_images(app):
 def test_the_view_before_the_end_carries_no_pictures(app):
     session = app.session
     probe = app.probes.made[("fashion-mnist-test", session.loaded.card.preprocessing)]
-    job = DissectJob(Dissector(session.loaded, probe, "conv_1_1", 2), "title")
+    job = DissectJob(Dissector(session.loaded, probe, "conv_1_1", 2, BATCH), "title")
     job.advance(0.0)
     view, numbers, rasters = dissect_view(job, None)
-    assert not view["done"] and view["step"] == 8 and numbers.size == 0 and rasters.size == 0
+    assert not view["done"] and view["step"] == BATCH and numbers.size == 0 and rasters.size == 0

@@ -44,7 +44,7 @@ QUANTILE: Final = 0.995
 DEFAULT_TOP: Final = 8
 MAX_TOP: Final = 32
 BATCH: Final = 8
-"""Probe images per forward pass (one for a model whose batch is fixed at 1)."""
+"""Probe images per forward pass by default (one for a model whose batch is fixed at 1)."""
 
 MAX_ACTIVATION_BYTES: Final = 256 * 2**20
 """Most bytes the layer's activations over the probe set may take (all are kept to find
@@ -100,11 +100,11 @@ def thresholds(activations: np.ndarray, quantile: float = QUANTILE) -> np.ndarra
     """``(N, C, H, W)`` → per channel the ``quantile`` of all its activations ``(C,)``, as
     ``np.quantile``'s default (linear) method, by partial sorting."""
     c = activations.shape[1]
-    per_channel = activations.transpose(1, 0, 2, 3).reshape(c, -1).astype(np.float64)
+    per_channel = activations.transpose(1, 0, 2, 3).reshape(c, -1)
     at = quantile * (per_channel.shape[1] - 1)
     low, high = int(np.floor(at)), int(np.ceil(at))
     parted = np.partition(per_channel, (low, high), axis=1)
-    below, above = parted[:, low], parted[:, high]
+    below, above = parted[:, low].astype(np.float64), parted[:, high].astype(np.float64)
     return (below + (above - below) * (at - low)).astype(np.float32)
 
 
@@ -138,7 +138,7 @@ def upsample(maps: np.ndarray, field: Field | None, input_size: tuple[int, int]
     h, w = maps.shape[-2:]
     rows = _axis_weights(field, 0, h, input_size[0])
     cols = _axis_weights(field, 1, w, input_size[1])
-    return np.einsum("yh,...hw,xw->...yx", rows, maps, cols).astype(np.float32)
+    return (rows.astype(np.float32) @ maps @ cols.T.astype(np.float32)).astype(np.float32)
 
 
 def class_means(means: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
@@ -177,8 +177,11 @@ def dissect(layer: str, activations: np.ndarray, probe: ProbeSet, field: Field |
     peak = maxima.max(axis=0)
     dead = peak <= 0
     if probe.labels is not None and len(probe.classes) >= 2:
-        present = np.unique(probe.labels)
         count = len(probe.classes)
+        # Not np.bincount: in Pyodide (32-bit) it refuses int64 labels.
+        seen = np.zeros(count, bool)
+        seen[probe.labels] = True
+        present = np.flatnonzero(seen)
         means = class_means(activations.mean(axis=(2, 3)), probe.labels, count)[:, present]
         active = class_means(np.maximum(activations, 0).mean(axis=(2, 3)), probe.labels,
                              count)[:, present]
@@ -222,7 +225,7 @@ class Dissector:
     """
 
     def __init__(self, loaded: LoadedModel, probe: ProbeSet, layer: str,
-                 top: int = DEFAULT_TOP) -> None:
+                 top: int = DEFAULT_TOP, batch: int = BATCH) -> None:
         if not 1 <= top <= MAX_TOP:
             raise CnnlensError(f"the number of top images must be 1 to {MAX_TOP}, not {top}")
         self.loaded, self.probe, self.layer, self.top = loaded, probe, layer, top
@@ -234,8 +237,8 @@ class Dissector:
                 f"limit of {describe_bytes(MAX_ACTIVATION_BYTES)}: use fewer images or a "
                 "later layer")
         self.activations = np.empty((len(probe), *shape), np.float32)
-        # A batch dimension that takes 8 is symbolic and takes any shorter last batch too.
-        self.batch = BATCH if accepts_batch(loaded, BATCH) else 1
+        # A batch dimension that takes `batch` is symbolic: it takes a shorter last one too.
+        self.batch = batch if accepts_batch(loaded, batch) else 1
         self.done = 0
         self._result: Dissection | None = None
 

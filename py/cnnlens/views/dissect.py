@@ -36,6 +36,10 @@ from ..probe import (
 from . import colormap
 from .bundle import Bundle
 
+BATCH: Final = 2
+"""Probe images per step in the page: a step of the bundled model stays well inside a
+chunk, so chunks end close to the time the page asks for."""
+
 MASK_RGBA: Final = (255, 196, 0, 150)
 """The mask's colour over a top image: translucent amber, clear of the grey pictures' and
 the colour pictures' usual tones."""
@@ -133,7 +137,7 @@ def start(loaded: LoadedModel, probe: ProbeSet, title: str, layer: str, top: int
     kept = cache.get(loaded, key)
     if kept is not None:
         return DissectJob(kept, title)
-    return DissectJob(Dissector(loaded, probe, layer, top), title,
+    return DissectJob(Dissector(loaded, probe, layer, top, BATCH), title,
                       lambda d: cache.keep(loaded, key, d))
 
 
@@ -184,8 +188,10 @@ def view(job: DissectJob, chunk: Chunk | None
     found = job.found
     if found is None:
         return bundle.pack(state)
-    shown, where = np.unique(found.top, return_inverse=True)
-    where = where.reshape(found.top.shape)
+    present = np.zeros(len(probe), bool)
+    present[found.top] = True
+    shown = np.flatnonzero(present)  # each top image once, in probe order
+    where = (np.cumsum(present) - 1)[found.top]
     bundle.array("values", found.values)
     bundle.array("class_means", found.class_means)
     bundle.array("thresholds", found.thresholds)
