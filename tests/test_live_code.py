@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import zipfile
 
 import numpy as np
 import onnx
@@ -50,20 +51,32 @@ def test_every_cell_is_the_core_of_its_op_spec_read_from_its_module():
         assert live_code.original_source(cell).startswith(f"def {core.__name__}(")
 
 
-def test_the_page_ships_the_sources_it_shows():
-    """Issue 15 may ship the package as bytecode: the modules whose functions the cells show
-    must stay source files in the page's file list (and so in dist, which uses it)."""
-    spec = importlib.util.spec_from_file_location("pyscript_config",
-                                                  ROOT / "build" / "pyscript_config.py")
+def build_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"cnnlens_build_{name}",
+                                                  ROOT / "build" / f"{name}.py")
     assert spec and spec.loader
-    config = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(config)
-    files = config.config()["files"]
-    for op in live_code.CELLS.values():
-        module = SPECS[op].core.__module__.replace(".", "/") + ".py"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_page_ships_the_sources_it_shows(tmp_path, monkeypatch):
+    """The cells read the engine's source in the page: the modules whose functions they show
+    must stay source files in the dev page's file list and in dist's package zip, which
+    also carries bytecode (issue 15); without them `code` could only answer an error."""
+    shown = [SPECS[op].core.__module__.replace(".", "/") + ".py"
+             for op in live_code.CELLS.values()]
+    files = build_script("pyscript_config").config()["files"]
+    for module in shown:
         assert files.get(f"../py/{module}") == f"./{module}", module
     shipped = json.loads((ROOT / "assets" / "pyscript.json").read_text())["files"]
     assert "../py/cnnlens/live_code.py" in shipped and "../py/cnnlens/edits.py" in shipped
+    package = build_script("package_zip")
+    monkeypatch.setattr(package, "_bytecode", lambda modules, folder: {})  # no Node.js here
+    package.write(tmp_path / "cnnlens.zip", package.page_modules())
+    with zipfile.ZipFile(tmp_path / "cnnlens.zip") as archive:
+        for module in shown:
+            assert archive.read(module) == (ROOT / "py" / module).read_bytes(), module
 
 
 def test_leaky_relu_runs_in_every_relu_layer_and_matches_onnxruntime(session):
