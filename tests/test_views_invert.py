@@ -83,7 +83,7 @@ def test_all_layers_mode_makes_one_reconstruction_per_layer(app):
 @pytest.mark.parametrize(("layer", "mode", "settings", "fragment"), [
     ("conv_1_1", "sideways", "{}", "no inversion mode"),
     ("nope", "layer", "{}", "no layer 'nope'"),
-    ("image", "layer", "{}", "no layer 'image'"),
+    ("image", "layer", "{}", "the input is what inversion reconstructs"),
     ("conv_1_1", "layer", '{"alpha": 0}', "alpha must be 1 or more"),
     ("conv_1_1", "layer", '{"beta": 2}', "no setting 'beta'"),
 ])

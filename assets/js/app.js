@@ -11,6 +11,7 @@ import { examplesFolder, hasExample, markSelected, setExamples, wireExamples } f
 import { fillFacts } from "./facts.js";
 import { LiveCode } from "./live-code.js";
 import { wireImageInputs } from "./image-inputs.js";
+import { haltJob } from "./job.js";
 import { MethodTabs } from "./methods.js";
 import { readHash, restore as restoreLink, writeHash as writeLink } from "./links.js";
 import { pastedPrototxt } from "./model-files.js";
@@ -23,6 +24,7 @@ import { startClient } from "./runtime.js";
 import { acceptEarly, startingDone } from "./starting.js";
 import { AttributionPanel } from "./views/attribution.js";
 import { DissectPanel } from "./views/dissect.js";
+import { InvertPanel } from "./views/invert.js";
 import { MaximizePanel } from "./views/maximize.js";
 
 const $ = (id) => document.getElementById(id);
@@ -42,14 +44,14 @@ const picker = new ModelPicker({
   ask: (name, ...args) => ask(name, ...args),
   current: () => current,
   showError,
-  halt: () => maximize?.halt(),
+  halt: haltJob,
   onChange: () => writeHash(),
 });
 const preprocessForm = new PreprocessForm($("preprocess-form"), $("preprocess-button"), {
   ready: () => client !== null,
   request: (name, ...args) => client.ask(name, ...args),
   apply: async (settings) => {
-    maximize?.halt();  // the new input ends a maximisation in the worker
+    haltJob();  // the new input ends the worker's job (a maximisation, an inversion, …)
     try {
       show(await client.ask("preprocess", settings));
     } catch (error) {
@@ -131,8 +133,8 @@ function confirmLive(start) {
 // the answer. The client's queue keeps the order: answers are drawn in the order asked.
 // Resolves to whether it was drawn; a failure shows its message and the view stays.
 async function ask(name, ...args) {
-  // A new image or model ends a running maximisation in the worker: stop asking for it.
-  if (name !== "mode") maximize?.halt();
+  // A new image or model ends the worker's job (maximisation, inversion, …): stop asking for it.
+  if (name !== "mode") haltJob();
   if (name !== "mode") dissect?.halt();
   try {
     show(await client.ask(name, ...args));
@@ -334,6 +336,7 @@ async function boot() {
   tabs.register("attribution", new AttributionPanel($("method-attribution-host"), client, { onChange: writeHash }));
   maximize = new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash });
   tabs.register("maximize", maximize);
+  tabs.register("invert", new InvertPanel($("method-invert-host"), client, { onChange: writeHash }));
   dissect = new DissectPanel($("method-dissect-host"), client, { onChange: writeHash });
   tabs.register("dissect", dissect);
   await restore(wanted);

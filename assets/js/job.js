@@ -13,6 +13,11 @@ export const CHUNK_MS = 80;
 
 let owner = null;  // the runner whose job the worker holds
 
+// A new image or model ends the worker's job: its runner stops asking for chunks.
+export function haltJob() {
+  owner?.halt();
+}
+
 export class JobRunner {
   // client: protocol.js's Client; draw(answer, first): draws one state of the job (first:
   // its step 0); onState(state): the state changed (idle, starting, running, paused, done,

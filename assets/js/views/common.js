@@ -142,3 +142,12 @@ export function rect(svg, [y, x], [h, w], cls) {
   svg.append(r);
   return r;
 }
+
+// One paper of a method's "about" text ({authors, year, title, url}) as a list item.
+export function paper(p) {
+  const item = el("li");
+  const cite = el("cite");
+  cite.append(el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title));
+  item.append(`${p.authors} (${p.year}). `, cite, ".");
+  return item;
+}

@@ -257,6 +257,9 @@ def invertible_layers(result: ForwardResult) -> tuple[str, ...]:
 
 def check_layer(result: ForwardResult, layer: str) -> None:
     """Raises a clear error unless ``layer`` is one :func:`invertible_layers` lists."""
+    if layer == result.input_name:
+        raise CnnlensError("the input is what inversion reconstructs, so it has nothing to "
+                           "invert: pick a later layer")
     layers = invertible_layers(result)
     if layer not in layers:
         raise CnnlensError(f"there is no layer {layer!r} to invert from; the layers are "
