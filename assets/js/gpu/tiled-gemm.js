@@ -38,8 +38,22 @@ export function tiledGemm({ inputs, rows, cols, depth, tile, loadA, loadB, store
   const threads = wx * wy;
   const aIndex = aAlongK ? "let kk = e % TK; let m = e / TK;" : "let m = e % TM; let kk = e / TM;";
   const bIndex = bAlongK ? "let kk = e % TK; let n = e / TK;" : "let n = e % TN; let kk = e / TN;";
+  // The thread's block is spelt out as scalars (acc_i_j, a_i, b_j): registers for certain,
+  // whatever the compiler does with small arrays.
+  const block = [];
+  for (let i = 0; i < rm; i++) for (let j = 0; j < rn; j++) block.push([i, j]);
+  const each = (count, line) => Array.from({ length: count }, (_, i) => line(i)).join("\n      ");
+  // A cooperative load of `total` values, `threads` at a time, unrolled.
+  const load = (total, body) => {
+    const rounds = Math.ceil(total / threads);
+    const guard = total % threads ? `if (e < ${total}u) ` : "";
+    return `for (var q = 0u; q < ${rounds}u; q++) {
+      let e = li + q * THREADS;
+      ${guard}{ ${body} }
+    }`;
+  };
   return `${declare(inputs)}
-const TM = ${tm}u; const TN = ${tn}u; const TK = ${tk}u; const RM = ${rm}u; const RN = ${rn}u;
+const TM = ${tm}u; const TN = ${tn}u; const TK = ${tk}u;
 const WX = ${wx}u; const WY = ${wy}u; const THREADS = ${threads}u;
 const ROWS = ${rows}u; const COLS = ${cols}u; const DEPTH = ${depth}u;
 var<workgroup> As: array<f32, ${tm * tk}>;
@@ -53,39 +67,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let z = wid.z;
   let r0 = wid.y * TM;
   let c0 = wid.x * TN;
-  var acc: array<f32, ${rm * rn}>;
+  ${block.map(([i, j]) => `var acc_${i}_${j} = 0.0;`).join(" ")}
   for (var k0 = 0u; k0 < DEPTH; k0 += TK) {
-    for (var e = li; e < TM * TK; e += THREADS) {
-      ${aIndex}
-      var v = 0.0;
-      if (r0 + m < ROWS && k0 + kk < DEPTH) { v = loadA(z, r0 + m, k0 + kk); }
-      As[kk * TM + m] = v;
-    }
-    for (var e = li; e < TK * TN; e += THREADS) {
-      ${bIndex}
-      var v = 0.0;
-      if (c0 + n < COLS && k0 + kk < DEPTH) { v = loadB(z, k0 + kk, c0 + n); }
-      Bs[kk * TN + n] = v;
-    }
+    ${load(tm * tk, `${aIndex}
+        var v = 0.0;
+        if (r0 + m < ROWS && k0 + kk < DEPTH) { v = loadA(z, r0 + m, k0 + kk); }
+        As[kk * TM + m] = v;`)}
+    ${load(tn * tk, `${bIndex}
+        var v = 0.0;
+        if (c0 + n < COLS && k0 + kk < DEPTH) { v = loadB(z, k0 + kk, c0 + n); }
+        Bs[kk * TN + n] = v;`)}
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      var a: array<f32, ${rm}>;
-      var b: array<f32, ${rn}>;
-      for (var i = 0u; i < RM; i++) { a[i] = As[kk * TM + lid.y + i * WY]; }
-      for (var j = 0u; j < RN; j++) { b[j] = Bs[kk * TN + lid.x + j * WX]; }
-      for (var i = 0u; i < RM; i++) {
-        for (var j = 0u; j < RN; j++) { acc[i * RN + j] = fma(a[i], b[j], acc[i * RN + j]); }
-      }
+      ${each(rm, (i) => `let a_${i} = As[kk * TM + lid.y + ${i * wy}u];`)}
+      ${each(rn, (j) => `let b_${j} = Bs[kk * TN + lid.x + ${j * wx}u];`)}
+      ${block.map(([i, j]) => `acc_${i}_${j} = fma(a_${i}, b_${j}, acc_${i}_${j});`).join("\n      ")}
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < RM; i++) {
-    for (var j = 0u; j < RN; j++) {
-      let r = r0 + lid.y + i * WY;
-      let c = c0 + lid.x + j * WX;
-      if (r < ROWS && c < COLS) { store(z, r, c, acc[i * RN + j]); }
-    }
-  }
+  ${block.map(([i, j]) => `if (r0 + lid.y + ${i * wy}u < ROWS && c0 + lid.x + ${j * wx}u < COLS) {
+    store(z, r0 + lid.y + ${i * wy}u, c0 + lid.x + ${j * wx}u, acc_${i}_${j});
+  }`).join("\n  ")}
 }`;
 }
 
