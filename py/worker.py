@@ -60,6 +60,9 @@ async def _start(base_url):
     js.performance.mark("cnnlens:worker:imported")
     _app = App(_fetch, base_url)
     started = await _app.start()
+    from cnnlens.webgpu import open_engine
+
+    _app.engine = await open_engine(base_url)  # the browser's GPU, if it gives one
     js.performance.mark("cnnlens:worker:model-loaded")
     return started
 

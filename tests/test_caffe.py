@@ -27,6 +27,7 @@ differ from ours, so the comparison is of the Convolution and InnerProduct part,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from io import StringIO
@@ -391,14 +392,14 @@ def test_page_opens_a_pasted_prototxt_and_keeps_the_model_on_bad_text() -> None:
     app, _ = app_showing_first_example()
     before = app.loaded
     broken = text("alexnet.prototxt").replace("top: \"conv2\"", "top \"conv2\"", 1)
-    answer = app.model_caffe(broken, "pasted")
+    answer = asyncio.run(app.model_caffe(broken, "pasted"))
     line = 1 + text("alexnet.prototxt").split("top: \"conv2\"")[0].count("\n")
     assert answer == {"error": f"the model pasted.prototxt could not be opened: line {line}, "
                                "column 7: expected ':' or '{' after 'top', found '\"conv2\"'"}
     assert app.loaded is before
-    assert app.model_caffe("  \n", "pasted") == {
+    assert asyncio.run(app.model_caffe("  \n", "pasted")) == {
         "error": "the pasted text is empty: paste a Caffe .prototxt"}
-    answer = app.model_caffe(text("alexnet.prototxt"), "alexnet.prototxt")
+    answer = asyncio.run(app.model_caffe(text("alexnet.prototxt"), "alexnet.prototxt"))
     view = json.loads(answer["view"])
     assert view["model"]["name"] == "AlexNet (untrained)"
     assert [column["title"] for column in view["columns"]][:3] == ["data", "conv1", "relu1"]

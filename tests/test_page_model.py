@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import onnx
@@ -31,7 +32,7 @@ def relabelled(names: list[str]) -> bytes:
 @pytest.mark.parametrize("case", BAD, ids=[c.name for c in BAD])
 def test_a_bad_model_is_refused_and_everything_stays(app: App, case):
     session, loaded = app.session, app.loaded
-    answer = app.model(case.data, case.name)
+    answer = asyncio.run(app.model(case.data, case.name))
     assert set(answer) == {"error"}
     assert answer["error"].startswith(f"the model {case.name} could not")
     assert app.session is session and app.loaded is loaded
@@ -40,7 +41,7 @@ def test_a_bad_model_is_refused_and_everything_stays(app: App, case):
 def test_a_good_model_replaces_the_model_and_keeps_the_image(app: App):
     names = [f"kind {i}" for i in range(10)]
     image = app.session.image
-    answer = app.model(relabelled(names), "relabelled.onnx")
+    answer = asyncio.run(app.model(relabelled(names), "relabelled.onnx"))
     assert "error" not in answer
     view = json.loads(answer["view"])
     assert [c["name"] for c in view["output"]["classes"]] == names

@@ -124,7 +124,7 @@ def test_a_missing_file_is_named_and_everything_stays(app: App):
 
 def test_a_users_own_model_has_no_catalogue_id(app: App):
     data = (ROOT / BY_ID["lenet5"]["file"]).read_bytes()
-    assert "error" not in app.model(data, "mine.onnx")
+    assert "error" not in asyncio.run(app.model(data, "mine.onnx"))
     assert app.model_id is None
     assert "error" not in asyncio.run(app.open_model("fashion-mnist"))
     assert app.model_id == "fashion-mnist"

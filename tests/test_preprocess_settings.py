@@ -4,6 +4,7 @@ bad values are refused with a reason and change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
@@ -41,8 +42,8 @@ def model_bytes(shape=(1, 3, 8, 8), metadata=None) -> bytes:
 @pytest.fixture
 def app() -> App:
     app, _ = app_showing_first_example()
-    assert "view" in app.model(model_bytes(), "plain.onnx")
-    assert "view" in app.image(png(PIXELS), "noise.png")
+    assert "view" in asyncio.run(app.model(model_bytes(), "plain.onnx"))
+    assert "view" in asyncio.run(app.image(png(PIXELS), "noise.png"))
     return app
 
 
@@ -51,7 +52,7 @@ def form(app: App) -> dict:
 
 
 def apply(app: App, **fields: str) -> dict:
-    return app.preprocess(json.dumps(fields))
+    return asyncio.run(app.preprocess(json.dumps(fields)))
 
 
 def by_hand(pixels: np.ndarray, mean, std, divide: float = 255.0) -> np.ndarray:
@@ -82,7 +83,7 @@ def test_mean_and_std_reach_the_model_input(app: App):
     assert state["fields"]["std"] == "0.229,0.224,0.225"
     # It stays for the next picture of this model.
     other = PIXELS[::-1].copy()
-    assert "view" in app.image(png(other), "flipped.png")
+    assert "view" in asyncio.run(app.image(png(other), "flipped.png"))
     expected = by_hand(other, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     np.testing.assert_allclose(app.session.x, expected, rtol=1e-5, atol=1e-6)
 
@@ -102,14 +103,14 @@ def test_bgr_and_0_255_pixels(app: App):
 
 def test_the_models_own_preprocessing_comes_back(app: App):
     apply(app, mean="0.5", std="0.5")
-    assert "view" in app.preprocess("")
+    assert "view" in asyncio.run(app.preprocess(""))
     assert form(app)["source"] == "defaults"
     np.testing.assert_allclose(app.session.x, by_hand(PIXELS, 0, 1), rtol=1e-6)
 
 
 def test_a_size_for_an_input_of_any_size():
     app, _ = app_showing_first_example()
-    assert "view" in app.model(model_bytes((1, 3, "H", "W")), "any-size.onnx")
+    assert "view" in asyncio.run(app.model(model_bytes((1, 3, "H", "W")), "any-size.onnx"))
     assert form(app)["size_fixed"] is False
     assert form(app)["fields"]["size"] == "224x224"
     assert "view" in apply(app, size="16x12")
@@ -143,7 +144,7 @@ def test_a_bad_value_is_refused_and_nothing_changes(app: App, fields, message):
 
 def test_settings_that_are_not_a_json_object_of_text(app: App):
     for settings in ("{", "[]", '{"size": 8}'):
-        assert "not applied" in app.preprocess(settings)["error"]
+        assert "not applied" in asyncio.run(app.preprocess(settings))["error"]
 
 
 def test_channel_order_in_the_metadata_and_on_a_grey_model():
@@ -154,7 +155,7 @@ def test_channel_order_in_the_metadata_and_on_a_grey_model():
     with pytest.raises(ModelError, match="channel_order must be one of"):
         load_model(model_bytes(metadata={PREPROCESSING_KEY: '{"channel_order": "GBR"}'}), "m")
     app, _ = app_showing_first_example()
-    assert "view" in app.model(model_bytes((1, 1, 8, 8)), "grey.onnx")
+    assert "view" in asyncio.run(app.model(model_bytes((1, 1, 8, 8)), "grey.onnx"))
     assert form(app)["fields"]["mean"] == "0" and form(app)["channels"] == 1
     assert "3-channel" in apply(app, order="BGR")["error"]
 

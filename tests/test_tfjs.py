@@ -8,6 +8,7 @@ the `onnx` package reading what our writer wrote.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -604,10 +605,10 @@ def test_the_page_opens_model_json_with_its_shard():
         .dense("d", 4, "softmax")
     text, shard = model.files()
     session = app.session
-    bad = app.model_tfjs(text, shard[:-1], "model.json")
+    bad = asyncio.run(app.model_tfjs(text, shard[:-1], "model.json"))
     assert set(bad) == {"error"} and bad["error"].startswith("the model model.json could not")
     assert app.session is session
-    answer = app.model_tfjs(text, shard, "model.json")
+    answer = asyncio.run(app.model_tfjs(text, shard, "model.json"))
     assert "error" not in answer
     assert app.session.loaded.name == "model.json"
     assert [n.name for n in app.session.loaded.model.graph.nodes] == [

@@ -3,6 +3,7 @@
 // Python runs in a PyScript worker (py/worker.py) and owns all state; every request goes
 // through the ordered queue of protocol.js and answers with the complete next view, or an
 // error message while the current view stays.
+import { BackendBar } from "./backend-bar.js";
 import { clearError, showError, showNote } from "./banners.js";
 import { fail, stage } from "./boot-progress.js";
 import { hideDetail, isOpen, placeDetail, showDetail } from "./detail.js";
@@ -63,6 +64,12 @@ const preprocessForm = new PreprocessForm($("preprocess-form"), $("preprocess-bu
   onChange: () => writeHash(),
 });
 
+const backendBar = new BackendBar($("backend-bar"), {
+  choose: async (choice) => {
+    if (client && await ask("backend", choice)) refreshDetail();
+  },
+});
+
 // The network's code and the kernel editor (live-code.js): an edit answers with the next overview.
 const liveCode = new LiveCode($("live-code"), {
   draw: (answer) => {
@@ -98,6 +105,7 @@ function show(answer, { painted = false } = {}) {
   clearError();
   showNote(view.note);
   liveCode.sync(view);
+  backendBar.show(answer.backend);  // none in the prerendered answer: the live one says
   writeHash();
   if (painted) {
     revealApp();
@@ -155,6 +163,7 @@ function writeHash() {
     model: picker.id || current.model.file,
     image: current.image,
     range: current.mode,
+    backend: backendBar.link(),
     preprocessing: preprocessForm.link(),
     detail: panel.hidden ? null : { layer: panel.dataset.layer, channel: panel.dataset.channel, method: tabs.link() },
   });
@@ -222,6 +231,7 @@ function restore(params) {
     current: () => current,
     preprocess: (link) => preprocessForm.restore(link),
     hasExample,
+    backend: () => backendBar.link(),
     ask,
     showError,
     openDetail: async (layer, channel, link) => {
@@ -326,8 +336,12 @@ async function boot() {
   if (painted) {
     const start = performance.now();
     const raw = await painted.live;
-    if (sameAnswer(painted, raw)) confirmLive(start);  // nothing to redraw
-    else show(decode("example", raw));
+    if (sameAnswer(painted, raw)) {
+      confirmLive(start);  // nothing to redraw but which backend ran it
+      backendBar.show(JSON.parse(raw.backend));
+    } else {
+      show(decode("example", raw));
+    }
   } else {
     const linked = wanted.get("image");
     show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));

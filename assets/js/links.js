@@ -9,6 +9,7 @@
  * @property {string} model  a catalogue id, or the file name of a model the user opened
  * @property {string} image
  * @property {string} range  the colour range mode
+ * @property {string} backend  the backend the reader forced (`webgpu`, `numpy`), "" for automatic
  * @property {Object<string, string>} preprocessing  the reader's own (`pre-size`, `pre-mean`,
  *   `pre-std`, `pre-order`, `pre-pixels`: PreprocessForm.link()); empty for the model's own
  * @property {{layer: string, channel: string, method: Object<string, string>}|null} detail
@@ -18,6 +19,7 @@
 /** @param {LinkState} state */
 export function writeHash(state) {
   const params = new URLSearchParams({ model: state.model, image: state.image, range: state.range, ...state.preprocessing });
+  if (state.backend) params.set("backend", state.backend);
   if (state.detail) {
     params.set("layer", state.detail.layer);
     params.set("channel", state.detail.channel);
@@ -38,6 +40,7 @@ export function readHash() {
  * @property {(params: URLSearchParams) => Promise<boolean>} preprocess  applies the link's
  *   `pre-*` keys (none: nothing changes); whether the preprocessing on screen is the link's
  * @property {(file: string) => boolean} hasExample  whether the examples strip has `file`
+ * @property {() => string} backend  the backend forced on screen ("" for automatic)
  * @property {(name: string, ...args: any[]) => Promise<boolean>} ask  an overview request, drawn
  * @property {(message: string) => void} showError
  * @property {(layer: string, channel: number, params: URLSearchParams) => Promise<void>} openDetail
@@ -45,7 +48,8 @@ export function readHash() {
  */
 
 /**
- * Restores what `params` names, in order: model, preprocessing, image, colour range, detail.
+ * Restores what `params` names, in order: model, preprocessing, image, backend, colour
+ * range, detail.
  * @param {URLSearchParams} params
  * @param {LinkPage} page
  */
@@ -69,6 +73,8 @@ export async function restore(params, page) {
       notes.push(`The image “${file}” in this link was uploaded by someone, so it is not part of the site; showing an example instead.`);
     }
   }
+  const backend = params.get("backend") || "";
+  if (backend !== page.backend()) await page.ask("backend", backend || "auto");
   if (notes.length) page.showError(notes.join(" "));
   const mode = params.get("range");
   if (mode && mode !== current().mode) await page.ask("mode", mode);

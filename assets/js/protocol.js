@@ -21,8 +21,9 @@
  * @typedef {{examples: Example[], catalogue: CatalogueEntry[], model: string, timings: {model_ms: number}}} Started
  */
 /**
- * The whole next overview: its view-model (py/cnnlens/views/overview.py) and RGBA tiles.
- * @typedef {{view: object, rasters: Uint8Array, timings: {compute_ms: number, view_ms: number}}} OverviewAnswer
+ * The whole next overview: its view-model (py/cnnlens/views/overview.py) and RGBA tiles,
+ * and which backend ran its forward pass (py/cnnlens/backend_requests.py `label`).
+ * @typedef {{view: object, rasters: Uint8Array, timings: {compute_ms: number, view_ms: number}, backend: Backend}} OverviewAnswer
  */
 /**
  * One overview column showing the page of its channels that holds the channel asked for:
@@ -89,6 +90,23 @@
  * @typedef {{kernel: object}} KernelAnswer
  */
 /** One tensor of the current forward pass (automation). @typedef {{shape: number[], values: Float32Array|Uint8Array}} TensorAnswer */
+/**
+ * What ran a forward pass: `backend` "WebGPU" (any layer) or "NumPy", `forward_ms`, per node
+ * its backend, the reader's `choice` ("auto", "webgpu", "numpy"), whether a GPU is
+ * `available` (`gpu` its adapter), `first` (the model's first pass on the GPU: weights sent,
+ * kernels compiled), and `note`: why NumPy runs where WebGPU was wanted.
+ * @typedef {{backend: string, choice: string, forward_ms: ?number, layers: {node: string, op: string, backend: string}[], note: ?string, available: boolean, gpu: ?string, first: boolean}} Backend
+ */
+/**
+ * Forward passes on one backend (benchmarks, bench/webgpu.html): per whole pass, and per
+ * node in passes of one GPU call per node.
+ * @typedef {{backend: string, total_ms: number[], layers: {node: string, op: string, backend: string, ms: number[]}[], note: ?string}} BackendTimes
+ */
+/**
+ * Every float tensor of one forward pass on one backend (tests): `index` JSON text
+ * `{tensors: [{name, shape, offset}], ran}`, offsets in floats into `numbers`.
+ * @typedef {{index: string, numbers: Float32Array|Uint8Array}} TensorsAnswer
+ */
 /** Milliseconds of each forward pass (benchmarks). @typedef {number[]} ForwardTimes */
 /**
  * Per node, milliseconds in each forward pass (benchmarks).
@@ -108,6 +126,7 @@ export const REQUESTS = {
   model_caffe: { args: ["prototxt_text", "name"], answer: "OverviewAnswer" },
   open_model: { args: ["id"], answer: "ModelOpened" },
   mode: { args: ["mode"], answer: "OverviewAnswer" },
+  backend: { args: ["choice"], answer: "OverviewAnswer" },
   preprocess: { args: ["settings"], answer: "OverviewAnswer" },
   preprocessing: { args: [], answer: "PreprocessingAnswer" },
   channels: { args: ["layer", "channel"], answer: "ChannelsAnswer" },
@@ -131,6 +150,8 @@ export const REQUESTS = {
   time_forward: { args: ["repeats"], answer: "ForwardTimes" },
   time_layers: { args: ["repeats"], answer: "LayerTimes" },
   time_backward: { args: ["repeats"], answer: "BackwardTimes" },
+  time_backend: { args: ["backend", "repeats"], answer: "BackendTimes" },
+  tensors: { args: ["backend"], answer: "TensorsAnswer" },
   memory: { args: [], answer: "Memory" },
 };
 
@@ -138,8 +159,8 @@ export const REQUESTS = {
 // parses them, so the typedefs above describe decoded answers.
 export const JSON_FIELDS = {
   Started: ["examples", "catalogue"],
-  OverviewAnswer: ["view"],
-  ModelOpened: ["view", "entry", "examples"],
+  OverviewAnswer: ["view", "backend"],
+  ModelOpened: ["view", "backend", "entry", "examples"],
   ChannelsAnswer: ["view"],
   DetailAnswer: ["view"],
   AttributionAnswer: ["view"],
@@ -149,6 +170,7 @@ export const JSON_FIELDS = {
   FiguresAnswer: ["figures"],
   PreprocessingAnswer: ["preprocessing"],
   ArchitectureAnswer: ["architecture"],
+  TensorsAnswer: ["index"],
   CodeAnswer: ["code"],
   KernelAnswer: ["kernel"],
   TensorAnswer: ["shape"],

@@ -66,10 +66,12 @@ class Ran:
     layers: tuple[tuple[str, str, Backend], ...]  # (node, op, backend) in execution order
     note: str | None  # no device, a device lost, a forced backend that is not there
     gpu: str | None  # the adapter's label
+    first: bool = False  # the model's first pass on the GPU: its weights sent, kernels compiled
 
     def as_json(self) -> dict[str, Any]:
         return {"backend": self.backend, "choice": self.choice,
                 "forward_ms": round(self.forward_ms, 3), "note": self.note, "gpu": self.gpu,
+                "first": self.first,
                 "layers": [{"node": n, "op": op, "backend": b} for n, op, b in self.layers]}
 
 
@@ -115,6 +117,7 @@ class Engine:
         place of the engine's), which runs on NumPy as written."""
         choice = self.choice if choice is None else choice
         gpu, note = self._usable(choice)
+        uploads = self._uploads
         if edited is not None:
             note = "Your edited functions run on NumPy, so NumPy runs every layer."
             start = time.perf_counter()
@@ -138,7 +141,8 @@ class Engine:
         layers = tuple((n.name, n.op_type, placed[n.name]) for n in model.topological_order())
         backend = WEBGPU if any(b == WEBGPU for _n, _op, b in layers) else NUMPY
         label = None if gpu is None else gpu.label
-        return result, Ran(backend, choice, ms, layers, note, label)
+        first = gpu is not None and self._uploads > uploads
+        return result, Ran(backend, choice, ms, layers, note, label, first)
 
     async def _run(self, gpu: GpuDevice, model: Model, x: np.ndarray, fuse: bool,
                    split: bool, clock: dict[str, float] | None

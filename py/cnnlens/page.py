@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import live_code, profile, tfjs
+from . import backend_requests, live_code, profile, tfjs
+from .engine import Engine
 from .errors import CnnlensError
 from .jobs import JobSlot
 from .loader import LoadedModel, load_model
@@ -27,6 +28,7 @@ from .preprocess_settings import parse_settings
 from .protocol import (
     ArchitectureAnswer,
     AttributionAnswer,
+    BackendTimes,
     BackwardTimes,
     ChannelsAnswer,
     CodeAnswer,
@@ -46,6 +48,7 @@ from .protocol import (
     ProbeAnswer,
     Started,
     TensorAnswer,
+    TensorsAnswer,
     encode,
     error_answer,
 )
@@ -84,6 +87,7 @@ class App:
         self.catalogue: list[dict[str, Any]] = []
         self.model_id: str | None = None  # the catalogue id of `loaded`; None: the user's own
         self.jobs = JobSlot()  # the long-running work under way (maximisation, inversion, …)
+        self.engine = Engine()  # NumPy until the worker gives it the GPU (webgpu.open_engine)
         self.probes = ProbeShelf()  # what dissections run over
         self.dissections = DissectionCache()  # finished ones, kept for the session
 
@@ -110,16 +114,28 @@ class App:
         return {"examples": examples, "catalogue": catalogue, "model": bundled["id"],
                 "timings": {"model_ms": _ms_since(start)}}
 
-    def _replace(self, make: Callable[[], Session]) -> OverviewAnswer | ErrorAnswer:
+    async def _replace_on(self, start: Callable[[], Awaitable[Session]]
+                          ) -> OverviewAnswer | ErrorAnswer:
+        """`_replace` for a session whose forward pass runs on the engine (awaited)."""
+        begin = time.perf_counter()
+        try:
+            session = await start()
+        except CnnlensError as error:
+            return error_answer(error)
+        return self._replace(lambda: session, _ms_since(begin))
+
+    def _replace(self, make: Callable[[], Session], spent_ms: float = 0.0
+                 ) -> OverviewAnswer | ErrorAnswer:
         """The next session and its view, or our documented error (the old session stays,
         also when the new overview cannot be encoded)."""
         start = time.perf_counter()
         try:
             session = make()
-            compute_ms = _ms_since(start)
+            compute_ms = spent_ms + _ms_since(start)
             start = time.perf_counter()
             view, rasters = session.overview()
             text = encode(view, "the overview")
+            backend = encode(backend_requests.label(session.ran, self.engine), "the backend")
         except CnnlensError as error:
             return error_answer(error)
         if self.session is None or session.x is not self.session.x:
@@ -129,17 +145,18 @@ class App:
             "view": text,
             "rasters": memoryview(rasters),
             "timings": {"compute_ms": compute_ms, "view_ms": _ms_since(start)},
+            "backend": backend,
         }
 
-    def _with_image(self, data: bytes, name: str) -> Session:
+    async def _with_image(self, data: bytes, name: str) -> Session:
         if self.session is not None:
-            return self.session.with_image(data, name)
+            return await backend_requests.with_image(self.engine, self.session, data, name)
         if self.loaded is None:
             raise CnnlensError("no model is loaded yet")
-        return Session.start(self.loaded, data, name)
+        return await backend_requests.start_on(self.engine, self.loaded, data, name)
 
-    def image(self, data: bytes, name: str) -> OverviewAnswer | ErrorAnswer:
-        return self._replace(lambda: self._with_image(data, name))
+    async def image(self, data: bytes, name: str) -> OverviewAnswer | ErrorAnswer:
+        return await self._replace_on(lambda: self._with_image(data, name))
 
     async def example(self, file: str) -> OverviewAnswer | ErrorAnswer:
         if file not in {e["file"] for e in self.examples}:
@@ -148,9 +165,9 @@ class App:
             data = await self.fetch(self.base_url + self.examples_path + file)
         except CnnlensError as error:
             return error_answer(error)
-        return self._replace(lambda: self._with_image(data, file))
+        return await self._replace_on(lambda: self._with_image(data, file))
 
-    def model(self, data: bytes, name: str) -> OverviewAnswer | ErrorAnswer:
+    async def model(self, data: bytes, name: str) -> OverviewAnswer | ErrorAnswer:
         """Opens a model the user picked and runs the current image through it.
 
         Any documented error (unreadable bytes, an unusable graph, over the memory budget,
@@ -164,7 +181,8 @@ class App:
         session = self.session
         if session is None:
             return error_answer("there is no image yet to run the model on")
-        answer = self._replace(lambda: session.with_model(loaded))
+        answer = await self._replace_on(
+            lambda: backend_requests.with_model(self.engine, session, loaded))
         if "error" in answer:
             return error_answer(f"the model {name} could not run: {answer['error']}")
         self.loaded = loaded
@@ -196,9 +214,11 @@ class App:
         session = self.session
         mode = "layer" if session is None else session.mode
         if entry["examples"]:
-            answer = self._replace(lambda: Session.start(loaded, data, first, mode))
+            answer = await self._replace_on(
+                lambda: backend_requests.start_on(self.engine, loaded, data, first, mode))
         elif session is not None:
-            answer = self._replace(lambda: session.with_model(loaded))
+            answer = await self._replace_on(
+                lambda: backend_requests.with_model(self.engine, session, loaded))
         else:
             return error_answer("there is no image yet to run the model on")
         if "error" in answer:
@@ -207,30 +227,42 @@ class App:
         self.examples_path, self.examples = folder, examples
         return {**answer, "examples": encoded[0], "entry": encoded[1]}
 
-    def model_tfjs(self, json_text: str, shard_bytes: bytes, name: str
-                   ) -> OverviewAnswer | ErrorAnswer:
+    async def model_tfjs(self, json_text: str, shard_bytes: bytes, name: str
+                         ) -> OverviewAnswer | ErrorAnswer:
         """Opens a TF.js layers model (model.json's text, its shards joined in the order of
         `tfjs.shard_paths`) by converting it to ONNX, then as `model` does."""
         try:
             data = tfjs.convert(json_text, shard_bytes)
         except CnnlensError as error:
             return error_answer(f"the model {name} could not be opened: {error}")
-        return self.model(data, name)
+        return await self.model(data, name)
 
-    def model_caffe(self, prototxt_text: str, name: str) -> OverviewAnswer | ErrorAnswer:
+    async def model_caffe(self, prototxt_text: str, name: str) -> OverviewAnswer | ErrorAnswer:
         """Opens a Caffe network definition (a .prototxt picked, dropped or pasted): the
         loader translates it (`cnnlens.caffe`) and it runs with seeded He-initialised
         weights, untrained; bad text is answered with its line, the previous model kept."""
         if not prototxt_text.strip():
             return error_answer("the pasted text is empty: paste a Caffe .prototxt")
         suffix = "" if name.lower().endswith((".prototxt", ".pbtxt")) else ".prototxt"
-        return self.model(prototxt_text.encode("utf-8"), name + suffix)
+        return await self.model(prototxt_text.encode("utf-8"), name + suffix)
 
     def mode(self, mode: str) -> OverviewAnswer | ErrorAnswer:
         if self.session is None:
             return error_answer("there is no image to colour yet")
         session = self.session
         return self._replace(lambda: session.with_mode(mode))
+
+    async def backend(self, choice: str) -> OverviewAnswer | ErrorAnswer:
+        """The current image again, on the backend the reader chose (`auto`, `webgpu`,
+        `numpy`); it stays chosen for what comes next."""
+        if self.session is None:
+            return error_answer("there is no image yet")
+        session = self.session
+        try:
+            self.engine.choose(choice)
+        except CnnlensError as error:
+            return error_answer(error)
+        return await self._replace_on(lambda: backend_requests.rerun(self.engine, session))
 
     def channels(self, layer: str, channel: int) -> ChannelsAnswer | ErrorAnswer:
         """An overview column showing the page of its channels that holds `channel`."""
@@ -245,7 +277,7 @@ class App:
             return error_answer(error)
         return {"view": text, "rasters": memoryview(rasters)}
 
-    def preprocess(self, settings: str) -> OverviewAnswer | ErrorAnswer:
+    async def preprocess(self, settings: str) -> OverviewAnswer | ErrorAnswer:
         """The current image again with the reader's preprocessing (`preprocess_settings`);
         a bad value is answered as `{error}` and the previous preprocessing and view stay."""
         session = self.session
@@ -256,7 +288,8 @@ class App:
                                    session.loaded.card.preprocessing) if settings else None)
         except CnnlensError as error:
             return error_answer(f"The preprocessing was not applied: {error}.")
-        return self._replace(lambda: session.with_preprocessing(prep))
+        return await self._replace_on(
+            lambda: backend_requests.with_preprocessing(self.engine, session, prep))
 
     def preprocessing(self) -> PreprocessingAnswer | ErrorAnswer:
         if self.session is None:
@@ -447,6 +480,12 @@ class App:
 
     def time_layers(self, repeats: int) -> LayerTimes:
         return profile.time_layers(self.session, repeats)
+
+    async def time_backend(self, backend: str, repeats: int) -> BackendTimes | ErrorAnswer:
+        return await backend_requests.time_backend(self.engine, self.session, backend, repeats)
+
+    async def tensors(self, backend: str) -> TensorsAnswer | ErrorAnswer:
+        return await backend_requests.tensors(self.engine, self.session, backend)
 
     def playground(self, n: int, p: int, k: int, s: int) -> PlaygroundAnswer | ErrorAnswer:
         """The hyperparameter playground for one setting (needs no model or image; the

@@ -73,11 +73,16 @@ class OverviewTimings(TypedDict):
 
 
 class OverviewAnswer(TypedDict):
-    """The whole next overview (``views.overview``): its view-model and RGBA tiles."""
+    """The whole next overview (``views.overview``): its view-model and RGBA tiles, and
+    ``backend``, what ran its forward pass (``backend_requests.label``: ``backend``
+    ``"WebGPU"`` or ``"NumPy"``, ``forward_ms``, ``layers`` ``[{node, op, backend}]``,
+    ``note``, ``choice``, ``available``, ``gpu``); outside the view, so the prerendered
+    overview's bytes stay the same on any backend."""
 
     view: Json
     rasters: memoryview
     timings: OverviewTimings
+    backend: Json
 
 
 class ChannelsAnswer(TypedDict):
@@ -216,6 +221,32 @@ BackwardTimes = list[float]
 """Milliseconds of each backward pass (benchmarks)."""
 
 
+class BackendLayer(TypedDict):
+    node: str
+    op: str
+    backend: str
+    ms: list[float]
+
+
+class BackendTimes(TypedDict):
+    """Forward passes on one backend (benchmarks: ``bench/webgpu.html``): ``total_ms`` per
+    whole pass, per node its backend and milliseconds in passes of one GPU call per node;
+    ``backend`` what ran (``NumPy`` when no GPU is there, ``note`` says why)."""
+
+    backend: str
+    total_ms: list[float]
+    layers: list[BackendLayer]
+    note: str | None
+
+
+class TensorsAnswer(TypedDict):
+    """Every float tensor of one forward pass on one backend (tests): ``index`` JSON
+    ``{tensors: [{name, shape, offset}], ran}`` (offsets in floats) and ``numbers``."""
+
+    index: Json
+    numbers: memoryview
+
+
 # --- requests ---
 
 
@@ -247,6 +278,8 @@ REQUESTS: tuple[Request, ...] = (
             "open a model of the site's catalogue by id: its first example, or the current "
             "image when it has none"),
     Request("mode", {"mode": str}, OverviewAnswer, "colour the overview by another range"),
+    Request("backend", {"choice": str}, OverviewAnswer,
+            "run the current image again on `auto`, `webgpu` or `numpy` (the switch)"),
     Request("preprocess", {"settings": str}, OverviewAnswer,
             "run the current image again with the reader's preprocessing: a JSON object of "
             "the form's text fields (size, mean, std, order, pixels), \"\" for the model's own"),
@@ -306,6 +339,10 @@ REQUESTS: tuple[Request, ...] = (
             "time each node over forward passes of the current input (benchmarks)"),
     Request("time_backward", {"repeats": int}, BackwardTimes,
             "time backward passes of the top class down to the input (benchmarks)"),
+    Request("time_backend", {"backend": str, "repeats": int}, BackendTimes,
+            "time whole and per-node forward passes on one backend (benchmarks)"),
+    Request("tensors", {"backend": str}, TensorsAnswer,
+            "every tensor of one forward pass on one backend (tests)"),
     Request("memory", {}, Memory, "the size of the worker's WebAssembly memory (benchmarks)"),
 )
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .edits import NO_EDITS, Edits, forward
+from .engine import Ran
 from .errors import CnnlensError, ModelError
 from .forward import ForwardResult, first_non_finite, run
 from .loader import LoadedModel
@@ -34,6 +35,15 @@ def check_drawable(result: ForwardResult) -> None:
                          "cnnlens cannot show them")
 
 
+def with_reader_preprocessing(loaded: LoadedModel, prep: Preprocessing | None) -> LoadedModel:
+    """``loaded`` with the reader's preprocessing; None: the model's own (its card's, or the
+    defaults)."""
+    own = model_card(loaded.model)
+    card = own if prep is None else replace(own, preprocessing=prep,
+                                            preprocessing_source="reader")
+    return replace(loaded, card=card)
+
+
 @dataclass(frozen=True)
 class Session:
     """One complete state of the explainer."""
@@ -46,17 +56,26 @@ class Session:
     classes: tuple[str, ...]
     mode: RangeMode = "layer"
     note: str | None = None  # the picture is far from the training data (views.input_note)
+    ran: Ran | None = None  # which backend ran the forward pass, when the page's engine did
     edits: Edits = NO_EDITS  # the learner's functions and kernels (live_code), in `loaded`
 
     @classmethod
     def start(cls, loaded: LoadedModel, image: bytes, image_name: str,
               mode: RangeMode = "layer", edits: Edits = NO_EDITS) -> Session:
         x = preprocess(image, loaded.card.preprocessing)
-        result = forward(loaded.model, x, edits)
+        made = cls.made(loaded, image, image_name, x, forward(loaded.model, x, edits), mode)
+        return replace(made, edits=edits)
+
+    @classmethod
+    def made(cls, loaded: LoadedModel, image: bytes, image_name: str, x: np.ndarray,
+             result: ForwardResult, mode: RangeMode = "layer", ran: Ran | None = None
+             ) -> Session:
+        """A session from the forward pass of ``x`` (``preprocess`` of ``image``) made
+        elsewhere: by `start`, or by the page's engine (`backend_requests`)."""
         check_drawable(result)
         classes = class_names(loaded.card, result.probabilities.shape[-1])
         note = input_note(image, x, loaded.card.preprocessing)
-        return cls(loaded, image_name, image, x, result, classes, mode, note, edits)
+        return cls(loaded, image_name, image, x, result, classes, mode, note, ran=ran)
 
     def with_image(self, image: bytes, image_name: str) -> Session:
         return Session.start(self.loaded, image, image_name, self.mode, self.edits)
@@ -80,11 +99,8 @@ class Session:
     def with_preprocessing(self, prep: Preprocessing | None) -> Session:
         """Runs the current image again with the reader's preprocessing (it stays for the
         next images of this model); None: the model's own (its card's, or the defaults)."""
-        own = model_card(self.loaded.model)
-        card = own if prep is None else replace(own, preprocessing=prep,
-                                                preprocessing_source="reader")
-        return Session.start(replace(self.loaded, card=card), self.image, self.image_name,
-                             self.mode, self.edits)
+        return Session.start(with_reader_preprocessing(self.loaded, prep), self.image,
+                             self.image_name, self.mode, self.edits)
 
     def with_mode(self, mode: str) -> Session:
         if mode not in RANGE_MODES:
