@@ -37,6 +37,8 @@ def load_script(name: str, path: Path) -> ModuleType:
 
 
 vendor = load_script("cnnlens_build_vendor", VENDOR_PY)
+# Its sources' fetching and verifying, as vendor.py imported it (build/ is on sys.path now).
+sources = importlib.import_module("vendor_sources")
 serve_mod = load_script("cnnlens_build_serve", SERVE_PY)
 
 VENDOR = vendor.VENDOR
@@ -230,12 +232,12 @@ def test_tampered_wheel_is_refused_naming_the_file(
     official = json.loads(LOCK.read_text())
     pins = manifest[0]["wheels"]["files"]
     for name in wheel_names(manifest):
-        vendor.verify_wheel(name, (LOCK.parent / name).read_bytes(), official, pins, "vendor")
+        sources.verify_wheel(name, (LOCK.parent / name).read_bytes(), official, pins, "vendor")
         copy = tmp_path / name
         shutil.copyfile(LOCK.parent / name, copy)
         flip_a_byte(copy)
         with pytest.raises(vendor.VendorError) as refused:
-            vendor.verify_wheel(name, copy.read_bytes(), official, pins, str(copy))
+            sources.verify_wheel(name, copy.read_bytes(), official, pins, str(copy))
         message = str(refused.value)
         assert name in message
         assert "official pyodide-lock.json" in message
@@ -257,11 +259,11 @@ def test_wheel_must_match_both_the_official_lock_and_the_manifest(
     other_lock = json.loads(json.dumps(official))
     other_lock["packages"][key]["sha256"] = "0" * 64
     with pytest.raises(vendor.VendorError, match=r"official pyodide-lock\.json"):
-        vendor.verify_wheel(name, data, other_lock, pins, "test")
+        sources.verify_wheel(name, data, other_lock, pins, "test")
 
     other_pins = {**pins, name: {"size": len(data), "sha256": "0" * 64}}
     with pytest.raises(vendor.VendorError, match=r"build/manifest\.json"):
-        vendor.verify_wheel(name, data, official, other_pins, "test")
+        sources.verify_wheel(name, data, official, other_pins, "test")
 
 
 def test_make_lock_refuses_a_dependency_we_do_not_ship() -> None:
@@ -287,7 +289,7 @@ def seeded_cache(tmp_path: Path, manifest: tuple[dict, str]) -> Path:
     cache = tmp_path / "cache"
     (cache / "npm").mkdir(parents=True)
     for pkg in manifest[0]["npm"]:
-        tarball = CACHE / "npm" / vendor.npm_tarball_name(pkg)
+        tarball = CACHE / "npm" / sources.npm_tarball_name(pkg)
         if not tarball.is_file():
             pytest.skip(f"{tarball} is not cached: run `make vendor`")
         shutil.copyfile(tarball, cache / "npm" / tarball.name)
