@@ -1,7 +1,8 @@
 """The gradient methods in the page: the backward pass in the worker, a click → its saliency
-and Grad-CAM maps drawn, and activation maximisation's steps per second (one channel and a
+and Grad-CAM maps drawn, activation maximisation's steps per second (one channel and a
 whole layer), with the intervals between its redraws (each is one chunk of at most 100 ms
-of Python plus the trip and the drawing).
+of Python plus the trip and the drawing), and network inversion's steps per second (one
+layer, and every layer side by side).
 
 Everything is measured in the page, with `performance.now()` and the panels'
 `data-cnnlens-method-ready` counters, on the bundled model and the booted example.
@@ -28,7 +29,7 @@ def backward(page, repeats: int) -> list[float]:
 
 
 def open_tab(page, layer: str, channel: int, tab: str) -> None:
-    """Opens a tile's detail panel on the method tab `tab` (attribution or maximize)."""
+    """Opens a tile's detail panel on the method tab `tab` (attribution, maximize, invert)."""
     page.click(f"#overview canvas.tile[data-layer='{layer}'][data-channel='{channel}']")
     page.wait_for_function("!document.querySelector('#detail').hidden")
     if page.get_attribute(f"#tab-{tab}", "aria-selected") != "true":
@@ -95,6 +96,48 @@ def maximize_runs(page, steps: int, runs: int, layer: str) -> tuple[list[float],
     return rates, gaps
 
 
+# The same for the "What it keeps" tab: a run of `steps` steps in `mode` from its Steps box.
+_INVERT = """([steps, mode]) => new Promise((resolve) => {
+    const panel = document.querySelector("[data-testid='method-invert']");
+    const times = [];
+    const observer = new MutationObserver(() => {
+        if (Number(panel.dataset.goal) !== steps || panel.dataset.mode !== mode) return;
+        times.push(performance.now());
+        if (panel.dataset.done === "true") {
+            observer.disconnect();
+            resolve({ms: times.at(-1) - times[0]});
+        }
+    });
+    observer.observe(panel, {attributes: true, attributeFilter: ["data-cnnlens-method-ready"]});
+    const box = document.getElementById("invert-steps");
+    box.value = String(steps);
+    box.dispatchEvent(new Event("change", {bubbles: true}));
+})"""
+
+
+def invert_runs(page, steps: int, runs: int, mode: str) -> list[float]:
+    """Steps per second of `runs` inversion runs (in `all` mode a step of every layer's
+    reconstruction counts once)."""
+    page.select_option("#invert-mode", mode)
+    rates = []
+    for i in range(runs):
+        goal = steps + i % 2  # a new goal each run, so each is a new run
+        done = page.evaluate(_INVERT, [goal, mode])
+        rates.append(goal / (done["ms"] / 1000.0))
+    return rates
+
+
+def invert(page, runs: int) -> dict:
+    open_tab(page, "conv_1_2", 0, "invert")
+    page.wait_for_selector("[data-testid='method-invert'][data-layer='conv_1_2']",
+                           timeout=RUN_TIMEOUT_MS)
+    return {
+        "invert_steps_per_s": summary(invert_runs(page, 100, runs, "layer")),
+        "invert_all_layers_steps_per_s": summary(invert_runs(page, 5, max(runs // 2, 3),
+                                                             "all")),
+    }
+
+
 def measure(page, runs: int) -> dict:
     passes = backward(page, max(runs, 20))
     clicks = attribution_click(page, runs)
@@ -110,6 +153,7 @@ def measure(page, runs: int) -> dict:
         "maximize_steps_per_s": summary(single),
         "maximize_layer_steps_per_s": summary(layer),
         "maximize_redraw_interval_ms": summary(gaps + layer_gaps),
+        **invert(page, runs),
     }
 
 
