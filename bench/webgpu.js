@@ -13,6 +13,7 @@ const BACKENDS = ["numpy", "webgpu"];
 const status = document.getElementById("status");
 const tables = document.getElementById("tables");
 const output = document.querySelector('[data-testid="webgpu-results"]');
+const adapter = document.getElementById("adapter");
 
 const median = (values) => {
   if (!values?.length) return null;
@@ -28,14 +29,16 @@ const element = (tag, props = {}, children = []) => {
 };
 
 const ms = (value) => (value === null || value === undefined ? "—" : value.toFixed(value < 10 ? 2 : 1));
+const ratio = (numpy, webgpu) => (numpy && webgpu ? `${(numpy / webgpu).toPrecision(2)}×` : "—");
+const SWIFTSHADER = "This adapter is SwiftShader, WebGPU run on the CPU: these figures show that the path runs end to end, nothing about what a GPU buys.";
 
 // One model: open it, then time it on each backend. Every failure is kept as its message.
-async function measure(client, id) {
-  const result = { id };
+async function measure(client, id, names) {
+  const result = { id, name: names.get(id) || id };
   try {
     const opened = await client.ask("open_model", id);
-    result.name = opened.entry?.name || id;
     result.input = opened.view?.columns?.[0]?.shape || null;
+    result.gpu = opened.backend?.gpu ?? null;
   } catch (error) {
     return { ...result, error: `could not open: ${error.message}` };
   }
@@ -91,7 +94,7 @@ function draw(result) {
     element("td", { textContent: row.node }), element("td", { textContent: row.op }),
     element("td", { textContent: row.backend || "—", className: row.backend === "WebGPU" ? "gpu" : "numpy" }),
     element("td", { textContent: ms(row.numpy_ms) }), element("td", { textContent: ms(row.webgpu_ms) }),
-    element("td", { textContent: row.numpy_ms && row.webgpu_ms ? `${(row.numpy_ms / row.webgpu_ms).toFixed(1)}×` : "—" }),
+    element("td", { textContent: ratio(row.numpy_ms, row.webgpu_ms) }),
   ]));
   const numpy = result.numpy?.total_median_ms ?? null;
   const webgpu = result.webgpu?.total_median_ms ?? null;
@@ -99,18 +102,24 @@ function draw(result) {
     element("td", { textContent: "whole forward pass" }), element("td"),
     element("td", { textContent: result.webgpu?.ran || "—" }),
     element("td", { textContent: ms(numpy) }), element("td", { textContent: ms(webgpu) }),
-    element("td", { textContent: numpy && webgpu ? `${(numpy / webgpu).toFixed(1)}×` : "—" }),
+    element("td", { textContent: ratio(numpy, webgpu) }),
   ]));
-  section.append(element("table", {}, [element("thead", {}, [element("tr", {}, head)]), element("tbody", {}, body)]));
+  const table = element("table", {}, [element("thead", {}, [element("tr", {}, head)]), element("tbody", {}, body)]);
+  section.append(element("div", { className: "scroll" }, [table]));
   tables.append(section);
 }
 
 async function main() {
-  const results = { date: new Date().toISOString(), user_agent: navigator.userAgent, repeats: REPEATS, models: {} };
+  const results = { date: new Date().toISOString(), user_agent: navigator.userAgent, repeats: REPEATS, gpu: null, models: {} };
   try {
-    const { client } = await startPython((_key, label) => { status.textContent = `${label}…`; });
+    const { client, catalogue } = await startPython((_key, label) => { status.textContent = `${label}…`; });
+    const names = new Map(catalogue.map((entry) => [entry.id, entry.name]));
     for (const id of MODELS) {
-      const result = await measure(client, id);
+      const result = await measure(client, id, names);
+      if (result.gpu && !results.gpu) {
+        results.gpu = result.gpu;
+        adapter.textContent = `WebGPU adapter: ${result.gpu}. ${/swiftshader/i.test(result.gpu) ? SWIFTSHADER : ""}`;
+      }
       if (!result.error) {
         result.layers = rows(result);
         for (const backend of BACKENDS) delete result[backend]?.layers;
