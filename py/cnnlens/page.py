@@ -382,8 +382,10 @@ class App:
         session = self.session
         if session is None:
             return error_answer("there is no model and image yet")
-        return self.jobs.start(lambda: start(session.loaded, session.x, session.result, layer,
-                                             mode, settings, seed, steps))
+        # The pass the descent differentiates: the engine's own functions (with any edited
+        # kernels), so the goal and the reconstruction come from the same network.
+        return self.jobs.start(lambda: start(session.loaded, session.x, session.gradient_result,
+                                             layer, mode, settings, seed, steps))
 
     async def dissect_start(self, layer: str, probe: str, top: int) -> JobAnswer | ErrorAnswer:
         """Starts dissecting ``layer`` over a probe set (`views.dissect`: ``""`` the model's
