@@ -168,10 +168,17 @@ def test_a_kernel_edit_changes_that_neuron_and_what_follows_and_reset_is_exact(s
 
 
 def test_edited_functions_carry_over_to_another_image_and_model_kernels_do_not(session):
+    identity = json.dumps([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
     edited = live_code.set_kernel(live_code.run_code(session, json.dumps({"relu": LEAKY})),
-                                  "conv_1_1", 0, 0, json.dumps([[0, 0, 0], [0, 1, 0], [0, 0, 0]]))
+                                  "conv_1_2", 0, 4, identity)
+    edited = live_code.set_kernel(edited, "conv_1_1", 2, 0, identity)  # its only input
     again = edited.with_image(session.image, "again.png")
-    assert again.edits.labels == ["relu()", "kernel of conv_1_1 #0, input 0"]
+    assert again.edits.labels == ["relu()", "kernel of conv_1_2 #0, input 4",
+                                  "kernel of conv_1_1 #2"]
+    weight = again.loaded.model.graph.initializers["conv_1_2.weight"]
+    assert weight[0, 4].tolist() == json.loads(identity)
+    assert weight[0, 3].tolist() == session.loaded.model.graph.initializers[
+        "conv_1_2.weight"][0, 3].tolist()
     other = edited.with_model(load_model(MODEL.read_bytes(), MODEL.name))
     assert other.edits.labels == ["relu()"]
 

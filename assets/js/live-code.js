@@ -54,6 +54,7 @@ export class LiveCode {
     }
     for (const button of document.querySelectorAll("[data-code-run]")) button.addEventListener("click", () => this.run());
     this.#panel.dataset.state = "ready";
+    this.#status("Edit a function, then Run (or Ctrl+Enter in the code).");
     if (linked) await this.#offer(linked);
   }
 

@@ -274,7 +274,9 @@ def set_kernel(session: Session, layer: str, channel: int, input_channel: int,
         kernel = tuple(tuple(float(v) for v in row) for row in rows)
     except (json.JSONDecodeError, TypeError, ValueError):
         raise CnnlensError("a kernel is a JSON list of rows of numbers") from None
-    edit = KernelEdit(layer, channel, None if input_channel < 0 else input_channel, kernel)
+    single = conv_weight(session.loaded.model, layer)[2].shape[1] == 1  # nothing to name
+    edit = KernelEdit(layer, channel, None if input_channel < 0 or single else input_channel,
+                      kernel)
     edits = session.edits
     base = edits.base or session.loaded.model
     model = with_kernel(session.loaded.model, edit)
