@@ -16,7 +16,7 @@ import numpy as np
 
 from .edits import NO_EDITS, Edits
 from .edits import forward as edited_forward
-from .engine import CHOICES, Choice, Engine, Ran
+from .engine import Engine, Ran, parse_choice
 from .errors import CnnlensError
 from .loader import LoadedModel
 from .model_card import Preprocessing
@@ -32,13 +32,6 @@ def label(ran: Ran | None, engine: Engine) -> dict[str, Any]:
     shown = {"backend": "NumPy", "choice": engine.choice, "forward_ms": None, "note": None,
              "gpu": None, "first": False, "layers": []} if ran is None else ran.as_json()
     return {**shown, "available": engine.gpu is not None}
-
-
-def backend_of(choice: str) -> Choice:
-    """The engine's choice for a request's backend argument (refused when unknown)."""
-    if choice not in CHOICES:
-        raise CnnlensError(f"unknown backend {choice!r}; expected one of {', '.join(CHOICES)}")
-    return choice  # type: ignore[return-value]
 
 
 async def start_on(engine: Engine, loaded: LoadedModel, image: bytes, image_name: str,
@@ -81,12 +74,15 @@ async def time_backend(engine: Engine, session: Session | None, backend: str, re
     needed), and per node, of passes with one GPU call per node."""
     if session is None:
         return error_answer("there is no model and image yet")
+    if repeats < 1:
+        return error_answer(f"time at least one pass, not {repeats}")
     try:
-        choice = backend_of(backend)
+        choice = parse_choice(backend)
     except CnnlensError as error:
         return error_answer(error)
     model, x = session.loaded.model, session.x
-    totals, layers, ran = [], {}, None
+    totals: list[float] = []
+    layers: dict[str, list[float]] = {}
     for _ in range(repeats):
         start = time.perf_counter()
         _result, ran = await engine.forward(model, x, choice=choice, fuse=True)
@@ -95,11 +91,10 @@ async def time_backend(engine: Engine, session: Session | None, backend: str, re
         await engine.forward(model, x, choice=choice, split=True, clock=clock)
         for name, ms in clock.items():
             layers.setdefault(name, []).append(ms)
-    assert ran is not None or repeats == 0
-    return {"backend": "NumPy" if ran is None else ran.backend, "total_ms": totals,
-            "layers": [{"node": node, "op": op, "backend": where, "ms": layers.get(node, [])}
-                       for node, op, where in (() if ran is None else ran.layers)],
-            "note": None if ran is None else ran.note}
+    return {"backend": ran.backend, "total_ms": totals,
+            "layers": [{"node": node, "op": op, "backend": where, "ms": layers[node]}
+                       for node, op, where in ran.layers],
+            "note": ran.note}
 
 
 async def tensors(engine: Engine, session: Session | None, backend: str
@@ -109,7 +104,7 @@ async def tensors(engine: Engine, session: Session | None, backend: str
     if session is None:
         return error_answer("there is no model and image yet")
     try:
-        choice = backend_of(backend)
+        choice = parse_choice(backend)
     except CnnlensError as error:
         return error_answer(error)
     result, ran = await engine.forward(session.loaded.model, session.x, choice=choice)

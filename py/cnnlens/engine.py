@@ -33,6 +33,13 @@ Edited = Callable[[Model, np.ndarray], ForwardResult]
 engine's): it runs on NumPy as a whole, as they wrote it."""
 
 
+def parse_choice(choice: str) -> Choice:
+    """A request's backend argument, refused when it is none of :data:`CHOICES`."""
+    if choice not in CHOICES:
+        raise CnnlensError(f"unknown backend {choice!r}; expected one of {', '.join(CHOICES)}")
+    return choice  # type: ignore[return-value]
+
+
 class GpuError(Exception):
     """The GPU could not run what it was given (the device was lost, or a kernel failed)."""
 
@@ -87,9 +94,7 @@ class Engine:
         self._uploads = 0
 
     def choose(self, choice: str) -> None:
-        if choice not in CHOICES:
-            raise CnnlensError(f"unknown backend {choice!r}; expected one of {CHOICES}")
-        self.choice = choice  # type: ignore[assignment]
+        self.choice = parse_choice(choice)
 
     def _usable(self, choice: Choice) -> tuple[GpuDevice | None, str | None]:
         """The device to use for ``choice`` and what the page should say about it."""
