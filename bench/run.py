@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one results file, one HTML report.
 
     .venv/bin/python -m bench.run [--runs 5] [--switches 50] [--no-browser] [--no-engine]
-                                  [--no-resnet50]
+                                  [--no-resnet50] [--no-webgpu]
 
 Writes bench/results/<date>-<git sha>[-dirty].json and bench/report.html (git-ignored).
 """
@@ -33,7 +33,7 @@ RESULTS = ROOT / "bench" / "results"
 NOT_MEASURED: dict[str, str] = {}
 
 
-def browser_figures(runs: int, switches: int, resnet50: bool) -> dict:
+def browser_figures(runs: int, switches: int, resnet50: bool, gpu: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
     with site() as url, sync_playwright() as playwright:
@@ -56,10 +56,12 @@ def browser_figures(runs: int, switches: int, resnet50: bool) -> dict:
         gallery = models.measure(playwright, url, runs, resnet50)
         results["figures"].update(gallery["figures"])
         results["gallery_failures"] = gallery["failures"]
-        # NumPy vs WebGPU in the worker, from bench/webgpu.html (SwiftShader without a GPU).
-        gpu = webgpu.measure(playwright, url.removesuffix("index.html"), runs)
-        results["figures"].update(gpu["figures"])
-        results["webgpu"] = gpu["webgpu"]
+        if gpu:
+            # NumPy vs WebGPU in the worker, from bench/webgpu.html (SwiftShader without a
+            # GPU: minutes for ResNet-18 on a small machine).
+            measured = webgpu.measure(playwright, url.removesuffix("index.html"), runs)
+            results["figures"].update(measured["figures"])
+            results["webgpu"] = measured["webgpu"]
     results["memory"] = {"switches": switches, **leak}
     results["figures"]["js_heap_growth_bytes"] = summary(
         [leak["after"]["js_heap_bytes"] - leak["before"]["js_heap_bytes"]])
@@ -76,6 +78,8 @@ def main() -> int:
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--no-resnet50", action="store_true",
                         help="skip opening ResNet-50 (minutes on a small machine)")
+    parser.add_argument("--no-webgpu", action="store_true",
+                        help="skip bench/webgpu.html (NumPy vs WebGPU in the worker)")
     args = parser.parse_args()
 
     sha = git_sha()  # before anything runs: the tree measured, not the one after
@@ -83,7 +87,8 @@ def main() -> int:
                      "git": sha, "machine": machine(), "figures": {},
                      "not_measured": NOT_MEASURED}
     if not args.no_browser:
-        browser = browser_figures(args.runs, args.switches, not args.no_resnet50)
+        browser = browser_figures(args.runs, args.switches, not args.no_resnet50,
+                                  not args.no_webgpu)
         results["figures"].update(browser.pop("figures"))
         results.update(browser)
     if not args.no_engine:
