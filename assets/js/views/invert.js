@@ -154,7 +154,8 @@ export class InvertPanel {
     this.#paint(this.canvases[0], data, "original", 0);
     v.parts.forEach((part, k) => {
       this.#paint(this.canvases[k + 1], data, "pictures", k);
-      this.errors[k].textContent = `input error ${fmt(part.input_error)} · activation error ${fmt(part.activation_error)}`;
+      this.errors[k].input.textContent = `input error ${fmt(part.input_error)}`;
+      this.errors[k].activation.textContent = `activation error ${fmt(part.activation_error)}`;
     });
     const losses = numbers("losses");
     this.plot.draw(losses.values, v.parts.length, v.goal, v.loss_range);
@@ -175,23 +176,27 @@ export class InvertPanel {
     this.pictures.classList.toggle("grid", v.parts.length > 3);
     this.canvases = [];
     this.errors = [];
-    const figure = (label, name, error) => {
+    const figure = (label, name, errors, k) => {
       const box = el("figure", { class: "maximize-picture" });
       const canvas = el("canvas", { class: "map", role: "img", "aria-label": name });
       const caption = el("figcaption");
-      caption.append(el("span", { class: "invert-label" }, label));
-      if (error) caption.append(error);
+      const title = el("span", { class: "invert-label" });
+      // In the perturbation mode the plot's lines are coloured as these swatches.
+      if (v.mode === "perturb" && k !== undefined) title.append(el("span", { class: `swatch part-${k}`, "aria-hidden": "true" }));
+      title.append(label);
+      caption.append(title);
+      if (errors) caption.append(errors.input, errors.activation);
       box.append(canvas, caption);
       this.canvases.push(canvas);
       return box;
     };
     const figures = [figure("original", "the image, as the network sees it")];
-    for (const part of v.parts) {
-      const error = el("span", { class: "value" });
-      this.errors.push(error);
+    v.parts.forEach((part, k) => {
+      const errors = { input: el("span", { class: "value" }), activation: el("span", { class: "value" }) };
+      this.errors.push(errors);
       const label = v.mode === "perturb" ? part.label : v.mode === "all" ? part.layer : `from ${part.layer}`;
-      figures.push(figure(label, `reconstruction from ${part.layer} (${part.label})`, error));
-    }
+      figures.push(figure(label, `reconstruction from ${part.layer} (${part.label})`, errors, k));
+    });
     this.pictures.replaceChildren(...figures);
     this.about.replaceChildren(el("h4", {}, v.about.title), el("p", { class: "method-text" }, v.about.text));
     const papers = el("ul", { class: "method-papers" });
