@@ -137,11 +137,13 @@ def test_an_endless_loop_is_stopped_and_the_page_answers_meanwhile(page, live):
     type_code(page, "relu", "def relu(x):\n    while True:\n        x = x + 1\n    return x\n")
     page.click("[data-testid='code-run']")
     page.wait_for_function("document.querySelector('#live-code').dataset.state === 'running'")
-    # Measured in the page (this machine's other load would swamp a round trip from
-    # here): while the worker loops, the page keeps taking input and answering it.
+    # Measured in the page (a round trip from here would add this machine's load): while
+    # the worker loops, the page's event loop keeps answering. A blocked page would answer
+    # once, after the whole budget; a shared CPU can delay a single answer, so 9 in 10.
     answers = page.evaluate(PROBE)
     assert len(answers) >= 10, f"the page answered only {len(answers)} times in the run"
-    assert max(answers) < 100, answers
+    within = sum(answer < 100 for answer in answers)
+    assert within >= 0.9 * len(answers), sorted(answers)
     error = page.inner_text("[data-testid='code-relu'] .code-error")
     assert "stopped after" in error
     assert page.get_attribute("[data-testid='code-relu']", "data-error-line") in {"2", "3"}
