@@ -1,4 +1,3 @@
-/* global window, document, atob, btoa */
 // The test's hands on assets/js/gpu/: tensors travel as base64 of float32 bytes, so that
 // Python builds the cases and compares the results with the engine's own ops.
 import { openGpu } from "../../assets/js/gpu/index.js";
