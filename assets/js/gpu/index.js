@@ -24,7 +24,8 @@
  *       Add/Sub/Mul/Div applies that activation to the node's output in the same kernel
  *       (the pre-activation is then never stored: the engine fuses only where no view
  *       needs it). Clip's bounds come from attrs min/max or its inputs #1/#2, which must then
- *       be fed or weights. Every tensor is float32.
+ *       be fed or weights. Every tensor is float32; one larger than the device's
+ *       maxStorageBufferBindingSize (the adapter's own limit is asked for) is refused.
  *     async setWeights(modelKey, tensors)
  *       tensors = {name: {data: Float32Array, shape: number[]}}: uploaded now (data is copied
  *       at once, so it may be a view on Pyodide's memory), kept on the GPU under modelKey;
@@ -45,8 +46,6 @@
  */
 import { size } from "./geometry.js";
 import { programs, supportsNode, VIEWS } from "./ops.js";
-
-export { GPU_OPS } from "./ops.js";
 
 export async function openGpu() {
   const gpu = globalThis.navigator?.gpu;

@@ -41,8 +41,6 @@ const KERNELS = {
   ...Object.fromEntries(BINARY_OPS.map((op) => [op, [supportsBinary, binaryPrograms]])),
 };
 
-export const GPU_OPS = [...Object.keys(KERNELS), ...VIEWS];
-
 // True when the node is one the kernels compute exactly as the engine does, with every
 // shape given; false for anything else (another rank, an attribute the engine refuses).
 export function supportsNode(node) {
