@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
 
 import numpy as np
 import pytest
 
 from cnnlens.backend_plan import NUMPY, WEBGPU, gpu_node, plan
+from cnnlens.edits import Edits
+from cnnlens.edits import forward as edits_forward
 from cnnlens.engine import Engine, GpuError
 from cnnlens.errors import CnnlensError
 from cnnlens.forward import run
 from cnnlens.graph import Model, Node
 from cnnlens.onnx_reader import read_model
-from cnnlens.ops import op_function
+from cnnlens.ops import op_function, op_spec
 from tests.onnx_builders import ModelBuilder
 from tests.paths import BUNDLED_MODEL
 
@@ -139,14 +143,23 @@ def test_fusion_only_on_request_reads_back_what_is_read_later() -> None:
     np.testing.assert_allclose(result.logits, run(model, X).logits, atol=1e-5)
 
 
-def test_a_learners_own_pass_runs_on_numpy_as_written() -> None:
+def test_a_learners_edited_op_runs_on_numpy_and_the_rest_on_the_gpu() -> None:
     model = small_model()
     gpu = StandIn({"Conv", "Relu", "MaxPool", "Gemm"})
-    expected = run(model, X)
-    result, ran = forward(Engine(gpu), model, edited=lambda m, x: expected)
-    assert result is expected and gpu.calls == [] and gpu.uploads == 0
-    assert ran.backend == NUMPY and {b for _n, _op, b in ran.layers} == {NUMPY}
-    assert ran.note == "Your edited functions run on NumPy, so NumPy runs every layer."
+    # The learner's "ReLU" keeps magnitudes (abs), so its output shows which function ran.
+    mine = replace(op_spec("Relu"), forward=lambda inputs, attrs: [np.abs(inputs[0])],
+                   earlier=())
+    edits = Edits(overrides=MappingProxyType({"Relu": mine}))
+    result, ran = forward(Engine(gpu), model, edits=edits)
+    expected = edits_forward(model, X, edits)
+    assert_same_tensors(result, expected)
+    out = outputs(model)
+    np.testing.assert_allclose(result.tensors[out["relu"]], np.abs(result.tensors[out["conv"]]))
+    assert [c[0] for c in gpu.calls] == [["Conv"], ["MaxPool"], ["Gemm"]]
+    assert {n: b for n, _op, b in ran.layers}["relu"] == NUMPY and ran.backend == WEBGPU
+    assert ran.note == "Your edited functions run on NumPy, as you wrote them."
+    _result, ran = forward(Engine(None), model, edits=edits)  # no device: all NumPy, edited
+    assert_same_tensors(_result, expected)
 
 
 def test_split_times_each_gpu_node_alone() -> None:

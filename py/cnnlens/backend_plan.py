@@ -8,7 +8,7 @@ Pure planning over the graph and the shapes known before running (`limits.infer_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -81,10 +81,11 @@ def _plain(value: Any) -> Any:
 
 
 def plan(model: Model, input_shape: Sequence[int], supports: Supports | None, *,
-         keep_all: bool = True, split: bool = False) -> Plan:
+         numpy_only: Collection[str] = (), keep_all: bool = True, split: bool = False) -> Plan:
     """Where each node of ``model`` runs on an input of ``input_shape``.
 
-    ``supports`` is the kernels' answer for one node (None: no GPU, everything on NumPy).
+    ``supports`` is the kernels' answer for one node (None: no GPU, everything on NumPy);
+    op types in ``numpy_only`` always run on NumPy (the ones a learner edited).
     ``keep_all``: read back every output (the views show every tensor); otherwise only
     what later segments and the result read, so the kernels may fuse a Conv with the
     activation after it. ``split``: one node per WebGPU segment (per-layer timings).
@@ -94,7 +95,7 @@ def plan(model: Model, input_shape: Sequence[int], supports: Supports | None, *,
     runs: list[tuple[Backend, list[Node], list[GpuNode]]] = []
     for node in order:
         described = None
-        if supports is not None:
+        if supports is not None and node.op_type not in numpy_only:
             described = gpu_node(node, shapes)
             if described is not None and not supports(described):
                 described = None

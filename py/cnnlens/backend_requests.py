@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .edits import NO_EDITS, Edits
-from .edits import forward as edited_forward
 from .engine import Engine, Ran, parse_choice
 from .errors import CnnlensError
 from .loader import LoadedModel
@@ -39,8 +37,7 @@ async def start_on(engine: Engine, loaded: LoadedModel, image: bytes, image_name
     """`Session.start` with the forward pass on the engine's backend (awaited: WebGPU's
     readback is asynchronous). A learner's edited functions run on NumPy, as written."""
     x = preprocess(image, loaded.card.preprocessing)
-    edited = None if not edits.overrides else partial(edited_forward, edits=edits)
-    result, ran = await engine.forward(loaded.model, x, edited=edited)
+    result, ran = await engine.forward(loaded.model, x, edits=edits)
     return replace(Session.made(loaded, image, image_name, x, result, mode, ran), edits=edits)
 
 

@@ -109,12 +109,25 @@ def forward(model: Model, x: np.ndarray, edits: Edits) -> ForwardResult:
     known[model.input.name] = np.asarray(x).astype(COMPUTE_DTYPE)
 
     def hook(node: Node, compute):
-        spec = None if node.domain else edits.overrides.get(node.op_type)
-        outputs = compute() if spec is None else _run_edited(node, spec, model.opset, known)
+        outputs = run_edited(node, edits, model.opset, known)
+        outputs = compute() if outputs is None else outputs
         known.update(outputs)
         return outputs
 
-    result = run(model, x, hook, finite=False)
+    return finish(model, run(model, x, hook, finite=False), edits)
+
+
+def run_edited(node: Node, edits: Edits, opset: int, known: Mapping[str, np.ndarray]
+               ) -> NodeOutputs | None:
+    """``node``'s outputs by the learner's function, from the tensors ``known`` so far;
+    None when its op is not edited (the engine's backend hook asks this too)."""
+    spec = None if node.domain else edits.overrides.get(node.op_type)
+    return None if spec is None else _run_edited(node, spec, opset, known)
+
+
+def finish(model: Model, result: ForwardResult, edits: Edits) -> ForwardResult:
+    """A pass run with ``run_edited`` (and ``finite=False``), completed: an edited softmax
+    makes the probabilities where the graph has no Softmax node; then the finiteness check."""
     softmax = edits.overrides.get("Softmax")
     if softmax is not None and result.logits_name == result.output_name:
         # No Softmax node: the engine made the probabilities from the logits itself.
@@ -125,7 +138,7 @@ def forward(model: Model, x: np.ndarray, edits: Edits) -> ForwardResult:
 
 
 def _run_edited(node: Node, spec: OpSpec, opset: int,
-                known: dict[str, np.ndarray]) -> NodeOutputs:
+                known: Mapping[str, np.ndarray]) -> NodeOutputs:
     results = spec.function(opset)([known[name] if name else None for name in node.inputs],
                                    node.attributes)
     return {name: as_compute_dtype(np.asarray(results[i]))

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from .backend_plan import NUMPY, WEBGPU, Backend, GpuNode, Plan, plan, weights
+from .edits import NO_EDITS, Edits, finish, run_edited
 from .errors import CnnlensError
 from .forward import AsyncNodeHook, ForwardResult, NodeOutputs, run_async
 from .graph import Model, Node
@@ -26,11 +27,6 @@ Choice = Literal["auto", "webgpu", "numpy"]
 CHOICES: tuple[Choice, ...] = ("auto", "webgpu", "numpy")
 """``auto``: WebGPU where there is a device; ``webgpu``/``numpy``: the reader's switch
 (``webgpu`` still falls back to NumPy, saying so, where there is no device)."""
-
-
-Edited = Callable[[Model, np.ndarray], ForwardResult]
-"""A learner's own forward pass (`edits.forward` with their functions in place of the
-engine's): it runs on NumPy as a whole, as they wrote it."""
 
 
 def parse_choice(choice: str) -> Choice:
@@ -113,34 +109,31 @@ class Engine:
     async def forward(self, model: Model, x: np.ndarray, *, choice: Choice | None = None,
                       fuse: bool = False, split: bool = False,
                       clock: dict[str, float] | None = None,
-                      edited: Edited | None = None) -> tuple[ForwardResult, Ran]:
+                      edits: Edits = NO_EDITS) -> tuple[ForwardResult, Ran]:
         """Runs ``x`` through ``model`` on ``choice`` (default: the reader's). ``fuse``: only
         the result is needed (not every tensor), so the kernels may fuse; ``split``: one GPU
         call per node, and ``clock`` gets each node's milliseconds (a GPU segment's are its
         first node's). A GPU failure drops the device for the session and the pass is run
-        again on NumPy, saying so. ``edited``: the learner's own pass (their functions in
-        place of the engine's), which runs on NumPy as written."""
+        again on NumPy, saying so. ``edits``: the nodes of the learner's edited functions
+        run on NumPy as they wrote them (`edits.run_edited`), the others where they would."""
         choice = self.choice if choice is None else choice
         gpu, note = self._usable(choice)
         uploads = self._uploads
-        if edited is not None:
-            note = "Your edited functions run on NumPy, so NumPy runs every layer."
-            start = time.perf_counter()
-            result = edited(model, x)
-            ms = (time.perf_counter() - start) * 1000.0
-            layers = tuple((n.name, n.op_type, NUMPY) for n in model.topological_order())
-            return result, Ran(NUMPY, choice, ms, layers, note, None)
         start = time.perf_counter()
         if gpu is not None:
             try:
-                result, chosen = await self._run(gpu, model, x, fuse, split, clock)
+                result, chosen = await self._run(gpu, model, x, fuse, split, clock, edits)
+                if edits.overrides:
+                    note = "Your edited functions run on NumPy, as you wrote them."
             except GpuError as error:
                 self._drop(f"the GPU stopped working ({error})")
                 gpu, note = self._usable(choice)
                 start = time.perf_counter()
         if gpu is None:
             chosen = plan(model, np.shape(x), None)
-            result = await run_async(model, x, _timed(_numpy_hook, clock))
+            result = await run_async(model, x, _timed(_numpy_hook(model, edits), clock),
+                                     finite=not edits.overrides)
+            result = finish(model, result, edits) if edits.overrides else result
         ms = (time.perf_counter() - start) * 1000.0
         placed = chosen.placement()
         layers = tuple((n.name, n.op_type, placed[n.name]) for n in model.topological_order())
@@ -150,12 +143,14 @@ class Engine:
         return result, Ran(backend, choice, ms, layers, note, label, first)
 
     async def _run(self, gpu: GpuDevice, model: Model, x: np.ndarray, fuse: bool,
-                   split: bool, clock: dict[str, float] | None
+                   split: bool, clock: dict[str, float] | None, edits: Edits
                    ) -> tuple[ForwardResult, Plan]:
         key = await self._upload(gpu, model, np.shape(x))
-        chosen = plan(model, np.shape(x), gpu.supports, keep_all=not fuse, split=split)
+        chosen = plan(model, np.shape(x), gpu.supports, numpy_only=edits.overrides.keys(),
+                      keep_all=not fuse, split=split)
         starts = chosen.first_nodes()
         pending: dict[str, np.ndarray] = {}
+        on_numpy = _numpy_hook(model, edits)
 
         async def hook(node: Node, compute: Callable[[], NodeOutputs],
                        values: Mapping[str, np.ndarray]) -> NodeOutputs:
@@ -165,11 +160,12 @@ class Engine:
                 pending.update(await gpu.run(key, list(segment.gpu_nodes), feeds,
                                              list(segment.wanted)))
             elif chosen_backend.get(node.name) != WEBGPU:
-                return compute()
+                return await on_numpy(node, compute, values)
             return {name: pending.pop(name) for name in node.outputs if name in pending}
 
         chosen_backend = chosen.placement()
-        return await run_async(model, x, _timed(hook, clock)), chosen
+        result = await run_async(model, x, _timed(hook, clock), finite=not edits.overrides)
+        return (finish(model, result, edits) if edits.overrides else result), chosen
 
     async def _upload(self, gpu: GpuDevice, model: Model, input_shape: tuple[int, ...]) -> str:
         """The model's key on the device; its weights are sent once while it is the model
@@ -186,9 +182,15 @@ class Engine:
         return key
 
 
-async def _numpy_hook(node: Node, compute: Callable[[], NodeOutputs],
-                      values: Mapping[str, np.ndarray]) -> NodeOutputs:
-    return compute()
+def _numpy_hook(model: Model, edits: Edits) -> AsyncNodeHook:
+    """A node on NumPy: the learner's function where they edited its op, else the engine's."""
+
+    async def hook(node: Node, compute: Callable[[], NodeOutputs],
+                   values: Mapping[str, np.ndarray]) -> NodeOutputs:
+        outputs = run_edited(node, edits, model.opset, values)
+        return compute() if outputs is None else outputs
+
+    return hook
 
 
 def _timed(hook: AsyncNodeHook, clock: dict[str, float] | None) -> AsyncNodeHook:
