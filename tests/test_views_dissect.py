@@ -113,3 +113,20 @@ def test_the_view_before_the_end_carries_no_pictures(app):
     job.advance(0.0)
     view, numbers, rasters = dissect_view(job, None)
     assert not view["done"] and view["step"] == BATCH and numbers.size == 0 and rasters.size == 0
+
+
+def test_cnn_explainers_model_dissects_over_its_examples_and_the_gallery_asks_for_images():
+    app = app_showing_first_example()[0]
+    assert "error" not in asyncio.run(app.open_model("cnn-explainer"))
+    views, _ = run_job(app, "max_pool_2", "", 3)
+    last = views[-1]
+    assert last["probe"]["count"] == 12 and last["input"] == [64, 64]
+    assert "sport car" in last["classes"] and "koala" in last["classes"]
+    # Unpadded 3x3 convs and 2x2 pools: a max_pool_2 neuron sees 16 pixels from 4 * y.
+    for channel in last["channels"]:
+        for top in channel["top"]:
+            y, x = top["position"]
+            assert top["box"] == [4 * y, 4 * x, min(64, 4 * y + 16), min(64, 4 * x + 16)]
+    assert "error" not in asyncio.run(app.open_model("lenet5"))
+    refused = asyncio.run(app.dissect_start("conv1", "", 3))["error"]
+    assert "no probe set of its own" in refused

@@ -35,7 +35,6 @@ let current = null;  // the view on screen
 let overview = null;
 let tabs = null;  // the detail panel's method tabs (methods.js)
 let maximize = null;  // the "What excites it most" tab (views/maximize.js)
-let dissect = null;  // the "What it stands for" tab (views/dissect.js)
 const picker = new ModelPicker({
   request: (name, ...args) => client.ask(name, ...args),
   draw: (answer) => {
@@ -143,7 +142,6 @@ function confirmLive(start) {
 async function ask(name, ...args) {
   // A new image or model ends the worker's job (maximisation, inversion, …): stop asking for it.
   if (name !== "mode") haltJob();
-  if (name !== "mode") dissect?.halt();
   try {
     show(await client.ask(name, ...args));
     return true;
@@ -351,8 +349,7 @@ async function boot() {
   maximize = new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash });
   tabs.register("maximize", maximize);
   tabs.register("invert", new InvertPanel($("method-invert-host"), client, { onChange: writeHash }));
-  dissect = new DissectPanel($("method-dissect-host"), client, { onChange: writeHash });
-  tabs.register("dissect", dissect);
+  tabs.register("dissect", new DissectPanel($("method-dissect-host"), client, { onChange: writeHash }));
   await restore(wanted);
   liveCode.start(client).catch((error) => showError(explain(error)));
   // For automation and benchmarks: the same requests through the same queue (see

@@ -121,3 +121,24 @@ def test_the_readers_own_zip(page):
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "dissect-390")
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_another_model_is_dissected_again(page):
+    """A new model halts what was drawn: the same layer name is dissected again (over the
+    reader's zip, still chosen, then over CNN Explainer's 12 examples), never shown from
+    the previous model."""
+    ready = int(page.evaluate("Number(document.documentElement.dataset.cnnlensReady)"))
+    page.select_option("#model-select", "cnn-explainer")
+    page.wait_for_function("n => Number(document.documentElement.dataset.cnnlensReady) > n",
+                           arg=ready, timeout=REDRAW_TIMEOUT_MS)
+    drawn = int(state(page, "cnnlens-method-ready") or 0)
+    open_tab(page, "#overview canvas.tile[data-layer='conv_2_2'][data-channel='0']",
+             "#tab-dissect")
+    wait_drawn(page, drawn + 1, "conv_2_2")
+    assert "mine.zip (4 images)" in page.inner_text("#dissect-status")
+    # Drawn at the new model's 64 x 64 (the canvas scales each input pixel by a whole number).
+    assert page.eval_on_selector(f"{PANEL} .dissect-top canvas.map", "c => c.width") % 64 == 0
+    page.select_option("#dissect-probe", "")
+    wait_drawn(page, drawn + 2, "conv_2_2")
+    assert "CNN Explainer's 12 example images" in page.inner_text("#dissect-status")
+    assert page.locator(f"{PANEL} svg.dissect-bars rect").count() == 10

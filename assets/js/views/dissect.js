@@ -141,15 +141,15 @@ export class DissectPanel {
       return;
     }
     if (same && ["running", "starting"].includes(this.state)) return;
+    if (same && this.state === "paused") {
+      this.runner.resume();  // paused by leaving the tab
+      return;
+    }
     await this.start();
   }
 
   stop() {
     if (this.state === "running") this.runner.pause();
-  }
-
-  halt() {
-    this.runner.halt();
   }
 
   get state() {
@@ -189,6 +189,9 @@ export class DissectPanel {
 
   #showState(state) {
     this.root.dataset.state = state;
+    // Halted (job.js's haltJob: a new image or model; or another panel's job): what is drawn
+    // may belong to another model, so the next show asks again (a cached answer is instant).
+    if (state === "idle") this.view = null;
     const busy = state === "running" || state === "starting" || state === "paused";
     this.cancelButton.disabled = !busy;
     this.host.setAttribute("aria-busy", String(state === "starting"));
