@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import re
+import sys
 import zipfile
 
 import numpy as np
@@ -56,6 +58,7 @@ def build_script(name: str):
                                                   ROOT / "build" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -191,3 +194,23 @@ def test_bad_requests_are_refused_clearly(session):
     with pytest.raises(live_code.CnnlensError, match="3×3"):
         live_code.set_kernel(session, "conv_1_1", 0, -1, "[[1, 2], [3, 4]]")
     assert inspect.getsource(SPECS["Relu"].core)  # nothing above touched the engine
+
+
+def test_the_editor_is_pyscripts_pinned_codemirror_and_dist_ships_it():
+    """code-cells.js imports PyScript's CodeMirror chunks by their hashed names: each must be
+    a file build/manifest.json pins (sha256-checked by build/vendor.py, no CDN) and one
+    build/site.py copies into dist/; a PyScript upgrade renames them and fails here."""
+    source = (ROOT / "assets" / "js" / "code-cells.js").read_text()
+    imported = re.findall(r'"\.\./\.\./build/vendor/pyscript/([\w.-]+\.js)"', source)
+    assert len(imported) == 2
+    manifest = json.loads((ROOT / "build" / "manifest.json").read_text())
+    pyscript = next(p for p in manifest["npm"] if p["dest"] == "pyscript")
+    chunks = build_script("site").PYSCRIPT_CHUNKS
+    for name in imported:
+        assert f"{pyscript['strip']}{name}" in pyscript["files"] or name in pyscript["files"]
+        assert chunks.fullmatch(name), name
+        # and every chunk it imports in turn
+        text = (ROOT / "build" / "vendor" / "pyscript" / name).read_text() \
+            if (ROOT / "build" / "vendor" / "pyscript" / name).is_file() else ""
+        for needed in re.findall(r'from"\./([\w.-]+\.js)"', text):
+            assert chunks.fullmatch(needed), needed
