@@ -104,6 +104,12 @@ def test_the_readers_own_images(app):
     held = json.loads(app.dissect_probe(data, json.dumps([{"name": "c.zip",
                                                              "size": len(data)}]))["probe"])
     assert held["count"] == 1 and not held["labelled"]
+    # Another folder of the same name is not answered from the first one's dissection.
+    files = [{"name": "set/a.png", "size": len(coat)}, {"name": "set/b.png", "size": len(bag)}]
+    app.dissect_probe(coat + bag, json.dumps(files))
+    views, _ = run_job(app, "max_pool_2", "own", 2)
+    assert views[0]["step"] == 0 and views[-1]["probe"]["count"] == 2
+    assert views[-1]["classes"] == []
 
 
 def test_the_view_before_the_end_carries_no_pictures(app):

@@ -74,19 +74,24 @@ ABOUT: Final[dict[str, Any]] = {
 }
 
 
+Key = tuple[int, str, int]
+"""A probe set's identity (the :class:`ProbeShelf` hands out one object per set and
+preprocessing; the kept dissector holds it, so the id is not reused), layer, top images."""
+
+
 class DissectionCache:
     """Finished dissections of one model, by probe set, layer and number of top images."""
 
     def __init__(self) -> None:
         self.model: LoadedModel | None = None
-        self.found: dict[tuple[str, str, int], Dissector] = {}
+        self.found: dict[Key, Dissector] = {}
 
-    def get(self, loaded: LoadedModel, key: tuple[str, str, int]) -> Dissector | None:
+    def get(self, loaded: LoadedModel, key: Key) -> Dissector | None:
         if loaded is not self.model:
             self.model, self.found = loaded, {}
         return self.found.get(key)
 
-    def keep(self, loaded: LoadedModel, key: tuple[str, str, int], dissector: Dissector
+    def keep(self, loaded: LoadedModel, key: Key, dissector: Dissector
              ) -> None:
         if loaded is self.model:
             self.found[key] = dissector
@@ -133,7 +138,7 @@ def start(loaded: LoadedModel, probe: ProbeSet, title: str, layer: str, top: int
           cache: DissectionCache) -> DissectJob:
     """A job dissecting ``layer`` over ``probe`` (answered at once, done, when ``cache``
     holds it); raises :class:`CnnlensError` for a layer or count that cannot be used."""
-    key = (probe.name, layer, top)
+    key = (id(probe), layer, top)
     kept = cache.get(loaded, key)
     if kept is not None:
         return DissectJob(kept, title)
