@@ -182,7 +182,8 @@ class Inverter:
         self._v = np.zeros(shape, np.float32)
         self.steps = 0
         self._result = self._forward(self.image)
-        self._losses = [self._terms(self._result)[0]]
+        self._now = self._terms(self._result)  # the loss terms at the current image
+        self._losses = [self._now[0]]
 
     def _forward(self, x: np.ndarray) -> ForwardResult:
         result = run(self.loaded.model, x)
@@ -196,38 +197,39 @@ class Inverter:
             x = np.clip(x, self._low, self._high)
         return x.astype(np.float32, copy=False)
 
-    def _terms(self, result: ForwardResult) -> tuple[list[float], np.ndarray]:
-        """The loss row (total, data, TV, alpha-norm) at ``result``'s input, and d loss / d A."""
+    def _terms(self, result: ForwardResult) -> tuple[list[float], np.ndarray, np.ndarray]:
+        """At ``result``'s input: the loss row (total, data, TV, alpha-norm), d loss / d A
+        and the weighted priors' gradient with respect to the input (each prior once)."""
         s = self.settings
         data, d_activation = data_loss(result.tensors[self.layer], self.goal)
         x = result.tensors[result.input_name].astype(np.float64)
-        tv, _ = total_variation(x, self._tv_scale, s.tv_beta)
-        norm, _ = alpha_norm(x, self._centre, self._half, s.alpha)
-        return [data + s.tv_weight * tv + s.norm_weight * norm, data, tv, norm], d_activation
+        tv, d_tv = total_variation(x, self._tv_scale, s.tv_beta)
+        norm, d_norm = alpha_norm(x, self._centre, self._half, s.alpha)
+        row = [data + s.tv_weight * tv + s.norm_weight * norm, data, tv, norm]
+        return row, d_activation, s.tv_weight * d_tv + s.norm_weight * d_norm
+
+    def _input_gradient(self, result: ForwardResult, terms: tuple[list[float], np.ndarray,
+                                                                   np.ndarray]) -> np.ndarray:
+        _, d_activation, d_priors = terms
+        grads = backward(self.loaded.model, result,
+                         {self.layer: d_activation.astype(np.float32)})
+        data = grads.get(result.input_name, np.zeros(d_priors.shape, np.float32))
+        return data.astype(np.float64) + d_priors
 
     def gradient(self, result: ForwardResult) -> np.ndarray:
         """d E / d input at ``result``'s input `(1, C, H, W)` float64."""
-        s = self.settings
-        _, d_activation = self._terms(result)
-        grads = backward(self.loaded.model, result,
-                         {self.layer: d_activation.astype(np.float32)})
-        x = result.tensors[result.input_name].astype(np.float64)
-        gradient = grads.get(result.input_name, np.zeros(x.shape, np.float32)).astype(np.float64)
-        if s.tv_weight:
-            gradient += s.tv_weight * total_variation(x, self._tv_scale, s.tv_beta)[1]
-        if s.norm_weight:
-            gradient += s.norm_weight * alpha_norm(x, self._centre, self._half, s.alpha)[1]
-        return gradient
+        return self._input_gradient(result, self._terms(result))
 
     def _step(self) -> None:
         count = self.steps + 1
-        gradient = self.gradient(self._result).astype(np.float32)
+        gradient = self._input_gradient(self._result, self._now).astype(np.float32)
         self._m, self._v, move = adam_step(self._m, self._v, gradient, count,
                                            self.settings.step_size)
         self.image = self._clip(self.image - move)
         self.steps = count
         self._result = self._forward(self.image)
-        self._losses.append(self._terms(self._result)[0])
+        self._now = self._terms(self._result)
+        self._losses.append(self._now[0])
 
     def step(self, count: int = 1) -> None:
         """Runs exactly ``count`` more steps."""
