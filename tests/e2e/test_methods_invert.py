@@ -5,9 +5,6 @@ stops on Cancel within one chunk. One page for the module."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,7 +13,6 @@ from .conftest import ARTIFACTS, REDRAW_TIMEOUT_MS, engine_reference, open_tab
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 PANEL = "[data-testid='method-invert']"
 RUN_TIMEOUT_MS = 120_000
-SHOTS = Path("/work/shots/inversion")
 
 # The CPython engine's reconstructions with the page's default settings, on the example the
 # page boots with; one thread of OpenBLAS, as NumPy in Pyodide (see conftest).
@@ -85,14 +81,11 @@ def set_number(page, selector: str, value: float) -> None:
 
 
 def shoot(page, name: str) -> None:
-    """The page as the reader sees it with the panel scrolled into view (the viewport), kept
-    with the test artifacts and under /work/shots/inversion for looking at."""
+    """The page as the reader sees it with the panel scrolled into view (the viewport), in
+    the test artifacts."""
     page.locator(PANEL).scroll_into_view_if_needed()
-    path = ARTIFACTS / f"{name}.png"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def test_it_opens_from_the_overview_and_ends_at_the_engines_reconstruction(app, reference):
