@@ -9,9 +9,10 @@ state after at most ``max_ms`` milliseconds of work, until the view says ``done`
 holds one job (:class:`JobSlot`): starting another replaces it, and a new image or model
 ends it.
 
-A new kind of job implements :class:`Job` (four members) and gets one ``*_start`` request
-and one ``App`` method that calls :meth:`JobSlot.start` with a function making it; stepping,
-cancelling, the errors and the answers are shared.
+A new kind of job implements :class:`Job` (four members) and gets one ``*_start`` request,
+one ``job_requests`` function that calls :meth:`JobSlot.start` with a function making it,
+and ``App``'s one-line method handing it the slot; stepping, cancelling, the errors and
+the answers are shared.
 """
 
 from __future__ import annotations

@@ -8,7 +8,11 @@ hosts cannot send those headers.
 
 Each public method is the handler of the request of the same name in `protocol.REQUESTS`
 and returns that request's answer type or an `ErrorAnswer`; JSON text comes only from
-`protocol.encode`.
+`protocol.encode`. `App` holds the state and makes every change of the session here (model,
+image, colouring, backend, preprocessing, live-code edits); the other requests are one line
+each, handing the state they need to the module of their family: `view_requests` (what
+the session shows), `job_requests` (the methods' long-running jobs), `backend_requests`,
+`live_code` and `profile`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import backend_requests, live_code, profile, tfjs
+from . import backend_requests, job_requests, live_code, profile, tfjs, view_requests
 from .engine import Engine
 from .errors import CnnlensError
 from .jobs import JobSlot
 from .loader import LoadedModel, load_model
-from .preprocess import input_preview
 from .preprocess_settings import parse_settings
 from .protocol import (
     ArchitectureAnswer,
@@ -54,8 +57,6 @@ from .protocol import (
 )
 from .session import Session
 from .views.dissect import DissectionCache, ProbeShelf
-from .views.maximize import start as start_maximize
-from .views.overview import column_page
 
 CATALOGUE_PATH = "assets/models/index.json"
 """The models the page offers: ``[{"id", "name", "file", "examples", "untrained", "note"}]``,
@@ -264,19 +265,6 @@ class App:
             return error_answer(error)
         return await self._replace_on(lambda: backend_requests.rerun(self.engine, session))
 
-    def channels(self, layer: str, channel: int) -> ChannelsAnswer | ErrorAnswer:
-        """An overview column showing the page of its channels that holds `channel`."""
-        if self.session is None:
-            return error_answer("there is no image yet")
-        session = self.session
-        try:
-            column, rasters = column_page(session.loaded.model, session.result, session.mode,
-                                          layer, channel)
-            text = encode(column, f"the channels of {layer}")
-        except CnnlensError as error:
-            return error_answer(error)
-        return {"view": text, "rasters": memoryview(rasters)}
-
     async def preprocess(self, settings: str) -> OverviewAnswer | ErrorAnswer:
         """The current image again with the reader's preprocessing (`preprocess_settings`);
         a bad value is answered as `{error}` and the previous preprocessing and view stay."""
@@ -291,129 +279,49 @@ class App:
         return await self._replace_on(
             lambda: backend_requests.with_preprocessing(self.engine, session, prep))
 
+    # --- what the current session shows (`view_requests`: read only) ---
+
+    def channels(self, layer: str, channel: int) -> ChannelsAnswer | ErrorAnswer:
+        return view_requests.channels(self.session, layer, channel)
+
     def preprocessing(self) -> PreprocessingAnswer | ErrorAnswer:
-        if self.session is None:
-            return error_answer("there is no model on screen yet")
-        return {"preprocessing": encode(self.session.preprocessing(), "the preprocessing")}
+        return view_requests.preprocessing(self.session)
 
     def detail(self, layer: str, channel: int) -> DetailAnswer | ErrorAnswer:
-        """The detail view of a tile or class: JSON plus a float32 and an RGBA buffer."""
-        if self.session is None:
-            return error_answer("there is no image yet")
-        try:
-            view, numbers, rasters = self.session.detail(layer, channel)
-            text = encode(view, f"the detail view of {layer} (channel {channel})")
-        except CnnlensError as error:
-            return error_answer(error)
-        return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
+        return view_requests.detail(self.session, layer, channel)
 
     def attribution(self, layer: str, channel: int, method: str,
                     cam_layer: str) -> AttributionAnswer | ErrorAnswer:
-        """Attribution maps of a tile or class for the current image (`views.attribution`):
-        `method` one name or "all", `cam_layer` Grad-CAM's layer ("" for the default)."""
-        from .views.attribution import attribution_view
-
-        if self.session is None:
-            return error_answer("there is no image yet")
-        session = self.session
-        try:
-            preview = input_preview(session.x, session.loaded.card.preprocessing)
-            view, numbers, rasters = attribution_view(
-                session.loaded.model, session.gradient_result, preview,
-                list(session.classes), layer, channel, method, cam_layer)
-            text = encode(view, f"the attribution of {layer} (channel {channel})")
-        except CnnlensError as error:
-            return error_answer(error)
-        return {"view": text, "numbers": memoryview(numbers), "rasters": memoryview(rasters)}
+        return view_requests.attribution(self.session, layer, channel, method, cam_layer)
 
     def figures(self) -> FiguresAnswer | ErrorAnswer:
-        """The article's figures for the current image (`views.figures`): the engine's
-        numbers of the forward pass already made, drawn as the static fallbacks are."""
-        from .views.figures import figures
-
-        if self.session is None:
-            return error_answer("there is no image yet")
-        session = self.session
-        try:
-            made = figures(session.loaded.model, session.result, list(session.classes),
-                           session.image_name)
-            text = encode(made, "the article's figures")
-        except CnnlensError as error:
-            return error_answer(error)
-        return {"figures": text}
+        return view_requests.figures(self.session)
 
     def architecture(self) -> ArchitectureAnswer | ErrorAnswer:
-        """The current model as a laid-out graph at its input size (`views.architecture`):
-        shapes from the ops' shape rules, nothing run."""
-        from .views.architecture import architecture
+        return view_requests.architecture(self.loaded, self.session)
 
-        if self.loaded is None:
-            return error_answer("no model is loaded yet")
-        model = self.loaded.model
-        try:
-            shape = None if self.session is None else tuple(self.session.x.shape)
-            text = encode(architecture(model, shape), "the architecture view")
-        except CnnlensError as error:
-            return error_answer(error)
-        return {"architecture": text}
+    def tensor(self, name: str) -> TensorAnswer | ErrorAnswer:
+        return view_requests.tensor(self.session, name)
 
     # --- long-running work: one job, started by its method, advanced a chunk per request ---
 
     def maximize_start(self, target: str, settings: str, seed: int, steps: int
                        ) -> JobAnswer | ErrorAnswer:
-        """Starts activation maximisation of ``target`` (``LAYER:CHANNEL``,
-        ``LAYER:CHANNEL:Y:X``, ``class:NAME`` or ``LAYER:*`` for every channel) from seeded
-        noise, ``settings`` a JSON object of `methods.maximize.Settings` fields, for
-        ``steps`` steps; answers its state at step 0 (`jobs.JobSlot.start`)."""
-        session = self.session
-        if session is None:
-            return error_answer("there is no model and image yet")
-        return self.jobs.start(lambda: start_maximize(
-            session.loaded, session.gradient_result, list(session.classes), target, settings,
-            seed, steps))
+        return job_requests.maximize_start(self.jobs, self.session, target, settings, seed,
+                                           steps)
 
     def invert_start(self, layer: str, mode: str, settings: str, seed: int, steps: int
                      ) -> JobAnswer | ErrorAnswer:
-        """Starts reconstructing the current image from ``layer``'s activations
-        (`views.invert`: ``mode`` ``layer``, ``perturb`` or ``all``; ``settings`` a JSON
-        object of `methods.inversion.Settings` fields) and answers its state at step 0."""
-        from .views.invert import start
-
-        session = self.session
-        if session is None:
-            return error_answer("there is no model and image yet")
-        # The pass the descent differentiates: the engine's own functions (with any edited
-        # kernels), so the goal and the reconstruction come from the same network.
-        return self.jobs.start(lambda: start(session.loaded, session.x, session.gradient_result,
-                                             layer, mode, settings, seed, steps))
+        return job_requests.invert_start(self.jobs, self.session, layer, mode, settings,
+                                         seed, steps)
 
     async def dissect_start(self, layer: str, probe: str, top: int) -> JobAnswer | ErrorAnswer:
-        """Starts dissecting ``layer`` over a probe set (`views.dissect`: ``""`` the model's
-        bundled one, ``"own"`` the reader's) with ``top`` images per channel; one made
-        before this session answers at once, done."""
-        from .views.dissect import start
-
-        session = self.session
-        if session is None:
-            return error_answer("there is no model yet")
-        try:
-            found, title = await self.probes.get(probe, session.loaded, self.model_id,
-                                                 list(session.classes), self._read)
-        except CnnlensError as error:
-            return error_answer(error)
-        return self.jobs.start(lambda: start(session.loaded, found, title, layer, top,
-                                             self.dissections))
+        return await job_requests.dissect_start(self.jobs, self.session, self.probes,
+                                                self.dissections, self.model_id, self._read,
+                                                layer, probe, top)
 
     def dissect_probe(self, data: bytes, files: str) -> ProbeAnswer | ErrorAnswer:
-        """Reads and keeps the reader's own probe set (a folder's files or a zip), checked
-        against the current model's preprocessing; a bad set keeps the previous one."""
-        if self.session is None:
-            return error_answer("there is no model yet")
-        try:
-            held = self.probes.keep_own(data, files, self.session.loaded.card.preprocessing)
-            return {"probe": encode(held, "the probe set")}
-        except (CnnlensError, ValueError, KeyError, TypeError) as error:
-            return error_answer(f"those images cannot be used: {error}")
+        return job_requests.dissect_probe(self.probes, self.session, data, files)
 
     async def _read(self, path: str) -> bytes:
         return await self.fetch(self.base_url + path)
@@ -439,10 +347,7 @@ class App:
         return self._replace(lambda: session)
 
     def code(self) -> CodeAnswer | ErrorAnswer:
-        try:
-            return {"code": encode(live_code.code_view(self.session), "the code cells")}
-        except CnnlensError as error:
-            return error_answer(error)
+        return view_requests.code(self.session)
 
     def code_run(self, texts: str) -> OverviewAnswer | CodeErrorAnswer | ErrorAnswer:
         return self._edited(lambda session: live_code.run_code(session, texts))
@@ -451,26 +356,12 @@ class App:
         return self._edited(live_code.reset)
 
     def kernel(self, layer: str, channel: int) -> KernelAnswer | ErrorAnswer:
-        if self.session is None:
-            return error_answer("there is no image yet")
-        try:
-            view = live_code.kernel_view(self.session, layer, channel)
-            return {"kernel": encode(view, f"the kernel of {layer} #{channel}")}
-        except CnnlensError as error:
-            return error_answer(error)
+        return view_requests.kernel(self.session, layer, channel)
 
     def kernel_set(self, layer: str, channel: int, input_channel: int, values: str
                    ) -> OverviewAnswer | CodeErrorAnswer | ErrorAnswer:
         return self._edited(lambda session: live_code.set_kernel(
             session, layer, channel, input_channel, values))
-
-    def tensor(self, name: str) -> TensorAnswer | ErrorAnswer:
-        tensors = {} if self.session is None else self.session.result.tensors
-        if name not in tensors:
-            return error_answer(f"there is no tensor called {name!r}")
-        array = tensors[name]
-        return {"shape": encode(list(array.shape), "a shape"),
-                "values": memoryview(array.astype("float32").reshape(-1))}
 
     # --- benchmarks (`profile`) ---
 
