@@ -33,7 +33,7 @@ from ..backward import backward
 from ..errors import CnnlensError
 from ..forward import ForwardResult, run
 from ..loader import LoadedModel
-from .maximize import Seed, adam_step, input_range
+from .maximize import Seed, adam_step, check_settings, input_range
 
 TV_SCALE: Final = 6.5
 """``V`` = input range / this: Mahendran and Vedaldi's typical neighbour difference."""
@@ -65,10 +65,7 @@ class Settings:
                  ("norm_weight", self.norm_weight >= 0, "0 or more"),
                  ("alpha", self.alpha >= 1, "1 or more"),
                  ("noise", self.noise >= 0, "0 or more"))
-        for name, ok, wanted in rules:
-            value = getattr(self, name)
-            if not (ok and math.isfinite(value)):
-                raise CnnlensError(f"{name.replace('_', ' ')} must be {wanted}, got {value!r}")
+        check_settings(self, rules)
 
 
 # ---------------------------------------------------------------- pure parts of the loss

@@ -72,10 +72,17 @@ class Settings:
                  ("blur_every", self.blur_every >= 0, "0 or more"),
                  ("blur_sigma", self.blur_sigma > 0, "more than 0"),
                  ("noise", self.noise >= 0, "0 or more"))
-        for name, ok, wanted in rules:
-            value = getattr(self, name)
-            if not (ok and math.isfinite(value)):
-                raise CnnlensError(f"{name.replace('_', ' ')} must be {wanted}, got {value!r}")
+        check_settings(self, rules)
+
+
+def check_settings(settings: object, rules: Sequence[tuple[str, bool, str]]) -> None:
+    """Raises :class:`CnnlensError` naming the first of ``settings``' fields that breaks
+    its rule ``(name, ok, what is wanted)`` or is not finite (a settings dataclass's
+    ``__post_init__``; inversion's settings share it)."""
+    for name, ok, wanted in rules:
+        value = getattr(settings, name)
+        if not (ok and math.isfinite(value)):
+            raise CnnlensError(f"{name.replace('_', ' ')} must be {wanted}, got {value!r}")
 
 
 SUGGESTED: Final = {"l2_decay": 0.01, "jitter": 1, "blur_every": 4}
