@@ -78,6 +78,50 @@ def run_chunk(step: Callable[[], None], done: Callable[[], bool], max_ms: float)
     return Chunk(count, _ms_since(begin))
 
 
+class Stepping(Protocol):
+    """One picture's descent or ascent: ``steps`` taken so far, ``step(n)`` takes ``n``."""
+
+    @property
+    def steps(self) -> int: ...
+
+    def step(self, n: int) -> Any: ...
+
+
+class PartsInTurn:
+    """A job of several pictures, each ``goal`` steps, stepped one step of one picture at
+    a time and the pictures in turn, so that a chunk can stop after any picture's step (a
+    step of every picture at once can take longer than a chunk may). Each picture then
+    equals the one its part makes alone, however the work is chunked. A subclass sets
+    ``parts`` and ``goal``."""
+
+    parts: list[Stepping]
+    goal: int
+    _next: int = 0  # the part whose turn it is
+
+    @property
+    def step(self) -> int:
+        """Steps every picture has had (the plot's last point)."""
+        return self.parts[-1].steps
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.goal
+
+    @property
+    def steps_run(self) -> int:
+        """Steps run over all pictures (the progress bar counts these)."""
+        return sum(part.steps for part in self.parts)
+
+    def advance(self, max_ms: float) -> Chunk:
+        """Runs steps for about ``max_ms`` milliseconds, none once the goal is reached
+        (:func:`run_chunk`)."""
+        return run_chunk(self._step_next, lambda: self.done, max_ms)
+
+    def _step_next(self) -> None:
+        self.parts[self._next].step(1)
+        self._next = (self._next + 1) % len(self.parts)
+
+
 def _ms_since(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import CnnlensError
 from ..forward import ForwardResult
-from ..jobs import Chunk, run_chunk
+from ..jobs import Chunk, PartsInTurn
 from ..loader import LoadedModel
 from ..methods.inversion import (
     Inverter,
@@ -72,10 +72,10 @@ ABOUT: Final[dict[str, Any]] = {
 }
 
 
-class InvertJob:
+class InvertJob(PartsInTurn):
     """Reconstructions of one image from layer activations, stepped in turn (a
-    :class:`~cnnlens.jobs.Job`). ``x`` is the image `(1, C, H, W)`, ``result`` its forward
-    pass; ``goal`` steps each."""
+    :class:`~cnnlens.jobs.Job`, :class:`~cnnlens.jobs.PartsInTurn`). ``x`` is the image
+    `(1, C, H, W)`, ``result`` its forward pass; ``goal`` steps each."""
 
     def __init__(self, loaded: LoadedModel, x: np.ndarray, result: ForwardResult, layer: str,
                  mode: str, settings: Settings, seed: int, goal: int) -> None:
@@ -89,9 +89,10 @@ class InvertJob:
         self.seed = check_count("seed", seed, MAX_SEED)
         self.goal = check_count("number of steps", goal, MAX_STEPS)
         self.what = f"the inversion of {layer}" if mode != "all" else "the inversion of every layer"
-        self.parts = [(label, Inverter(loaded, at, target, settings, part_seed))
-                      for label, at, target, part_seed in self._plan()]
-        self._next = 0
+        plan = self._plan()
+        self.labels = [label for label, *_ in plan]
+        self.parts: list[Inverter] = [Inverter(loaded, at, target, settings, part_seed)
+                                      for _, at, target, part_seed in plan]
 
     def _plan(self) -> list[tuple[str, str, np.ndarray, Any]]:
         """Per reconstruction: its label, layer, target activation and seed."""
@@ -111,33 +112,13 @@ class InvertJob:
                 ("dropout 50%", self.layer, dropped_out(goal, (self.seed, DROPOUT_SEED)),
                  self.seed)]
 
-    @property
-    def step(self) -> int:
-        """Steps every reconstruction has had."""
-        return self.parts[-1][1].steps
-
-    @property
-    def done(self) -> bool:
-        return self.step >= self.goal
-
-    @property
-    def steps_run(self) -> int:
-        return sum(part.steps for _, part in self.parts)
-
-    def advance(self, max_ms: float) -> Chunk:
-        return run_chunk(self._step_next, lambda: self.done, max_ms)
-
-    def _step_next(self) -> None:
-        self.parts[self._next][1].step(1)
-        self._next = (self._next + 1) % len(self.parts)
-
     def view(self, chunk: Chunk | None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
         """View-model, float32 numbers and RGBA rasters. Numbers: ``original`` `(1, C, H,
         W)`, ``pictures`` `(N, C, H, W)` (the reconstructions, input units) and ``losses``
         `(step + 1, N)` (each one's total loss per step). Rasters: ``original`` `(1, H, W)`
         and ``pictures`` `(N, H, W)`."""
-        pictures = np.concatenate([part.image for _, part in self.parts])
-        losses = np.stack([part.losses[:self.step + 1, 0] for _, part in self.parts], axis=1)
+        pictures = np.concatenate([part.image for part in self.parts])
+        losses = np.stack([part.losses[:self.step + 1, 0] for part in self.parts], axis=1)
         bundle = Bundle()
         bundle.array("original", self.x)
         bundle.array("pictures", pictures)
@@ -155,7 +136,7 @@ class InvertJob:
                        "input_error": relative_error(part.image, self.x),
                        "activation_error": relative_error(part.activation,
                                                           originals[part.layer])}
-                      for label, part in self.parts],
+                      for label, part in zip(self.labels, self.parts, strict=True)],
             "seed": self.seed,
             "settings": asdict(self.settings),
             "goal": self.goal,

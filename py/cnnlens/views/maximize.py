@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import CnnlensError
 from ..forward import ForwardResult
-from ..jobs import Chunk, run_chunk
+from ..jobs import Chunk, PartsInTurn
 from ..loader import LoadedModel
 from ..methods.maximize import (
     SUGGESTED,
@@ -170,10 +170,10 @@ def start(loaded: LoadedModel, result: ForwardResult, classes: list[str], target
 # ---------------------------------------------------------------- the job
 
 
-class MaximizeJob:
+class MaximizeJob(PartsInTurn):
     """Gradient ascent towards one target, or towards each channel of a layer, in chunks
-    (a :class:`~cnnlens.jobs.Job`; a chunk's steps are of one picture, in whole-layer mode
-    of any picture).
+    (a :class:`~cnnlens.jobs.Job`; in whole-layer mode the channels' pictures are stepped in
+    turn, :class:`~cnnlens.jobs.PartsInTurn`).
 
     ``targets`` come from :func:`job_targets`; several mean whole-layer mode. ``goal`` is
     the number of steps each picture gets. The pictures equal those of
@@ -196,40 +196,10 @@ class MaximizeJob:
         self.seed = check_count("seed", seed, MAX_SEED)
         self.goal = check_count("number of steps", goal, MAX_STEPS)
         self.whole_layer = len(targets) > 1 or label.endswith(":" + WHOLE_LAYER)
-        if self.whole_layer:
-            # One maximiser per channel (rather than one batch) so that a chunk can stop
-            # after any channel's step: a step of all channels at once can take longer
-            # than a chunk may.
-            self.parts = channel_maximizers(loaded, targets, settings, seed)
-        else:
-            self.parts = [Maximizer(loaded, targets[0], settings, seed)]
-        self._next = 0  # the part whose turn it is (whole-layer mode steps them in turn)
-
-    @property
-    def step(self) -> int:
-        """Steps every picture has had (the plot's last point)."""
-        return self.parts[-1].steps
-
-    @property
-    def done(self) -> bool:
-        return self.step >= self.goal
-
-    @property
-    def steps_run(self) -> int:
-        """Steps run over all pictures (the progress bar counts these)."""
-        return sum(part.steps for part in self.parts)
-
-    def advance(self, max_ms: float) -> Chunk:
-        """Runs steps for about ``max_ms`` milliseconds, none once the goal is reached
-        (:func:`~cnnlens.jobs.run_chunk`): in whole-layer mode one picture's step at a
-        time, the pictures in turn."""
-        if len(self.parts) == 1:
-            return run_chunk(lambda: self.parts[0].step(1), lambda: self.done, max_ms)
-        return run_chunk(self._step_next, lambda: self.done, max_ms)
-
-    def _step_next(self) -> None:
-        self.parts[self._next].step(1)
-        self._next = (self._next + 1) % len(self.parts)
+        # One maximiser per channel rather than one batch (PartsInTurn says why).
+        self.parts: list[Maximizer] = (channel_maximizers(loaded, targets, settings, seed)
+                                       if self.whole_layer
+                                       else [Maximizer(loaded, targets[0], settings, seed)])
 
     def view(self, chunk: Chunk | None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
         return view(self, chunk)
