@@ -7,12 +7,14 @@ with exactly the flags and request recording the end-to-end tests use.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from tests.e2e.conftest import (
 ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["BOOT_TIMEOUT_MS", "ROOT", "Browser", "booted_page", "fresh_browser", "git_sha",
-           "machine", "redraw_ms", "site", "summary", "wait_ready"]
+           "machine", "redraw_ms", "run_alone", "site", "summary", "wait_ready"]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -66,6 +68,21 @@ def booted_page(browser: Browser, url: str):
     page.goto(url)
     wait_ready(page, 1)
     return page
+
+
+def run_alone(doc: str, measure: Callable[..., dict]) -> int:
+    """A page benchmark's ``main`` when it runs alone (``python -m bench.<name> [--runs
+    5]``; ``doc`` its module docstring): a fresh browser, a booted page and
+    ``measure(page, runs)``'s figures printed as JSON."""
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with site() as url, sync_playwright() as playwright, fresh_browser(playwright) as browser:
+        figures = measure(booted_page(browser, url), args.runs)
+    print(json.dumps(figures, indent=2))
+    return 0
 
 
 # Runs `action` (a JS function body taking `arg`) and resolves with the milliseconds until

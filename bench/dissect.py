@@ -13,11 +13,9 @@ session's cached answer.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
-from bench.browser import booted_page, fresh_browser, site, summary
+from bench.browser import run_alone, summary
 
 RUN_TIMEOUT_MS = 300_000
 LAYER = "conv_2_2"
@@ -67,18 +65,13 @@ def measure(page, runs: int) -> dict:
     }
 
 
-def main() -> int:
-    from playwright.sync_api import sync_playwright
+def _alone(page, runs: int) -> dict:
+    page.set_default_timeout(RUN_TIMEOUT_MS)
+    return measure(page, runs)
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    with site() as url, sync_playwright() as playwright, fresh_browser(playwright) as browser:
-        page = booted_page(browser, url)
-        page.set_default_timeout(RUN_TIMEOUT_MS)
-        figures = measure(page, args.runs)
-    print(json.dumps(figures, indent=2))
-    return 0
+
+def main() -> int:
+    return run_alone(__doc__, _alone)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,10 @@ Everything is measured in the page, with `performance.now()` and the panels'
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 from bench import pyodide_forward
-from bench.browser import booted_page, fresh_browser, site, summary
+from bench.browser import run_alone, summary
 
 RUN_TIMEOUT_MS = 300_000
 
@@ -157,19 +155,14 @@ def measure(page, runs: int) -> dict:
     }
 
 
+def _alone(page, runs: int) -> dict:
+    figures = {"forward_ms": pyodide_forward.measure(page, 20)["figures"]["forward_ms"]}
+    figures.update(measure(page, runs))
+    return figures
+
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    with site() as url, sync_playwright() as playwright, fresh_browser(playwright) as browser:
-        page = booted_page(browser, url)
-        figures = {"forward_ms": pyodide_forward.measure(page, 20)["figures"]["forward_ms"]}
-        figures.update(measure(page, args.runs))
-    print(json.dumps(figures, indent=2))
-    return 0
+    return run_alone(__doc__, _alone)
 
 
 if __name__ == "__main__":
