@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -120,6 +120,13 @@ class PartsInTurn:
     def _step_next(self) -> None:
         self.parts[self._next].step(1)
         self._next = (self._next + 1) % len(self.parts)
+
+    def progress(self, chunk: Chunk | None) -> dict[str, Any]:
+        """How far the job is, as its view-model says it (``chunk``: the last one's, None at
+        step 0)."""
+        return {"goal": self.goal, "step": self.step, "steps_run": self.steps_run,
+                "steps_total": self.goal * len(self.parts), "done": self.done,
+                "chunk": None if chunk is None else asdict(chunk)}
 
 
 def _ms_since(start: float) -> float:

@@ -139,13 +139,8 @@ class InvertJob(PartsInTurn):
                       for label, part in zip(self.labels, self.parts, strict=True)],
             "seed": self.seed,
             "settings": asdict(self.settings),
-            "goal": self.goal,
-            "step": self.step,
-            "steps_run": self.steps_run,
-            "steps_total": self.goal * len(self.parts),
-            "done": self.done,
+            **self.progress(chunk),
             "loss_range": [float(losses.min()), float(losses.max())],
-            "chunk": None if chunk is None else asdict(chunk),
             "about": ABOUT,
         })
 
