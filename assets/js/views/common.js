@@ -61,15 +61,27 @@ export class Packed {
     return this.numbers[offset + flat];
   }
 
-  // One image (picked by its leading indices) as a canvas at its native size.
-  canvas(name, lead = [], attrs = {}) {
+  // A named array as Python sent it: {shape, values} (a view of the numbers, not a copy).
+  array(name) {
+    const { offset, shape } = this.view.arrays[name];
+    return { shape, values: this.numbers.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)) };
+  }
+
+  // One image (picked by its leading indices) as ImageData at its native size.
+  imageData(name, lead = []) {
     const { offset, shape } = this.view.images[name];
     const [h, w] = shape.slice(-2);
     let index = 0;
     lead.forEach((k, i) => { index = index * shape[i] + k; });
-    const canvas = el("canvas", { width: w, height: h, class: "map", ...attrs });
     const pixels = new Uint8ClampedArray(this.rasters.buffer, this.rasters.byteOffset + offset + index * w * h * 4, w * h * 4);
-    canvas.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
+    return new ImageData(pixels, w, h);
+  }
+
+  // One image (picked by its leading indices) as a canvas at its native size.
+  canvas(name, lead = [], attrs = {}) {
+    const image = this.imageData(name, lead);
+    const canvas = el("canvas", { width: image.width, height: image.height, class: "map", ...attrs });
+    canvas.getContext("2d").putImageData(image, 0, 0);
     return canvas;
   }
 
@@ -150,4 +162,11 @@ export function paper(p) {
   cite.append(el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title));
   item.append(`${p.authors} (${p.year}). `, cite, ".");
   return item;
+}
+
+// A method's "about" text ({title, text, papers}) as its heading, paragraph and paper list.
+export function aboutParts(about) {
+  const papers = el("ul", { class: "method-papers" });
+  papers.append(...about.papers.map(paper));
+  return [el("h4", {}, about.title), el("p", { class: "method-text" }, about.text), papers];
 }

@@ -7,7 +7,7 @@
 // mask and picture is Python's.
 import { JobRunner } from "../job.js";
 import { explain } from "../protocol.js";
-import { el, fmt, Packed } from "./common.js";
+import { aboutParts, el, fmt, Packed } from "./common.js";
 
 let drawn = 0;  // data-cnnlens-method-ready
 const SVG = "http://www.w3.org/2000/svg";
@@ -211,7 +211,7 @@ export class DissectPanel {
     if (first) {
       this.summary.replaceChildren();
       this.channel.replaceChildren();
-      this.#about(v.about);
+      this.about.replaceChildren(...aboutParts(v.about));
     }
     const skipped = v.probe.skipped.length ? ` · ${v.probe.skipped.length} files skipped (${v.probe.skipped.slice(0, 2).join("; ")}${v.probe.skipped.length > 2 ? "; …" : ""})` : "";
     this.status.textContent = v.done
@@ -222,26 +222,11 @@ export class DissectPanel {
     if (v.done) {
       this.#summary(v);
       this.#showChannel(this.target && this.target.layer === v.layer ? this.target.channel : v.summary[0].channel);
-      this.root.cnnlensNumbers = Object.fromEntries(["values", "class_means", "thresholds"].map((name) => {
-        const { offset, shape } = v.arrays[name];
-        return [name, { shape, values: data.numbers.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)) }];
-      }));
+      this.root.cnnlensNumbers = Object.fromEntries(["values", "class_means", "thresholds"].map((name) => [name, data.array(name)]));
       drawn += 1;
       this.root.dataset.cnnlensMethodReady = String(drawn);
     }
     performance.measure("cnnlens:dissect-draw", { start: began, end: performance.now() });
-  }
-
-  #about(about) {
-    const papers = el("ul", { class: "method-papers" });
-    for (const p of about.papers) {
-      const item = el("li");
-      const cite = el("cite");
-      cite.append(el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title));
-      item.append(`${p.authors} (${p.year}). `, cite, ".");
-      papers.append(item);
-    }
-    this.about.replaceChildren(el("h4", {}, about.title), el("p", { class: "method-text" }, about.text), papers);
   }
 
   // The layer summary: one button per channel, most class-selective first, dead last.
@@ -308,9 +293,8 @@ export class DissectPanel {
     const data = this.data;
     const { images } = data.view;
     const [, h, w] = images.pictures.shape;
-    const [, k] = images.masks.shape;
-    const picture = this.#bitmap(images.pictures.offset + t.picture * w * h * 4, w, h);
-    const mask = this.#bitmap(images.masks.offset + (channel * k + rank) * w * h * 4, w, h);
+    const picture = data.canvas("pictures", [t.picture]);
+    const mask = data.canvas("masks", [channel, rank]);
     const ctx = whole.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(picture, 0, 0, w * scale, h * scale);
@@ -322,12 +306,5 @@ export class DissectPanel {
     const small = crop.getContext("2d");
     small.imageSmoothingEnabled = false;
     small.drawImage(picture, x0, y0, x1 - x0, y1 - y0, 0, 0, (x1 - x0) * scale, (y1 - y0) * scale);
-  }
-
-  #bitmap(offset, w, h) {
-    const pixels = new Uint8ClampedArray(this.data.rasters.buffer, this.data.rasters.byteOffset + offset, w * h * 4);
-    const canvas = el("canvas", { width: String(w), height: String(h) });
-    canvas.getContext("2d").putImageData(new ImageData(pixels, w, h), 0, 0);
-    return canvas;
   }
 }
