@@ -4,6 +4,7 @@
 // Cancel buttons; the settings as Python reads them (methods.inversion.Settings) and as a
 // link carries them.
 import { el } from "./common.js";
+import { field, jobForm, JobButtons, numberInput, readNumbers, runRow, writeNumbers } from "./job-form.js";
 
 // The page's defaults (cnnlens.methods.inversion.Settings' own; the e2e test runs the
 // engine with these and compares).
@@ -16,30 +17,13 @@ const MODES = {
 // Link parameter ↔ setting.
 const LINK = { invert: "mode", seed: "seed", steps: "steps", lr: "step_size", tv: "tv_weight", beta: "tv_beta", norm: "norm_weight", alpha: "alpha" };
 
-function field(label, input, suffix) {
-  const box = el("div", { class: "method-control" });
-  box.append(el("label", { for: input.id }, label), input);
-  if (suffix) box.append(el("span", { class: "unit" }, suffix));
-  return box;
-}
-
-function numberInput(id, { min, max, step }) {
-  return el("input", { id, type: "number", min: String(min), max: String(max), step: String(step), inputmode: step < 1 ? "decimal" : "numeric" });
-}
-
 export class InvertSettings {
   // onStart(): Start pressed or any setting changed; onPauseResume(): Stop or Resume
   // pressed; onCancel(): Cancel pressed.
   constructor({ onStart, onPauseResume, onCancel }) {
     this.values = { ...DEFAULTS };
-    const form = el("form", { class: "maximize-form invert-form", "aria-label": "Inversion settings" });
+    const form = jobForm({ class: "maximize-form invert-form", "aria-label": "Inversion settings" }, { onStart });
     this.root = form;
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      onStart();
-    });
-    // Any setting changed starts again with it, so its effect shows at once.
-    form.addEventListener("change", () => onStart());
 
     this.mode = el("select", { id: "invert-mode" });
     this.mode.append(...Object.entries(MODES).map(([value, text]) => el("option", { value }, text)));
@@ -64,23 +48,14 @@ export class InvertSettings {
     clip.append(this.clip, el("label", { for: "invert-clip" }, "Clip to the input range"));
     priors.append(clip);
 
-    const run = el("div", { class: "maximize-run" });
-    run.append(field("Step size", this.inputs.step_size), field("Seed", this.inputs.seed), field("Steps", this.inputs.steps));
-
-    this.startButton = el("button", { type: "submit", id: "invert-start", class: "primary" }, "Start");
-    this.pauseButton = el("button", { type: "button", id: "invert-pause" }, "Stop");
-    this.cancelButton = el("button", { type: "button", id: "invert-cancel" }, "Cancel");
-    this.pauseButton.addEventListener("click", () => onPauseResume());
-    this.cancelButton.addEventListener("click", () => onCancel());
-    const buttons = el("div", { class: "controls-row maximize-buttons" });
-    buttons.append(this.startButton, this.pauseButton, this.cancelButton);
-    form.append(what, priors, run, buttons);
+    this.buttons = new JobButtons("invert", { onPauseResume, onCancel });
+    form.append(what, priors, runRow(this.inputs), this.buttons.root);
     this.#write();
   }
 
   #write() {
     const s = this.values;
-    for (const [name, input] of Object.entries(this.inputs)) input.value = String(s[name]);
+    writeNumbers(this.inputs, s);
     this.clip.checked = s.clip;
     this.mode.value = s.mode;
   }
@@ -89,19 +64,14 @@ export class InvertSettings {
   // with a message.
   read() {
     const s = this.values;
-    for (const [name, input] of Object.entries(this.inputs)) s[name] = input.value === "" ? NaN : Number(input.value);
+    readNumbers(this.inputs, s);
     s.clip = this.clip.checked;
     s.mode = this.mode.value;
   }
 
   // The buttons for a job's state (JobRunner's).
   showState(state) {
-    const active = state === "running" || state === "starting";
-    this.pauseButton.textContent = state === "paused" ? "Resume" : "Stop";
-    this.pauseButton.disabled = !(state === "running" || state === "paused");
-    this.pauseButton.setAttribute("aria-pressed", String(state === "paused"));
-    this.cancelButton.disabled = !(active || state === "paused");
-    this.startButton.textContent = active ? "Restart" : "Start";
+    this.buttons.showState(state);
   }
 
   // `invert_start`'s settings (methods.inversion.Settings fields).

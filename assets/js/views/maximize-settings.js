@@ -3,6 +3,7 @@
 // regularisers, step size, seed and steps, and the Start, Stop and Cancel buttons; the
 // settings as Python reads them and as a link carries them.
 import { el } from "./common.js";
+import { field, jobForm, JobButtons, numberInput, readNumbers, runRow, writeNumbers } from "./job-form.js";
 
 // Regulariser strengths switched on by default (cnnlens.methods.maximize.SUGGESTED; the
 // view carries Python's own, and tests/e2e/test_methods_maximize.py checks they agree).
@@ -18,17 +19,6 @@ const MODES = {
   class: "the score (logit) of this class",
   classes: "every class (whole layer)",
 };
-
-function field(label, input, suffix) {
-  const box = el("div", { class: "method-control" });
-  box.append(el("label", { for: input.id }, label), input);
-  if (suffix) box.append(el("span", { class: "unit" }, suffix));
-  return box;
-}
-
-function numberInput(id, value, { min, max, step }) {
-  return el("input", { id, type: "number", value: String(value), min: String(min), max: String(max), step: String(step), inputmode: step < 1 ? "decimal" : "numeric" });
-}
 
 function inline(label, input, suffix) {
   const box = el("span", { class: "maximize-inline" });
@@ -50,21 +40,19 @@ export class MaximizeSettings {
 
   #build(onStart, onPauseResume, onCancel) {
     const s = this.values;
-    const form = el("form", { class: "maximize-form", "aria-label": "Activation maximisation settings" });
-    this.root = form;
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      onStart();
-    });
     // Any setting changed starts again with it, so its effect shows at once.
-    form.addEventListener("change", () => {
-      this.where.hidden = this.mode.value !== "neuron";
-      onStart();
+    const form = jobForm({ class: "maximize-form", "aria-label": "Activation maximisation settings" }, {
+      onStart,
+      onChange: () => {
+        this.where.hidden = this.mode.value !== "neuron";
+        onStart();
+      },
     });
+    this.root = form;
 
     this.mode = el("select", { id: "maximize-mode" });
-    this.y = numberInput("maximize-y", 0, { min: 0, max: 0, step: 1 });
-    this.x = numberInput("maximize-x", 0, { min: 0, max: 0, step: 1 });
+    this.y = numberInput("maximize-y", { min: 0, max: 0, step: 1 }, 0);
+    this.x = numberInput("maximize-x", { min: 0, max: 0, step: 1 }, 0);
     this.where = el("div", { class: "maximize-where" });
     this.where.append(field("row", this.y), field("column", this.x));
     const what = el("div", { class: "maximize-what" });
@@ -73,13 +61,13 @@ export class MaximizeSettings {
     const regs = el("fieldset", { class: "maximize-regularisers" });
     regs.append(el("legend", {}, "Regularisers"));
     this.inputs = {
-      l2_decay: numberInput("maximize-l2", s.l2_decay, { min: 0, max: 0.5, step: 0.005 }),
-      jitter: numberInput("maximize-jitter", s.jitter, { min: 0, max: 8, step: 1 }),
-      blur_every: numberInput("maximize-blur", s.blur_every, { min: 1, max: 50, step: 1 }),
-      blur_sigma: numberInput("maximize-sigma", s.blur_sigma, { min: 0.1, max: 3, step: 0.1 }),
-      step_size: numberInput("maximize-lr", s.step_size, { min: 0.001, max: 2, step: 0.01 }),
-      seed: numberInput("maximize-seed", s.seed, { min: 0, max: 4294967295, step: 1 }),
-      steps: numberInput("maximize-steps", s.steps, { min: 1, max: 5000, step: 1 }),
+      l2_decay: numberInput("maximize-l2", { min: 0, max: 0.5, step: 0.005 }, s.l2_decay),
+      jitter: numberInput("maximize-jitter", { min: 0, max: 8, step: 1 }, s.jitter),
+      blur_every: numberInput("maximize-blur", { min: 1, max: 50, step: 1 }, s.blur_every),
+      blur_sigma: numberInput("maximize-sigma", { min: 0.1, max: 3, step: 0.1 }, s.blur_sigma),
+      step_size: numberInput("maximize-lr", { min: 0.001, max: 2, step: 0.01 }, s.step_size),
+      seed: numberInput("maximize-seed", { min: 0, max: 4294967295, step: 1 }, s.seed),
+      steps: numberInput("maximize-steps", { min: 1, max: 5000, step: 1 }, s.steps),
     };
     this.toggles = {};
     const toggle = (name, id, label, parts) => {
@@ -97,23 +85,14 @@ export class MaximizeSettings {
     toggle("blur_every", "maximize-blur-on", "Blur", [inline("every", this.inputs.blur_every, "steps"), inline("σ", this.inputs.blur_sigma, "px")]);
     toggle("clip", "maximize-clip", "Clip to the input range", []);
 
-    const run = el("div", { class: "maximize-run" });
-    run.append(field("Step size", this.inputs.step_size), field("Seed", this.inputs.seed), field("Steps", this.inputs.steps));
-
-    this.startButton = el("button", { type: "submit", id: "maximize-start", class: "primary" }, "Start");
-    this.pauseButton = el("button", { type: "button", id: "maximize-pause" }, "Stop");
-    this.cancelButton = el("button", { type: "button", id: "maximize-cancel" }, "Cancel");
-    this.pauseButton.addEventListener("click", () => onPauseResume());
-    this.cancelButton.addEventListener("click", () => onCancel());
-    const buttons = el("div", { class: "controls-row maximize-buttons" });
-    buttons.append(this.startButton, this.pauseButton, this.cancelButton);
-    form.append(what, regs, run, buttons);
+    this.buttons = new JobButtons("maximize", { onPauseResume, onCancel });
+    form.append(what, regs, runRow(this.inputs), this.buttons.root);
     this.#write();
   }
 
   #write() {
     const s = this.values;
-    for (const [name, input] of Object.entries(this.inputs)) input.value = String(s[name]);
+    writeNumbers(this.inputs, s);
     for (const name of Object.keys(SUGGESTED)) this.toggles[name].checked = s.on[name];
     this.toggles.clip.checked = s.clip;
   }
@@ -122,7 +101,7 @@ export class MaximizeSettings {
   // with a message, so only the form's own limits are applied here.
   read() {
     const s = this.values;
-    for (const [name, input] of Object.entries(this.inputs)) s[name] = input.value === "" ? NaN : Number(input.value);
+    readNumbers(this.inputs, s);
     for (const name of Object.keys(SUGGESTED)) s.on[name] = this.toggles[name].checked;
     s.clip = this.toggles.clip.checked;
     s.mode = this.mode.value || s.mode;
@@ -161,14 +140,9 @@ export class MaximizeSettings {
     }
   }
 
-  // The buttons for a job's state (MaximizePanel's `state`).
+  // The buttons for a job's state (JobRunner's).
   showState(state) {
-    const active = state === "running" || state === "starting";
-    this.pauseButton.textContent = state === "paused" ? "Resume" : "Stop";
-    this.pauseButton.disabled = !(state === "running" || state === "paused");
-    this.pauseButton.setAttribute("aria-pressed", String(state === "paused"));
-    this.cancelButton.disabled = !(active || state === "paused");
-    this.startButton.textContent = active ? "Restart" : "Start";
+    this.buttons.showState(state);
   }
 
   // --- what is sent ---
