@@ -72,7 +72,7 @@ const backendBar = new BackendBar($("backend-bar"), {
 // The network's code and the kernel editor (live-code.js): an edit answers with the next overview.
 const liveCode = new LiveCode($("live-code"), {
   draw: (answer) => {
-    maximize?.halt();  // the new forward pass ends a maximisation in the worker
+    haltJob();  // the modified network ends the running job (a maximisation, an inversion, a dissection)
     show(answer);
     refreshDetail();
   },

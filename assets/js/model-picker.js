@@ -15,7 +15,7 @@ const $ = (id) => document.getElementById(id);
  * @property {(name: string, ...args: any[]) => Promise<boolean>} ask  an overview request, drawn; whether it was
  * @property {() => any} current  the overview view on screen
  * @property {(message: string) => void} showError
- * @property {() => void} halt  stops a running maximisation (a new model ends it in the worker)
+ * @property {() => void} halt  stops asking for the running job's chunks (job.js haltJob: a new model ends the job)
  * @property {() => void} onChange  the model on screen changed (the address follows it)
  */
 

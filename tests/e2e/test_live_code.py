@@ -16,7 +16,7 @@ import pytest
 import torch
 from onnx import helper, numpy_helper
 
-from .conftest import ROOT, wait_ready
+from .conftest import ROOT, open_tab, wait_ready
 
 MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
 LEAKY = "def relu(x):\n    return np.where(x > 0, x, 0.1 * x)\n"
@@ -221,3 +221,21 @@ def test_a_shared_link_restores_the_edits_after_the_notice(page, live, browser, 
         np.testing.assert_array_equal(r, np.where(c > 0, c, c * np.float32(0.1)))
     finally:
         other.close()
+
+
+def test_a_modified_network_halts_the_running_job(page, live):
+    """An inversion (not only a maximisation) stops asking for chunks once the network
+    changes under it (job.js haltJob)."""
+    invert = "[data-testid='method-invert']"
+    open_tab(page, "#overview canvas.tile[data-layer='conv_1_2'][data-channel='3']",
+             "#tab-invert")
+    page.fill("#invert-steps", "5000")  # far longer than this test
+    page.locator("#invert-steps").blur()
+    page.wait_for_function(f"document.querySelector(\"{invert}\")?.dataset.state === 'running'"
+                           f" && document.querySelector(\"{invert}\").dataset.goal === '5000'")
+    drawn = ready(page)
+    page.click("[data-testid='code-reset']")
+    wait_ready(page, drawn + 1)
+    page.wait_for_function(f"document.querySelector(\"{invert}\").dataset.state === 'idle'")
+    page.click("#tab-detail")
+
