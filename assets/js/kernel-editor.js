@@ -1,7 +1,7 @@
 // The kernel editor: the selected convolution neuron's k×k weights on one input channel as a
 // grid of numbers, with the classic filters as presets; Apply sets them for that neuron only
 // (the worker's `kernel_set`, live_code.py), and every view follows. It follows the detail
-// view: a conv neuron opened there is the one edited.
+// view: a conv neuron opened there is the one edited, until another model is on screen.
 
 // 3×3 classics; a larger odd kernel gets them in its centre, zeros around.
 const PRESETS = {
@@ -39,6 +39,7 @@ export class KernelEditor {
   #ask;
   #target = null;  // {layer, channel}
   #kernel = null;  // the worker's `kernel` answer
+  #model = null;  // the model on screen (the overview's `model`), whose neuron is edited
 
   // send(name, ...args): an overview request, drawn (resolves to whether it was);
   // ask(name, ...args): any other request, decoded.
@@ -49,11 +50,22 @@ export class KernelEditor {
     this.#empty();
   }
 
-  #empty() {
-    this.#host.replaceChildren(
-      element("h3", {}, "Kernel editor"),
-      element("p", { class: "kernel-hint" }, "Open a convolution neuron (click a conv tile) to edit its kernel here."),
-    );
+  #empty(hint = "Open a convolution neuron (click a conv tile) to edit its kernel here.") {
+    this.#host.replaceChildren(element("h3", {}, "Kernel editor"), element("p", { class: "kernel-hint" }, hint));
+    delete this.#host.dataset.layer;
+    delete this.#host.dataset.channel;
+  }
+
+  // Every overview drawn: on another model (its file or name; a layer of the same name is
+  // another neuron) the previous model's neuron is no longer the one edited.
+  showModel({ name, file }) {
+    const model = `${file}\n${name}`;
+    const changed = this.#model !== null && model !== this.#model;
+    this.#model = model;
+    if (!changed || !this.#target) return;
+    this.#target = null;
+    this.#kernel = null;
+    this.#empty(`The model is now ${name}: open one of its convolution neurons (click a conv tile) to edit its kernel here.`);
   }
 
   // The detail view shows (layer, channel) of `kind`: a conv neuron becomes the one edited.

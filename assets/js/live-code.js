@@ -112,8 +112,10 @@ export class LiveCode {
     this.#status("The engine's own code and kernels again.");
   }
 
-  // The badge follows every overview drawn (`modified`: what the worker runs edited).
+  // The badge follows every overview drawn (`modified`: what the worker runs edited), and
+  // the kernel editor its model.
   sync(view) {
+    this.kernels.showModel(view.model);
     const badge = document.querySelector('[data-testid="modified"]');
     const modified = view.modified || [];
     badge.hidden = modified.length === 0;

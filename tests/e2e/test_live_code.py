@@ -239,3 +239,21 @@ def test_a_modified_network_halts_the_running_job(page, live):
     page.wait_for_function(f"document.querySelector(\"{invert}\").dataset.state === 'idle'")
     page.click("#tab-detail")
 
+
+def test_the_kernel_editor_lets_go_of_the_previous_models_neuron(page, live):
+    editor = "[data-testid='kernel-editor']"
+    page.click("#overview [data-layer='conv_1_1'][data-channel='2']")
+    page.wait_for_function(f"document.querySelector(\"{editor}\").dataset.channel === '2'")
+    # Closed, the detail view does not reopen on the new model's conv_1_1 #2 (which the
+    # editor would then follow): the editor alone must let go.
+    page.click("#detail-close")
+    drawn = ready(page)
+    page.select_option("#model-select", "cnn-explainer")  # it has a conv_1_1 too
+    wait_ready(page, drawn + 1)
+    assert page.get_attribute(editor, "data-layer") is None
+    assert page.locator(f"{editor} [data-action='apply']").count() == 0
+    assert "open one of its convolution neurons" in page.inner_text(f"{editor} .kernel-hint")
+    # A neuron of the new model opened: its kernels, on its three (RGB) input channels.
+    page.click("#overview [data-layer='conv_1_1'][data-channel='2']")
+    page.wait_for_function(f"document.querySelector(\"{editor}\").dataset.channel === '2'")
+    assert page.locator(f"{editor} select option").count() == 3
