@@ -88,12 +88,6 @@ export class JobPanel {
     this.pausedBy = "tab";
   }
 
-  // The worker is about to drop the job (a new image or model): stop asking for chunks
-  // without a word; showing the tab again starts afresh.
-  halt() {
-    this.runner.halt();
-  }
-
   // --- the job (job.js runs it) ---
 
   // Starts a new job with `request` and its arguments; resolves once its first state is
