@@ -110,12 +110,17 @@ def _bilinear_weights(size_in: int, size_out: int) -> np.ndarray:
     (``align_corners=False``): output ``i`` samples input ``(i + ½) · in/out − ½``,
     clamped to the edge pixels."""
     source = (np.arange(size_out) + 0.5) * (size_in / size_out) - 0.5
-    source = np.clip(source, 0, size_in - 1)
-    low = np.floor(source).astype(np.intp)
-    high = np.minimum(low + 1, size_in - 1)
-    frac = source - low
-    weights = np.zeros((size_out, size_in))
-    rows = np.arange(size_out)
+    return linear_weights(np.clip(source, 0, size_in - 1), size_in)
+
+
+def linear_weights(positions: np.ndarray, count: int) -> np.ndarray:
+    """``(len(positions), count)`` weights of linear interpolation between ``count``
+    samples at fractional sample positions ``0 … count - 1`` (each row sums to 1)."""
+    low = np.floor(positions).astype(np.intp)
+    high = np.minimum(low + 1, count - 1)
+    frac = positions - low
+    weights = np.zeros((len(positions), count))
+    rows = np.arange(len(positions))
     np.add.at(weights, (rows, low), 1 - frac)
     np.add.at(weights, (rows, high), frac)
     return weights

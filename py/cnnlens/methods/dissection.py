@@ -36,6 +36,7 @@ from ..limits import describe_bytes
 from ..loader import LoadedModel
 from ..probe import ProbeSet
 from ..receptive_field import Field, boxes, centres, receptive_fields
+from .attribution import linear_weights
 from .maximize import accepts_batch
 
 QUANTILE: Final = 0.995
@@ -112,15 +113,7 @@ def interpolation(count: int, size: int, first: float, step: float) -> np.ndarra
     """``(size, count)`` weights of linear interpolation at input pixels ``0 … size - 1``
     between ``count`` samples placed at ``first + u * step``; beyond the first and last
     sample the value is held."""
-    u = np.clip((np.arange(size) - first) / step, 0, count - 1)
-    low = np.floor(u).astype(np.int64)
-    high = np.minimum(low + 1, count - 1)
-    frac = u - low
-    weights = np.zeros((size, count))
-    rows = np.arange(size)
-    np.add.at(weights, (rows, low), 1 - frac)
-    np.add.at(weights, (rows, high), frac)
-    return weights
+    return linear_weights(np.clip((np.arange(size) - first) / step, 0, count - 1), count)
 
 
 def _axis_weights(field: Field | None, axis: int, count: int, size: int) -> np.ndarray:
