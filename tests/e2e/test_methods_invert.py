@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from .conftest import ARTIFACTS, REDRAW_TIMEOUT_MS, engine_reference, open_tab
+from .method_panels import cancel_mid_run, drawn_numbers, set_number
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 PANEL = "[data-testid='method-invert']"
@@ -61,9 +62,7 @@ def panel(page, key: str) -> str:
 
 
 def numbers(page, name: str) -> np.ndarray:
-    shape, values = page.eval_on_selector(
-        PANEL, f"p => [p.cnnlensNumbers.{name}.shape, Array.from(p.cnnlensNumbers.{name}.values)]")
-    return np.array(values, np.float32).reshape(shape)
+    return drawn_numbers(page, PANEL, name)
 
 
 def wait_done(page, goal: int, mode: str) -> None:
@@ -72,12 +71,6 @@ def wait_done(page, goal: int, mode: str) -> None:
             return p && p.dataset.done === 'true' && Number(p.dataset.goal) === goal
                 && p.dataset.mode === mode; }""",
         arg=[goal, mode], timeout=RUN_TIMEOUT_MS)
-
-
-def set_number(page, selector: str, value: float) -> None:
-    """Types a value and leaves the box, as a user would (one change event: one new run)."""
-    page.fill(selector, str(value))
-    page.locator(selector).blur()
 
 
 def shoot(page, name: str) -> None:
@@ -159,24 +152,7 @@ def test_cancel_stops_within_one_chunk_and_the_worker_drops_the_job(app):
     app.wait_for_function(f"""() => {{ const p = document.querySelector("{PANEL}");
         return p.dataset.goal === '3000' && p.dataset.mode === 'layer'
             && Number(p.dataset.step) >= 3; }}""", timeout=RUN_TIMEOUT_MS)
-    app.evaluate(f"""() => {{
-        const p = document.querySelector("{PANEL}");
-        window.atCancel = null;
-        window.afterCancel = [];
-        new MutationObserver((records) => {{
-            if (p.dataset.state !== 'cancelled') return;
-            if (window.atCancel === null) window.atCancel = Number(p.dataset.step);
-            else if (records.some((r) => r.attributeName === 'data-cnnlens-method-ready'))
-                window.afterCancel.push(Number(p.dataset.step));
-        }}).observe(p, {{attributes: true,
-                         attributeFilter: ['data-state', 'data-cnnlens-method-ready']}}); }}""")
-    app.click("#invert-cancel")
-    assert panel(app, "state") == "cancelled"
-    stopped = app.evaluate("window.atCancel")
-    answer = app.evaluate("async () => await cnnlens.python.job_step(10)")
-    assert "no long-running work is under way" in answer["error"]
-    assert app.evaluate("window.afterCancel") == []
-    assert int(panel(app, "step")) == stopped
+    cancel_mid_run(app, PANEL, "#invert-cancel")
     assert "cancelled" in app.text_content("#invert-status")
     app.locator("#detail").scroll_into_view_if_needed()
     shoot(app, "method-invert-1280x800")

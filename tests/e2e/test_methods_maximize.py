@@ -12,6 +12,7 @@ import pytest
 from cnnlens.methods.maximize import SUGGESTED
 
 from .conftest import REDRAW_TIMEOUT_MS, engine_reference, open_tab, screenshot, wait_ready
+from .method_panels import cancel_mid_run, drawn_numbers, set_number
 
 TOL = {"rtol": 1e-4, "atol": 1e-4}
 PANEL = "[data-testid='method-maximize']"
@@ -77,16 +78,11 @@ def wait_done(page, goal: int) -> None:
 
 
 def picture(page) -> np.ndarray:
-    shape, values = page.eval_on_selector(
-        PANEL, "p => [p.cnnlensNumbers.pictures.shape, Array.from(p.cnnlensNumbers.pictures"
-               ".values)]")
-    return np.array(values, np.float32).reshape(shape)
+    return drawn_numbers(page, PANEL, "pictures")
 
 
 def value_history(page) -> np.ndarray:
-    shape, values = page.eval_on_selector(
-        PANEL, "p => [p.cnnlensNumbers.values.shape, Array.from(p.cnnlensNumbers.values.values)]")
-    return np.array(values, np.float32).reshape(shape)
+    return drawn_numbers(page, PANEL, "values")
 
 
 def open_maximize(page, layer: str, channel: int) -> None:
@@ -101,15 +97,6 @@ def open_maximize(page, layer: str, channel: int) -> None:
             const label = p?.dataset.target || "";
             return label === `${layer}:${channel}` || label.startsWith(`${layer}:${channel}:`)
                 || label === `${layer}:*`; }""", arg=[layer, channel], timeout=REDRAW_TIMEOUT_MS)
-
-
-def set_number(page, selector: str, value: float) -> None:
-    """Types a value and leaves the box, as a user would: the browser's one change event
-    starts a new run with it. (A change dispatched by hand leaves the box's edit pending: the
-    browser fires its own when the focus next leaves it, on a later click, and that starts a
-    run the test did not ask for.)"""
-    page.fill(selector, str(value))
-    page.locator(selector).blur()
 
 
 def test_it_opens_from_the_overview_with_the_suggested_regularisers(app):
@@ -177,30 +164,8 @@ def test_cancel_stops_within_one_chunk_and_the_worker_drops_the_job(app):
     app.wait_for_function(f"""() => {{ const p = document.querySelector("{PANEL}");
         return p.dataset.goal === '3000' && Number(p.dataset.step) >= 5; }}""",
                           timeout=RUN_TIMEOUT_MS)
-    # The step shown when Cancel takes effect, and every step drawn after it: a draw is a
-    # task of its own, so the observer sees Cancel's state before any later draw.
-    app.evaluate(f"""() => {{
-        const p = document.querySelector("{PANEL}");
-        window.atCancel = null;
-        window.afterCancel = [];
-        new MutationObserver((records) => {{
-            if (p.dataset.state !== 'cancelled') return;
-            if (window.atCancel === null) window.atCancel = Number(p.dataset.step);
-            else if (records.some((r) => r.attributeName === 'data-cnnlens-method-ready'))
-                window.afterCancel.push(Number(p.dataset.step));
-        }}).observe(p, {{attributes: true,
-                         attributeFilter: ['data-state', 'data-cnnlens-method-ready']}}); }}""")
-    app.click("#maximize-cancel")
-    assert panel(app, "state") == "cancelled"
-    stopped = app.evaluate("window.atCancel")
+    stopped = cancel_mid_run(app, PANEL, "#maximize-cancel")
     assert stopped >= 5
-    # Requests run in order: once this one answers, the chunk that was on its way when
-    # Cancel was pressed has been answered too, and any chunk asked after it would be.
-    answer = app.evaluate("async () => await cnnlens.python.job_step(10)")
-    assert "no long-running work is under way" in answer["error"]
-    assert app.evaluate("window.afterCancel") == []  # the answer on its way is not drawn
-    assert int(panel(app, "step")) == stopped
-    assert panel(app, "state") == "cancelled"
     assert "cancelled" in app.text_content("#maximize-status")
 
 
