@@ -233,10 +233,17 @@ def test_a_modified_network_halts_the_running_job(page, live):
     page.locator("#invert-steps").blur()
     page.wait_for_function(f"document.querySelector(\"{invert}\")?.dataset.state === 'running'"
                            f" && document.querySelector(\"{invert}\").dataset.goal === '5000'")
+    # Halted, the runner goes idle; the detail view redrawn then starts the tab afresh on
+    # the edited network, so the idle state can be brief: every state is recorded.
+    page.evaluate("""(selector) => {
+        const p = document.querySelector(selector);
+        window.seenStates = [];
+        new MutationObserver(() => window.seenStates.push(p.dataset.state)).observe(p,
+            {attributes: true, attributeFilter: ['data-state']}); }""", invert)
     drawn = ready(page)
     page.click("[data-testid='code-reset']")
     wait_ready(page, drawn + 1)
-    page.wait_for_function(f"document.querySelector(\"{invert}\").dataset.state === 'idle'")
+    page.wait_for_function("window.seenStates.includes('idle')")
     page.click("#tab-detail")
 
 
