@@ -33,7 +33,7 @@ def test_time_backend_has_every_node_and_each_pass() -> None:
     assert [layer["node"] for layer in times["layers"]] == nodes
     assert all(len(layer["ms"]) == 2 and layer["backend"] == "NumPy" for layer in times["layers"])
     assert len(times["total_ms"]) == 2 and times["backend"] == "NumPy"
-    assert times["note"] == "WebGPU is not available in this browser, so NumPy runs every layer."
+    assert times["note"] == "No WebGPU in this browser: NumPy runs every layer."
     assert "error" in asyncio.run(app.time_backend("cuda", 1))
     assert "error" in asyncio.run(app.time_backend("numpy", 0))
 

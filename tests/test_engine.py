@@ -187,14 +187,14 @@ def test_a_device_lost_between_passes_is_noticed_before_the_next() -> None:
     gpu.lost = "unknown: device destroyed"
     _result, ran = forward(engine, small_model())
     assert gpu.calls == [] and ran.backend == NUMPY
-    assert ran.note == "The GPU was lost (unknown: device destroyed), so NumPy runs every layer."
+    assert ran.note == "The GPU was lost (unknown: device destroyed): NumPy runs every layer."
 
 
 def test_without_a_device_or_when_numpy_is_chosen_numpy_runs() -> None:
     model = small_model()
     _r, ran = forward(Engine(None, "this browser has no WebGPU"), model)
     assert ran.backend == NUMPY
-    assert ran.note == "This browser has no WebGPU, so NumPy runs every layer."
+    assert ran.note == "This browser has no WebGPU: NumPy runs every layer."
     gpu = StandIn({"Conv", "Relu", "MaxPool", "Gemm"})
     engine = Engine(gpu)
     engine.choose("numpy")

@@ -65,8 +65,8 @@ export class BackendBar {
     });
     this.part("rows").replaceChildren(...rows);
     this.part("summary").textContent = layers.length
-      ? `Which backend ran each layer (WebGPU ${counts.WebGPU}, NumPy ${counts.NumPy})`
-      : "Which backend ran each layer";
+      ? `Per layer (WebGPU ${counts.WebGPU}, NumPy ${counts.NumPy})`
+      : "Per layer";
   }
 }
 

@@ -99,8 +99,8 @@ class Engine:
         if self.gpu is not None and self.gpu.lost:
             self._drop(f"the GPU was lost ({self.gpu.lost})")
         if self.gpu is None:
-            why = self.absent or "WebGPU is not available in this browser"
-            return None, f"{why[0].upper()}{why[1:]}, so NumPy runs every layer."
+            why = self.absent or "no WebGPU in this browser"
+            return None, f"{why[0].upper()}{why[1:]}: NumPy runs every layer."
         return self.gpu, None
 
     def _drop(self, why: str) -> None:

@@ -34,7 +34,7 @@ async def open_engine(base_url: str) -> Engine:
     except JsException as error:
         return Engine(None, f"the WebGPU kernels could not start ({error})")
     if device is None:
-        return Engine(None, "WebGPU is not available in this browser")
+        return Engine(None, "no WebGPU in this browser")
     js.globalThis.cnnlensGpu = device  # automation: tests destroy its device to lose it
     return Engine(JsGpu(device))
 

@@ -218,16 +218,17 @@ def test_a_skip_link_and_one_tab_stop_for_the_examples_reach_the_tiles(app):
     assert in_viewport(app, "a.skip-link")  # it shows itself when focused
     app.keyboard.press("Enter")
     assert app.evaluate("document.activeElement.matches('#overview canvas.tile, #overview .class')")
-    # Past the skip link: the thirty examples are one stop; a tile within thirteen presses
+    # Past the skip link: the thirty examples are one stop; a tile within fifteen presses
     # (one stop per control: upload, address, Load, model, Preprocessing…, Open a model…,
-    # Paste a Caffe prototxt, colour range, details, Architecture, Embed).
+    # Paste a Caffe prototxt, colour range, details, Architecture, Embed, the backend's
+    # "Run on" and its per-layer table).
     app.focus("a.skip-link")
     presses = 0
     while presses < 40 and not app.evaluate(
             "document.activeElement.matches('#overview canvas.tile')"):
         app.keyboard.press("Tab")
         presses += 1
-    assert presses <= 13
+    assert presses <= 15
     stops = app.evaluate("[...document.querySelectorAll('#examples button')]"
                          ".filter(b => b.tabIndex >= 0).length")
     assert stops == 1

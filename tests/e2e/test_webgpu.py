@@ -176,5 +176,5 @@ def test_a_lost_device_falls_back_to_numpy_and_the_view_stays(gpu_page):
 def test_without_webgpu_numpy_runs_and_the_page_says_so(page):
     assert page.text_content("[data-testid=backend]") == "NumPy"
     assert page.text_content("[data-testid=backend-note]") == (
-        "WebGPU is not available in this browser, so NumPy runs every layer.")
+        "No WebGPU in this browser: NumPy runs every layer.")
     assert page.is_visible("[data-testid=backend-note]")
