@@ -488,7 +488,7 @@ def test_gaussian_blur_is_torch_conv_with_replicated_edges():
 def test_methods_are_importable_without_torch_onnx_or_onnxruntime():
     root = Path(__file__).resolve().parents[1]
     modules = sorted(p.stem for p in (root / "py" / "cnnlens" / "methods").glob("*.py"))
-    assert modules == ["__init__", "attribution", "maximize", "targets"]
+    assert modules == ["__init__", "attribution", "dissection", "inversion", "maximize", "targets"]
     for module in modules:
         text = (root / "py" / "cnnlens" / "methods" / f"{module}.py").read_text()
         assert "import torch" not in text and "import onnx" not in text
