@@ -261,6 +261,11 @@ def test_precached_then_boots_and_classifies_offline(page, host, releases, visit
 def test_a_new_release_takes_over_and_the_old_cache_goes(page, host, releases):
     one, two = releases["one"], releases["two"]
     assert one.version != two.version
+    # Release one's memory snapshot settled first: published while its throwaway worker was
+    # still making one, release two had not taken over within 60 s on two busy cores (an
+    # open question for issue 15, not what this test is about).
+    page.wait_for_function("document.documentElement.dataset.cnnlensSnapshot",
+                           timeout=BOOT_TIMEOUT_MS)
     host.publish(two.out)
     page.reload()
     # The old release answers this load; the new one installs, takes over, and the page
