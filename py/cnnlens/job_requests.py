@@ -8,13 +8,16 @@ the job's state at step 0 (`JobSlot.start`), a bad request keeps the running job
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from .errors import CnnlensError
 from .jobs import JobSlot
 from .protocol import ErrorAnswer, JobAnswer, ProbeAnswer, encode, error_answer
 from .session import Session
-from .views.dissect import DissectionCache, ProbeShelf
-from .views.maximize import start as start_maximize
+
+# Each method's modules are imported by its first start, not while the page boots.
+if TYPE_CHECKING:
+    from .views.dissect import DissectionCache, ProbeShelf
 
 Read = Callable[[str], Awaitable[bytes]]  # a path relative to the site → its bytes
 
@@ -25,6 +28,8 @@ def maximize_start(jobs: JobSlot, session: Session | None, target: str, settings
     ``LAYER:CHANNEL:Y:X``, ``class:NAME`` or ``LAYER:*`` for every channel) from seeded
     noise, ``settings`` a JSON object of `methods.maximize.Settings` fields, for
     ``steps`` steps."""
+    from .views.maximize import start as start_maximize
+
     if session is None:
         return error_answer("there is no model and image yet")
     return jobs.start(lambda: start_maximize(session.loaded, session.gradient_result,

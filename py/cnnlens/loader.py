@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
 
-from . import caffe
 from .fold import fold_constants
 from .forward import check_supported
 from .graph import Model
@@ -40,7 +39,9 @@ def is_prototxt(data: bytes, name: str) -> bool:
     suffix = PurePath(name).suffix.lower()
     if suffix in PROTOTXT_SUFFIXES or suffix == ".onnx":
         return suffix != ".onnx"
-    return bool(data) and caffe.looks_like_prototxt(data)
+    from .caffe import looks_like_prototxt  # Caffe's reader only for files not named .onnx
+
+    return bool(data) and looks_like_prototxt(data)
 
 
 def read_any(data: bytes, name: str, weights: Literal["initial", "shapes"] = "initial"
@@ -56,7 +57,9 @@ def read_any(data: bytes, name: str, weights: Literal["initial", "shapes"] = "in
         except UnicodeDecodeError as exc:
             raise PrototxtError(f"a .prototxt must be UTF-8 text; byte {exc.start} is not "
                                 "(is it a binary .caffemodel?)") from exc
-        data = caffe.convert(text, PurePath(name).stem)
+        from .caffe import convert
+
+        data = convert(text, PurePath(name).stem)
     return read_model(data, weights)
 
 

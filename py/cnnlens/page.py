@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from . import backend_requests, job_requests, live_code, profile, tfjs, view_requests
+from . import backend_requests, job_requests, live_code, profile, view_requests
 from .engine import Engine
 from .errors import CnnlensError
 from .jobs import JobSlot
@@ -56,7 +57,9 @@ from .protocol import (
     error_answer,
 )
 from .session import Session
-from .views.dissect import DissectionCache, ProbeShelf
+
+if TYPE_CHECKING:
+    from .views.dissect import DissectionCache, ProbeShelf
 
 CATALOGUE_PATH = "assets/models/index.json"
 """The models the page offers: ``[{"id", "name", "file", "examples", "untrained", "note"}]``,
@@ -89,8 +92,22 @@ class App:
         self.model_id: str | None = None  # the catalogue id of `loaded`; None: the user's own
         self.jobs = JobSlot()  # the long-running work under way (maximisation, inversion, …)
         self.engine = Engine()  # NumPy until the worker gives it the GPU (webgpu.open_engine)
-        self.probes = ProbeShelf()  # what dissections run over
-        self.dissections = DissectionCache()  # finished ones, kept for the session
+
+    # Dissection's modules (probe sets, zip reading, hashing) are imported on its first
+    # request, not while the page boots.
+    @cached_property
+    def probes(self) -> ProbeShelf:
+        """What dissections run over."""
+        from .views.dissect import ProbeShelf
+
+        return ProbeShelf()
+
+    @cached_property
+    def dissections(self) -> DissectionCache:
+        """Finished dissections, kept for the session."""
+        from .views.dissect import DissectionCache
+
+        return DissectionCache()
 
     async def start(self) -> Started | ErrorAnswer:
         """Loads the catalogue, its first model (the bundled one) and that model's example
@@ -233,7 +250,9 @@ class App:
         """Opens a TF.js layers model (model.json's text, its shards joined in the order of
         `tfjs.shard_paths`) by converting it to ONNX, then as `model` does."""
         try:
-            data = tfjs.convert(json_text, shard_bytes)
+            from .tfjs import convert  # TF.js's reader only when a TF.js model is given
+
+            data = convert(json_text, shard_bytes)
         except CnnlensError as error:
             return error_answer(f"the model {name} could not be opened: {error}")
         return await self.model(data, name)
