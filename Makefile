@@ -5,6 +5,7 @@
 #   make vendor  fetch, verify and lay out build/vendor/ from build/manifest.json
 #   make site    build the deployable static site into dist/ (and dist/cnnlens-site.zip)
 #   make prerender  the page's first overview as static files (assets/prerendered/)
+#   make examples   each example folder's pack of decoded pixels (assets/images/*/examples.bin)
 #   make lint    ruff and ESLint (npm ci from package-lock.json)
 #   make model   train the TinyVGG model in .venv-train (torch, onnx)
 #   make fuzz    fuzz the model loader with atheris for $(FUZZ_SECONDS) s (docs/FUZZING.md)
@@ -23,7 +24,7 @@ TRAIN_REQS := build/requirements-train.txt
 CHROMIUM := /usr/bin/chromium
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: serve test bench vendor lint model clean system-packages site fuzz prerender
+.PHONY: serve test bench vendor lint model clean system-packages site fuzz prerender examples
 
 # The stamp is newer than pyproject.toml once its dependencies are installed.
 $(VENV_STAMP): pyproject.toml
@@ -52,15 +53,21 @@ system-packages:
 		exit 1; \
 	fi
 
+# Each example folder's pixels, decoded as the page decodes them, in one pack NumPy reads (the
+# page shows examples without Pillow); with NumPy and Pillow, so the venv's Python when there is
+# one. Rewrites nothing while the packs hold those pixels.
+examples:
+	$(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(PYTHON)) build/example_packs.py
+
 # The page's first overview as static files (assets/prerendered/), made by the worker's own
 # code on its own runtime (Pyodide under Node.js); rewrites nothing while its inputs are unchanged.
-prerender: vendor
+prerender: vendor examples
 	$(PYTHON) build/prerender.py
 
 # Stdlib only; prints the first-visit bytes per file group (runtime, packages, app, model, images).
 # PRERENDER='MODEL:IMAGE:RANGE ...' prerenders more overviews into dist/ (embeds showing them).
 PRERENDER ?=
-site: vendor prerender
+site: vendor examples prerender
 	$(PYTHON) build/site.py --compare $(addprefix --prerender ,$(PRERENDER))
 
 # ESLint and its two packages, pinned with their hashes in package-lock.json.
@@ -73,7 +80,7 @@ lint: $(VENV_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check py tests build bench
 	npx --no-install eslint .
 
-serve: $(VENV_STAMP) vendor prerender
+serve: $(VENV_STAMP) vendor examples prerender
 	$(VENV)/bin/python build/serve.py --port $(PORT)
 
 test: lint vendor system-packages

@@ -124,7 +124,7 @@ async def compute(root: str, out: str, states_json: str) -> None:
 
 def inputs(states: list[dict[str, str]], root: Path = ROOT) -> str:
     """A digest of everything the answers depend on: our Python, the catalogue, the states'
-    models and example folders, the runtime's lock file, this script."""
+    models and example folders (images, index, pack), the runtime's lock file, this script."""
     catalogue = json.loads((root / "assets" / "models" / "index.json").read_text())
     entries = {e["id"]: e for e in catalogue}
     paths = sorted((root / "py" / "cnnlens").rglob("*.py"))
@@ -136,7 +136,7 @@ def inputs(states: list[dict[str, str]], root: Path = ROOT) -> str:
             raise SystemExit(f"prerender: there is no model {state['model']!r} in the catalogue")
         paths.append(root / entry["file"])
         folder = root / (entry["examples"] or catalogue[0]["examples"])
-        paths += [folder / "index.json", folder / state["image"]]
+        paths += sorted(path for path in folder.iterdir() if path.is_file())  # + its pack
     digest = hashlib.sha256(json.dumps(states).encode())
     for path in paths:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")

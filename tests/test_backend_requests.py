@@ -47,7 +47,7 @@ def test_the_switch_reruns_and_the_label_follows() -> None:
     assert label["available"] is False
     assert [layer["node"] for layer in label["layers"]] == [
         n.name for n in before.loaded.model.topological_order()]
-    assert app.session is not before and app.session.image == before.image
+    assert app.session is not before and app.session.image is before.image
     assert answer["view"] == app.mode(before.mode)["view"]  # the same picture, the same view
     bad = asyncio.run(app.backend("cuda"))
     assert "unknown backend 'cuda'" in bad["error"] and app.engine.choice == "numpy"

@@ -45,7 +45,7 @@ def test_a_good_model_replaces_the_model_and_keeps_the_image(app: App):
     assert "error" not in answer
     view = json.loads(answer["view"])
     assert [c["name"] for c in view["output"]["classes"]] == names
-    assert app.session.image == image
+    assert app.session.image is image  # the same picture (file bytes or pack pixels)
     assert app.session.loaded.name == "relabelled.onnx" and app.loaded.name == "relabelled.onnx"
     # The next image goes through the new model too.
     assert app.session.with_image(image, "again").classes == tuple(names)

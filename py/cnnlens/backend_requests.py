@@ -18,7 +18,7 @@ from .engine import Engine, Ran, parse_choice
 from .errors import CnnlensError
 from .loader import LoadedModel
 from .model_card import Preprocessing
-from .preprocess import preprocess
+from .preprocess import Picture, picture_input
 from .protocol import BackendTimes, ErrorAnswer, TensorsAnswer, encode, error_answer
 from .session import Session, with_reader_preprocessing
 from .views.overview import RangeMode
@@ -32,18 +32,18 @@ def label(ran: Ran | None, engine: Engine) -> dict[str, Any]:
     return {**shown, "available": engine.gpu is not None}
 
 
-async def start_on(engine: Engine, loaded: LoadedModel, image: bytes, image_name: str,
+async def start_on(engine: Engine, loaded: LoadedModel, image: Picture, image_name: str,
                    mode: RangeMode = "layer", edits: Edits = NO_EDITS) -> Session:
     """`Session.start` with the forward pass on the engine's backend (awaited: WebGPU's
     readback is asynchronous). A learner's edited functions run on NumPy, as written."""
-    x = preprocess(image, loaded.card.preprocessing)
+    x = picture_input(image, loaded.card.preprocessing)
     result, ran = await engine.forward(loaded.model, x, edits=edits)
     return replace(Session.made(loaded, image, image_name, x, result, mode, ran), edits=edits)
 
 
 # The session's own changes (`Session.with_image`, …), with the pass on the engine.
 
-async def with_image(engine: Engine, session: Session, image: bytes, name: str) -> Session:
+async def with_image(engine: Engine, session: Session, image: Picture, name: str) -> Session:
     return await start_on(engine, session.loaded, image, name, session.mode, session.edits)
 
 

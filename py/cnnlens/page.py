@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import backend_requests, job_requests, live_code, profile, view_requests
 from .engine import Engine
 from .errors import CnnlensError
+from .examples import ExamplePacks
 from .jobs import JobSlot
 from .loader import LoadedModel, load_model
 from .preprocess_settings import parse_settings
@@ -59,6 +60,7 @@ from .protocol import (
 from .session import Session
 
 if TYPE_CHECKING:
+    from .preprocess import Picture
     from .views.dissect import DissectionCache, ProbeShelf
 
 CATALOGUE_PATH = "assets/models/index.json"
@@ -92,6 +94,7 @@ class App:
         self.model_id: str | None = None  # the catalogue id of `loaded`; None: the user's own
         self.jobs = JobSlot()  # the long-running work under way (maximisation, inversion, …)
         self.engine = Engine()  # NumPy until the worker gives it the GPU (webgpu.open_engine)
+        self.packs = ExamplePacks(fetch)  # the examples' decoded pixels: no Pillow for them
 
     # Dissection's modules (probe sets, zip reading, hashing) are imported on its first
     # request, not while the page boots.
@@ -166,7 +169,7 @@ class App:
             "backend": backend,
         }
 
-    async def _with_image(self, data: bytes, name: str) -> Session:
+    async def _with_image(self, data: Picture, name: str) -> Session:
         if self.session is not None:
             return await backend_requests.with_image(self.engine, self.session, data, name)
         if self.loaded is None:
@@ -180,10 +183,10 @@ class App:
         if file not in {e["file"] for e in self.examples}:
             return error_answer(f"there is no example called {file!r}")
         try:
-            data = await self.fetch(self.base_url + self.examples_path + file)
+            picture = await self.packs.picture(self.base_url + self.examples_path, file)
         except CnnlensError as error:
             return error_answer(error)
-        return await self._replace_on(lambda: self._with_image(data, file))
+        return await self._replace_on(lambda: self._with_image(picture, file))
 
     async def model(self, data: bytes, name: str) -> OverviewAnswer | ErrorAnswer:
         """Opens a model the user picked and runs the current image through it.
@@ -225,7 +228,7 @@ class App:
                 folder = entry["examples"]
                 examples = json.loads(await self.fetch(self.base_url + folder + "index.json"))
                 first = examples[0]["file"]
-                data = await self.fetch(self.base_url + folder + first)
+                data = await self.packs.picture(self.base_url + folder, first)
             encoded = encode(examples, "the example index"), encode(entry, "the model entry")
         except CnnlensError as error:
             return error_answer(f"the model {entry['name']} could not be opened: {error}")

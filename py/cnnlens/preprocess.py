@@ -5,6 +5,10 @@ Pillow 10.2) and on the command line (a newer Pillow). To keep that true, the st
 result could differ between Pillow versions are done in NumPy (greyscale conversion,
 inversion, normalisation) and the one resampling step uses plain BILINEAR without
 Pillow's version-dependent shortcuts (`reducing_gap`, `thumbnail`'s rounding).
+
+Pillow is imported only by the functions that decode or resample: the page boots without it
+(its examples come decoded, from `examples.py`'s packs, already at the model's size) and
+loads it on the first request that needs it (see py/worker.py).
 """
 
 from __future__ import annotations
@@ -13,12 +17,19 @@ import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps
 
 from .errors import ImageError
 from .model_card import Preprocessing
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+Picture = bytes | np.ndarray
+"""A picture as a session holds it: image file bytes, or its pixels already decoded as
+`decode_pixels` decodes them (uint8 `(H, W, C)`, C = 1 or 3; an example from its pack)."""
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """Most pixels we decode (declared width x height, or for a large JPEG the reduced size it
@@ -41,8 +52,6 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 # ITU-R 601-2 luma weights in 16-bit fixed point, exactly as Pillow's RGB→L conversion,
 # but computed here so the result does not depend on the Pillow build.
 _LUMA_WEIGHTS = np.array([19595, 38470, 7471], dtype=np.uint32)
-
-_RESAMPLE = Image.Resampling.BILINEAR
 
 
 # ---------------------------------------------------------------- decoding
@@ -95,6 +104,8 @@ def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
     TIFF); setting it to our limit makes those checks agree with ours, and restoring it
     leaves other users of Pillow in this process undisturbed.
     """
+    from PIL import Image
+
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = limit
     try:
@@ -115,6 +126,8 @@ def _open(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
     pixels that will actually be decoded: an 8000 x 6000 phone photo decodes as 2000 x
     1500. Other formats decode at full size, so their declared size is what counts.
     """
+    from PIL import Image
+
     # Our explicit check below reports the declared size, which Pillow's error would not.
     with _pillow_pixel_limit(None):
         try:
@@ -143,6 +156,8 @@ def _fit_within(size: tuple[int, int], bound: int) -> tuple[int, int]:
 
 def _load(image: Image.Image, max_pixels: int) -> Image.Image:
     """Decodes the first frame upright (a large JPEG at the reduced scale `_open` chose)."""
+    from PIL import Image, ImageOps
+
     with _pillow_pixel_limit(max_pixels):
         try:
             # `_open` has already asked JPEG for a reduced scale (`draft`), which keeps
@@ -180,6 +195,8 @@ def _has_alpha(image: Image.Image) -> bool:
 
 def _flatten_on_white(image: Image.Image) -> Image.Image:
     """Any image with alpha or a transparent colour → RGB, composited over white."""
+    from PIL import Image
+
     rgba = image.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     return Image.alpha_composite(white, rgba).convert("RGB")
@@ -192,6 +209,8 @@ def _to_l_or_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("L", "RGB"):
         return image
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        from PIL import Image
+
         return Image.fromarray(_grey_to_8bit(np.asarray(image), image.mode))
     if image.mode == "1":
         return image.convert("L")
@@ -209,11 +228,14 @@ def _bilinear(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     order here keeps the page and the CLI bit-identical (and equal to Pillow 10.2's
     one-call `resize`).
     """
+    from PIL import Image
+
+    bilinear = Image.Resampling.BILINEAR
     width, height = size
     if image.width != width:
-        image = image.resize((width, image.height), _RESAMPLE, reducing_gap=None)
+        image = image.resize((width, image.height), bilinear, reducing_gap=None)
     if image.height != height:
-        image = image.resize((width, height), _RESAMPLE, reducing_gap=None)
+        image = image.resize((width, height), bilinear, reducing_gap=None)
     return image
 
 
@@ -239,6 +261,18 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     return _shrink(_to_l_or_rgb(image), max_side)
 
 
+def decode_pixels(data: bytes, *, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Image file bytes → its pixels as `decode_image` decodes them: uint8 `(H, W, C)`, C = 1
+    for "L" and 3 for "RGB" (what an example's pack holds, `examples.py`)."""
+    array = np.asarray(decode_image(data, max_side=max_side))
+    return array[..., None] if array.ndim == 2 else array
+
+
+def picture_pixels(picture: Picture) -> np.ndarray:
+    """A `Picture` → uint8 `(H, W, C)` (`decode_pixels` of file bytes; pixels as they are)."""
+    return decode_pixels(picture) if isinstance(picture, bytes) else picture
+
+
 # ---------------------------------------------------------------- model input
 
 
@@ -248,10 +282,14 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return ((weighted + 0x8000) >> 16).astype(np.uint8)
 
 
-def _pixels(image: Image.Image, mode: str, order: str = "RGB") -> np.ndarray:
-    """Pillow image → uint8 `(H, W, C)` with C = 1 for "L" and 3 for "RGB" (in `order`:
-    "BGR" reverses the channels, as OpenCV reads pictures)."""
-    array = np.asarray(_to_l_or_rgb(image))
+def _pixels(image: Image.Image | np.ndarray, mode: str, order: str = "RGB") -> np.ndarray:
+    """Pillow image, or decoded pixels `(H, W, C)` (`decode_pixels`) → uint8 `(H, W, C)`
+    with C = 1 for "L" and 3 for "RGB" (in `order`: "BGR" reverses the channels, as OpenCV
+    reads pictures)."""
+    if isinstance(image, np.ndarray):
+        array = image[..., 0] if image.shape[2] == 1 else image
+    else:
+        array = np.asarray(_to_l_or_rgb(image))
     if mode == "L":
         return (_luma(array) if array.ndim == 3 else array)[..., None]
     rgb = array if array.ndim == 3 else np.repeat(array[..., None], 3, axis=2)
@@ -275,6 +313,8 @@ def _resample(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 `(h, w, C)` → uint8 `(H, W, C)` with `size` = (H, W); a no-op when equal."""
     if pixels.shape[:2] == size:
         return pixels
+    from PIL import Image
+
     image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
     resized = np.asarray(_bilinear(image, (size[1], size[0])))
     return resized.reshape(size[0], size[1], pixels.shape[2])
@@ -339,8 +379,9 @@ def normalise(pixels: np.ndarray, prep: Preprocessing) -> np.ndarray:
     return (_scale(x, prep.scale) - _as_float32(prep.mean)) / _as_float32(prep.std)
 
 
-def to_input(image: Image.Image, prep: Preprocessing) -> np.ndarray:
-    """Pillow image → model input `(1, C, H, W)` float32, following `prep` step by step."""
+def to_input(image: Image.Image | np.ndarray, prep: Preprocessing) -> np.ndarray:
+    """Pillow image, or its pixels as `decode_pixels` gives them → model input
+    `(1, C, H, W)` float32, following `prep` step by step (Pillow only to resample)."""
     pixels = _pixels(image, prep.mode, prep.channel_order)
     if prep.invert_light_background:
         pixels = _invert_if_light(pixels)
@@ -352,6 +393,12 @@ def preprocess(data: bytes, prep: Preprocessing, *,
     """Image file bytes → model input `(1, C, H, W)` float32 (`decode_image` + `to_input`)."""
     image = decode_image(data, max_pixels=max_pixels, max_side=max(MAX_SIDE, *prep.size))
     return to_input(image, prep)
+
+
+def picture_input(picture: Picture, prep: Preprocessing) -> np.ndarray:
+    """A `Picture` → model input `(1, C, H, W)` float32: `preprocess` of file bytes, the
+    same `to_input` steps for decoded pixels."""
+    return preprocess(picture, prep) if isinstance(picture, bytes) else to_input(picture, prep)
 
 
 def input_preview(x: np.ndarray, prep: Preprocessing) -> np.ndarray:

@@ -18,7 +18,7 @@ from .errors import CnnlensError, ModelError
 from .forward import ForwardResult, first_non_finite, run
 from .loader import LoadedModel
 from .model_card import Preprocessing, class_names, model_card
-from .preprocess import input_preview, preprocess
+from .preprocess import Picture, input_preview, picture_input
 from .preprocess_settings import form_state
 from .views.detail import DetailView, detail_view
 from .views.input_note import input_note
@@ -50,7 +50,7 @@ class Session:
 
     loaded: LoadedModel
     image_name: str
-    image: bytes
+    image: Picture  # file bytes, or an example's decoded pixels (`examples.py`)
     x: np.ndarray  # (1, C, H, W) model input
     result: ForwardResult
     classes: tuple[str, ...]
@@ -60,24 +60,24 @@ class Session:
     edits: Edits = NO_EDITS  # the learner's functions and kernels (live_code), in `loaded`
 
     @classmethod
-    def start(cls, loaded: LoadedModel, image: bytes, image_name: str,
+    def start(cls, loaded: LoadedModel, image: Picture, image_name: str,
               mode: RangeMode = "layer", edits: Edits = NO_EDITS) -> Session:
-        x = preprocess(image, loaded.card.preprocessing)
+        x = picture_input(image, loaded.card.preprocessing)
         made = cls.made(loaded, image, image_name, x, forward(loaded.model, x, edits), mode)
         return replace(made, edits=edits)
 
     @classmethod
-    def made(cls, loaded: LoadedModel, image: bytes, image_name: str, x: np.ndarray,
+    def made(cls, loaded: LoadedModel, image: Picture, image_name: str, x: np.ndarray,
              result: ForwardResult, mode: RangeMode = "layer", ran: Ran | None = None
              ) -> Session:
-        """A session from the forward pass of ``x`` (``preprocess`` of ``image``) made
+        """A session from the forward pass of ``x`` (``picture_input`` of ``image``) made
         elsewhere: by `start`, or by the page's engine (`backend_requests`)."""
         check_drawable(result)
         classes = class_names(loaded.card, result.probabilities.shape[-1])
         note = input_note(image, x, loaded.card.preprocessing)
         return cls(loaded, image_name, image, x, result, classes, mode, note, ran=ran)
 
-    def with_image(self, image: bytes, image_name: str) -> Session:
+    def with_image(self, image: Picture, image_name: str) -> Session:
         return Session.start(self.loaded, image, image_name, self.mode, self.edits)
 
     def with_model(self, loaded: LoadedModel) -> Session:

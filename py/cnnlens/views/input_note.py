@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..model_card import Preprocessing
-from ..preprocess import decode_image, input_preview
+from ..preprocess import Picture, input_preview, picture_pixels
 
 COLOURFUL = 20.0  # Hasler-Süsstrunk colourfulness above which a picture is "in colour"
 BACKGROUND_LEVEL = 13  # 0-255: a model-input pixel this dark or darker is plain background
@@ -48,14 +48,14 @@ def background_fraction(x: np.ndarray, prep: Preprocessing) -> float:
     return float(np.mean(np.all(pixels <= BACKGROUND_LEVEL, axis=-1)))
 
 
-def input_note(image: bytes, x: np.ndarray, prep: Preprocessing) -> str | None:
-    """The note for picture file `image` whose model input is `x` `(1, C, H, W)`, or None
-    when nothing stands out against what `prep` states."""
+def input_note(image: Picture, x: np.ndarray, prep: Preprocessing) -> str | None:
+    """The note for picture `image` (file bytes or decoded pixels) whose model input is `x`
+    `(1, C, H, W)`, or None when nothing stands out against what `prep` states."""
     if prep.mode != "L":
         return None
     reasons = []
-    original = decode_image(image)  # decoded again: `x` has lost the colours
-    if original.mode == "RGB" and colourfulness(np.asarray(original)) > COLOURFUL:
+    original = picture_pixels(image)  # decoded again: `x` has lost the colours
+    if original.shape[2] == 3 and colourfulness(original) > COLOURFUL:
         reasons.append(COLOUR)
     if prep.invert_light_background and background_fraction(x, prep) < MIN_BACKGROUND:
         reasons.append(SCENE)
