@@ -22,7 +22,7 @@ PARTS = (
     ("Python start", ("worker", "cnnlens:runtime:pyodide-ready")),
     ("PyScript start", ("worker", "cnnlens:worker:start")),
     ("worker.py", ("page", "cnnlens:stage:packages")),
-    ("NumPy + Pillow", ("worker", "cnnlens:worker:packages-loaded")),
+    ("NumPy", ("worker", "cnnlens:worker:packages-loaded")),
     ("import cnnlens", ("worker", "cnnlens:worker:imported")),
     ("model", ("worker", "cnnlens:worker:model-loaded")),
     ("first answer", ("ready", None)),

@@ -14,6 +14,7 @@ import js
 js.performance.mark("cnnlens:worker:start")
 
 import inspect  # noqa: E402
+import sys  # noqa: E402
 
 import pyodide_js  # noqa: E402
 from pyodide.ffi import JsProxy, to_js  # noqa: E402
@@ -49,7 +50,9 @@ async def _fetch(url):
 
 async def _load_packages():
     # From our trimmed pyodide-lock.json next to pyodide.mjs: nothing comes from elsewhere.
-    await pyodide_js.loadPackage(["numpy", "pillow"])
+    # Pillow is not among them: the examples come decoded (cnnlens.examples), and the first
+    # request that needs Pillow loads it (`_answer`).
+    await pyodide_js.loadPackage(["numpy"])
     js.performance.mark("cnnlens:worker:packages-loaded")
 
 
@@ -92,6 +95,11 @@ def _handler(name):
     return getattr(_app, name)
 
 
+async def _answer(handler, values):
+    result = handler(*values)
+    return await result if inspect.isawaitable(result) else result
+
+
 def _export(name):
     async def answer(*args):
         try:
@@ -101,10 +109,18 @@ def _export(name):
         handler = _handler(name)
         if handler is None:
             return _to_js(error_answer("the model is not loaded yet"))
-        result = handler(*values)
-        if inspect.isawaitable(result):
-            result = await result
-        return _to_js(result)
+        try:
+            return _to_js(await _answer(handler, values))
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] != "PIL" or "PIL" in sys.modules:
+                raise
+        # An upload, a picture at another size than the model's, a probe set of files, …:
+        # load Pillow (from the service worker's cache offline) and answer once more. Asking
+        # again is safe: PIL is imported before any pixel is decoded, and every handler
+        # replaces its state (session, model, probe sets, job) only once the new one is
+        # complete, so the failed try changed nothing the page sees.
+        await pyodide_js.loadPackage(["pillow"])
+        return _to_js(await _answer(handler, values))
 
     answer.__name__ = name
     return answer

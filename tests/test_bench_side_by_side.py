@@ -32,7 +32,7 @@ def test_the_parts_follow_the_marks_in_page_time_and_add_up_to_the_boot():
     assert parts == pytest.approx({
         "page": 100, "worker start": 100, "download": 750, "wasm compile": 100,
         "Python start": 1500, "PyScript start": 200, "worker.py": 250,
-        "NumPy + Pillow": 850, "import cnnlens": 600, "model": 500,
+        "NumPy": 850, "import cnnlens": 600, "model": 500,
         "first answer": 310, "draw": 40})
     assert sum(parts.values()) == pytest.approx(5300)
 

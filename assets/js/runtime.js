@@ -60,7 +60,7 @@ export function startClient(stage, { needModel = true } = {}) {
   // Queued now, so that they run before anything the reader asks meanwhile.
   const packages = client.ask("load_packages");
   const model = client.ask("start", here("./"));
-  worker.then(() => stage("packages", "Loading NumPy and Pillow"), () => {});
+  worker.then(() => stage("packages", "Loading NumPy"), () => {});
   packages.then(() => stage("model", "Loading the model"), () => {});
   // catalogue: the models the page offers; model: the id of the one loaded (protocol.js's Started).
   const started = Promise.all([worker, packages, model]).then(([, , answer]) => (

@@ -96,8 +96,12 @@ def upload(page, path: Path) -> None:
     page.set_input_files("#upload", str(path))
 
 
-def test_every_bad_image_in_the_page(page, corpus, cli):
+def test_every_bad_image_in_the_page(page, browser, corpus, cli):
+    """The first file Pillow decodes here (`truncated.jpg`) also loads it (py/worker.py):
+    a broken file's message is the same when Pillow was not loaded yet."""
     folder, cases = corpus
+    pillow = "/build/vendor/pyodide/pillow-"
+    assert not any(pillow in url for url in browser.requests)
     outcomes = {}
     for case in cases:
         before, state = ready_count(page), shown(page)
@@ -121,6 +125,7 @@ def test_every_bad_image_in_the_page(page, corpus, cli):
             assert shown(page) == state, f"{case.name} changed the view"
             outcomes[case.name] = message.text_content()
     assert len(outcomes) == len(cases)
+    assert any(pillow in url for url in browser.requests)
 
 
 def test_the_huge_photo_never_blocks_the_page(page, corpus, cli):

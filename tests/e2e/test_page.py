@@ -119,7 +119,21 @@ def _light_background_png(tmp: Path) -> Path:
     return path
 
 
-def test_upload_changes_the_view_and_matches_the_cli(page, tmp_path):
+def pillow_fetched(browser) -> bool:
+    """Whether the worker has fetched Pillow's wheel (`loadPackage`) in this browser."""
+    return any("/build/vendor/pyodide/pillow-" in url for url in browser.requests)
+
+
+def test_boot_and_the_examples_need_no_pillow(page, browser):
+    """Runs after the examples above: their pixels come from the folder's pack, once."""
+    assert any("/build/vendor/pyodide/numpy-" in url for url in browser.requests)
+    assert not pillow_fetched(browser)
+    assert sum(url.endswith("/fashion-mnist/examples.bin") for url in browser.requests) == 1
+
+
+def test_upload_changes_the_view_and_matches_the_cli(page, browser, tmp_path):
+    """The first upload loads Pillow (py/worker.py) and is then answered."""
+    assert not pillow_fetched(browser)
     image = _light_background_png(tmp_path)
     expected = cli_predict(image)[0]
     before = ready_count(page)
@@ -129,6 +143,8 @@ def test_upload_changes_the_view_and_matches_the_cli(page, tmp_path):
     assert page.get_by_test_id("top1").text_content() == expected["top1"]
     assert_same_probabilities(page, expected)
     assert tile_pixels(page, "conv_1_1") != pixels_before
+    assert page.locator("#image-name").text_content() == image.name
+    assert pillow_fetched(browser)
     screenshot(page, "foundation-after-upload")
 
 
