@@ -309,9 +309,10 @@ def test_a_visit_that_starts_offline_says_it_needs_one_online_visit(
 def test_precaching_downloads_nothing_the_page_has_downloaded(playwright_instance, releases,
                                                               tmp_path):
     """A first visit, then the service worker's precache: the server sees one request for
-    each file the page's Python worker fetched (the runtime, NumPy and Pillow, our modules,
-    the model, the prerendered overview, runtime-progress.js: its boot id rides in the hash,
-    never sent, so its URL is the one precached). The browser's HTTP cache is on: no request
+    each file the page's Python worker fetched (the runtime, NumPy, our modules, the model,
+    the prerendered overview; Pillow, which the page loads later, by the precache alone;
+    runtime-progress.js: its boot id rides in the hash, never sent, so its URL is the one
+    precached). The browser's HTTP cache is on: no request
     routing here, so requests are recorded and checked instead of aborted."""
     one = releases["one"]
     counts: dict[str, int] = {}
