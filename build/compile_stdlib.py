@@ -61,23 +61,33 @@ try {
 
 # --- inside Pyodide ---
 
-def compile_zip(source: str, target: str) -> None:
-    """Writes `source`'s entries into `target`, sorted, each `.py` compiled to `.pyc`."""
+def compiled_entry(name: str, data: bytes, folder: str) -> tuple[str, bytes]:
+    """A zip entry as shipped: a `.py` (imported from `folder`) as its `.pyc`, else as is."""
     from importlib._bootstrap_external import _code_to_hash_pyc
     from importlib.util import source_hash
 
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(
-            target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
-        for entry in sorted(src.infolist(), key=lambda e: e.filename):
-            name, data = entry.filename, src.read(entry)
-            if name.endswith(".py"):
-                code = compile(data, f"{MOUNTED}/{name}", "exec", dont_inherit=True, optimize=0)
-                name += "c"
-                data = bytes(_code_to_hash_pyc(code, source_hash(data), checked=False))
+    if not name.endswith(".py"):
+        return name, data
+    code = compile(data, f"{folder}/{name}", "exec", dont_inherit=True, optimize=0)
+    return name + "c", bytes(_code_to_hash_pyc(code, source_hash(data), checked=False))
+
+
+def write_entries(target: str, entries: list[tuple[str, bytes, int]]) -> None:
+    """(name, bytes, external_attr) entries into the zip `target`: sorted, fixed dates."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for name, data, attributes in sorted(entries, key=lambda e: e[0]):
             info = zipfile.ZipInfo(name, DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = entry.external_attr
+            info.external_attr = attributes
             out.writestr(info, data)
+
+
+def compile_zip(source: str, target: str) -> None:
+    """Writes `source`'s entries into `target`, sorted, each `.py` compiled to `.pyc`."""
+    with zipfile.ZipFile(source) as src:
+        entries = [(*compiled_entry(e.filename, src.read(e), MOUNTED), e.external_attr)
+                   for e in src.infolist()]
+    write_entries(target, entries)
 
 
 def check() -> None:

@@ -19,6 +19,8 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
   with `--prerender MODEL:IMAGE:RANGE` more of them (an embed's view, say).
 - Pyodide's `python_stdlib.zip` compiled to bytecode (build/compile_stdlib.py, needs Node.js;
   without it the source zip stays and the build says so): Python starts ~4× faster.
+- the NumPy wheel with its modules compiled to bytecode too (build/compile_numpy.py), and
+  dist's `pyodide-lock.json` giving its own sha256.
 - our package as one archive, `py/cnnlens.zip` (build/package_zip.py: every module the page
   may import, its source and its checked-hash bytecode), which dist's `pyscript.json` has
   PyScript unpack, instead of one request per module.
@@ -195,6 +197,19 @@ def _runtime_sizes(out: Path) -> None:
     path.write_text(json.dumps(sizes, indent=2) + "\n")
 
 
+def _numpy_bytecode(out: Path) -> None:
+    """dist's NumPy wheel compiled to bytecode (build/compile_numpy.py), its sha256 in dist's
+    pyodide-lock.json (Pyodide checks it); the official wheel stays without Node.js."""
+    numpy = _load("compile_numpy")
+    compiled = numpy.compiled()
+    if compiled is None:
+        return
+    shutil.copyfile(compiled, out / "build/vendor/pyodide" / compiled.name)
+    lock = out / "build/vendor/pyodide" / numpy.LOCK
+    relocked = numpy.relock(json.loads(lock.read_text()), compiled)
+    lock.write_text(json.dumps(relocked, indent=2) + "\n")
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -248,6 +263,7 @@ def build_site(out: Path, root: Path = ROOT,
     if compiled is not None:
         shutil.copyfile(compiled, out / STDLIB)
         _runtime_sizes(out)
+    _numpy_bytecode(out)
     if prerender:
         module = _load("prerender")
         states = [module.default_state(root)]

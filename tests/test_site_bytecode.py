@@ -1,11 +1,12 @@
-"""dist/ ships Pyodide's stdlib as Python 3.12 bytecode (build/compile_stdlib.py), complete,
-deterministic and precached under its own hash, and our package as one archive of sources
-and checked-hash bytecode (build/package_zip.py). That the page boots on them is
+"""dist/ ships Pyodide's stdlib and NumPy as Python 3.12 bytecode (build/compile_stdlib.py,
+build/compile_numpy.py), complete, deterministic and precached under their own hashes, and
+our package as one archive of sources and checked-hash bytecode (build/package_zip.py). That the page boots on them is
 tests/e2e/test_site.py's."""
 
 from __future__ import annotations
 
 import _imp
+import base64
 import hashlib
 import json
 import shutil
@@ -117,3 +118,53 @@ def test_two_builds_of_our_package_write_the_same_bytes(site, tmp_path):
     again = tmp_path / "again.zip"
     package_zip.write(again, package_zip.page_modules())
     assert again.read_bytes() == (site.out / "py/cnnlens.zip").read_bytes()
+
+
+def official_numpy() -> Path:
+    """The vendored NumPy wheel, once its bytes are checked against build/manifest.json."""
+    lock = json.loads((SOURCE.parent / "pyodide-lock.json").read_text())
+    wheel = SOURCE.parent / lock["packages"]["numpy"]["file_name"]
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert digest in (ROOT / "build" / "manifest.json").read_text(), "not the pinned wheel"
+    return wheel
+
+
+def test_dist_ships_numpy_as_bytecode_without_stubs_or_headers(site):
+    official = zipfile.ZipFile(official_numpy())
+    shipped = zipfile.ZipFile(site.out / "build/vendor/pyodide" / Path(official.filename).name)
+    names = set(shipped.namelist())
+    sources = [n for n in official.namelist() if n.endswith(".py")]
+    assert len(sources) > 150 and "numpy/_core/numeric.py" in sources
+    assert not [n for n in names if n.endswith((".py", ".pyi", ".h", ".c", ".pxd", ".pyx"))]
+    assert {n for n in names if n.endswith(".pyc")} == {n + "c" for n in sources}
+    for name in sources:
+        pyc = shipped.read(name + "c")
+        assert pyc[:8] == MAGIC_312 + UNCHECKED_HASH, name
+        # An unchecked-hash pyc still records its source's hash: compiled from this file.
+        source = official.read(name)
+        assert pyc[8:16] == _imp.source_hash(int.from_bytes(MAGIC_312, "little"), source)
+    libraries = [n for n in official.namelist() if n.endswith(".so")]
+    assert len(libraries) > 10
+    for name in [*libraries, "numpy-2.0.2.dist-info/METADATA"]:
+        assert shipped.read(name) == official.read(name), name
+
+
+def test_the_numpy_wheels_record_and_lock_entry_describe_the_shipped_file(site):
+    folder = site.out / "build/vendor/pyodide"
+    lock = json.loads((folder / "pyodide-lock.json").read_text())
+    wheel = folder / lock["packages"]["numpy"]["file_name"]
+    assert lock["packages"]["numpy"]["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert lock["packages"]["numpy"]["sha256"] not in (ROOT / "build/manifest.json").read_text()
+    archive = zipfile.ZipFile(wheel)
+    record_name = "numpy-2.0.2.dist-info/RECORD"
+    rows = [line.split(",") for line in archive.read(record_name).decode().splitlines()]
+    listed = {name: (digest, size) for name, digest, size in rows}
+    files = [n for n in archive.namelist() if not n.endswith("/")]
+    assert sorted(listed) == sorted(files)
+    for name in files:
+        if name == record_name:
+            continue
+        data = archive.read(name)
+        digest = hashlib.sha256(data).digest()
+        encoded = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        assert listed[name] == (f"sha256={encoded}", str(len(data))), name

@@ -25,9 +25,9 @@ export function downloaded(files) {
 // stage(key, label, progress) reports progress (`progress`: {fraction, text} within the
 // stage, while the runtime downloads). Returns at once {client, started}: the protocol client
 // (every request goes through it, see protocol.js), which takes requests before the worker is
-// up and runs them once it is, after loading NumPy, Pillow and the bundled model; `started`
+// up and runs them once it is, after loading NumPy and the bundled model; `started`
 // resolves to the example list, the catalogue and the model's id once the model is loaded, or
-// rejects (AnswerError if the model cannot be loaded). `needModel: false` skips NumPy, Pillow
+// rejects (AnswerError if the model cannot be loaded). `needModel: false` skips NumPy
 // and the model.
 export function startClient(stage, { needModel = true } = {}) {
   stage("runtime", "Starting the Python runtime");
