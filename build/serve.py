@@ -4,7 +4,9 @@
     python3 build/serve.py [--port 8000]    # --port 0 picks a free port
 
 Importable: `serve(root, port)` starts a server in a background thread and returns it with
-its URL, so tests can use it as a fixture. Stdlib only.
+its URL, so tests can use it as a fixture. The repository root's Python runtime is served as
+dist/ ships it: Pyodide's stdlib and NumPy as bytecode (build/shipped_runtime.py, built once
+with Node.js and cached; without Node.js the vendored source files). Stdlib only.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import hashlib
+import importlib.util
+import io
 import sys
 import threading
 import urllib.parse
@@ -65,7 +70,23 @@ class Handler(SimpleHTTPRequestHandler):
             # The repository root holds .git and .venv: nothing the page needs, not to be served.
             self.send_error(404, "Not found")
             return None
-        return super().send_head()
+        replaced = getattr(self.server, "replaced", {}).get(path.lstrip("/"))
+        return super().send_head() if replaced is None else self._send_bytes(path, replaced)
+
+    def _send_bytes(self, path: str, data: bytes) -> BinaryIO | None:
+        """`data` as the file at `path`, revalidated by its hash."""
+        tag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+        if self.headers.get("If-None-Match") == tag:
+            self.send_response(304)
+            self.send_header("ETag", tag)
+            self.end_headers()
+            return None
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", tag)
+        self.end_headers()
+        return io.BytesIO(data)
 
     def log_message(self, format: str, *args: object) -> None:
         if getattr(self.server, "quiet", False):
@@ -78,10 +99,26 @@ class Server(ThreadingHTTPServer):
     quiet = False
 
 
+def _shipped_runtime(root: Path) -> dict[str, bytes]:
+    """For the repository root: the runtime's files as dist/ ships them (bytecode in place of
+    Pyodide's source-only stdlib and NumPy, build/shipped_runtime.py), so the dev page and the
+    browser tests boot on what a reader gets; other folders (a built dist/) are served as
+    they are."""
+    if root.resolve() != ROOT:
+        return {}
+    spec = importlib.util.spec_from_file_location("cnnlens_shipped_runtime",
+                                                  ROOT / "build" / "shipped_runtime.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.replacements(root)
+
+
 def make_server(root: Path, port: int, quiet: bool = False) -> tuple[Server, str]:
     handler = functools.partial(Handler, directory=str(root))
     server = Server((HOST, port), handler)
     server.quiet = quiet
+    server.replaced = _shipped_runtime(root)
     return server, f"http://{HOST}:{server.server_address[1]}/"
 
 

@@ -16,11 +16,11 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
 - `assets/js/offline.js` with the service worker switched on (the repository root, served by
   `make serve`, runs without one, so development never sees files from a stale cache).
 - `assets/prerendered/`, the first overview drawn before Python starts (build/prerender.py),
-  with `--prerender MODEL:IMAGE:RANGE` more of them (an embed's view, say).
-- Pyodide's `python_stdlib.zip` compiled to bytecode (build/compile_stdlib.py, needs Node.js;
-  without it the source zip stays and the build says so): Python starts ~4× faster.
-- the NumPy wheel with its modules compiled to bytecode too (build/compile_numpy.py), and
-  dist's `pyodide-lock.json` giving its own sha256.
+  plus the views examples/blog-post.html embeds (`prerender.EMBEDDED`) and any
+  `--prerender STATE` (an embed's view, say); sw.js precaches only the first overview's.
+- Pyodide's `python_stdlib.zip` and NumPy wheel compiled to bytecode, with the lock file and
+  runtime sizes that go with them (build/shipped_runtime.py; needs Node.js, without it the
+  source files stay and the build says so): Python starts ~4× faster.
 - our package as one archive, `py/cnnlens.zip` (build/package_zip.py: every module the page
   may import, its source and its checked-hash bytecode), which dist's `pyscript.json` has
   PyScript unpack, instead of one request per module.
@@ -57,7 +57,6 @@ MJS = "build/vendor/pyodide/pyodide.mjs"
 ESM = "build/vendor/pyodide/pyodide.esm.js"
 STDLIB = "build/vendor/pyodide/python_stdlib.zip"
 PACKAGE = "py/cnnlens.zip"
-RUNTIME_SIZES = "assets/runtime-sizes.json"
 
 # PyScript's chunks that the page loads (recorded in headless Chromium against dist/, see
 # tests/e2e/test_site.py, which fails when this list goes stale). core.js imports the rest at
@@ -188,38 +187,27 @@ def _rewrite(out: Path) -> None:
     (out / "assets" / "pyscript.json").write_text(json.dumps(pyscript_config(), indent=2) + "\n")
 
 
-def _runtime_sizes(out: Path) -> None:
-    """dist's own `assets/runtime-sizes.json`, so the boot's "MB of MB" counts the files that
-    dist ships (its stdlib zip is not the vendored one)."""
-    path = out / RUNTIME_SIZES
-    names = json.loads(path.read_text())
-    sizes = {name: (out / "build/vendor/pyodide" / name).stat().st_size for name in names}
-    path.write_text(json.dumps(sizes, indent=2) + "\n")
-
-
-def _numpy_bytecode(out: Path) -> None:
-    """dist's NumPy wheel compiled to bytecode (build/compile_numpy.py), its sha256 in dist's
-    pyodide-lock.json (Pyodide checks it); the official wheel stays without Node.js."""
-    numpy = _load("compile_numpy")
-    compiled = numpy.compiled()
-    if compiled is None:
-        return
-    shutil.copyfile(compiled, out / "build/vendor/pyodide" / compiled.name)
-    lock = out / "build/vendor/pyodide" / numpy.LOCK
-    relocked = numpy.relock(json.loads(lock.read_text()), compiled)
-    lock.write_text(json.dumps(relocked, indent=2) + "\n")
-
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _embeds_only(out: Path) -> set[str]:
+    """The prerendered files of states after the first: what embeds fetch when they show
+    them, never the page (so a first visit does not precache them)."""
+    index = out / PRERENDERED / "index.json"
+    states = json.loads(index.read_text())["states"][1:] if index.is_file() else []
+    fields = ("view", "numbers", "rasters", "playground")
+    return {f"{PRERENDERED}/{s[f]}" for s in states for f in fields if f in s}
+
+
 def write_service_worker(out: Path) -> Site:
-    """(Re)writes out/sw.js for exactly the files now in out (tests use it to make releases)."""
+    """(Re)writes out/sw.js for exactly the files now in out (tests use it to make releases),
+    but for the embeds' prerendered views."""
+    skipped = {*LICENSES, *_embeds_only(out)}
     files = sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*")
         if p.is_file() and p.name not in (SW_NAME, ZIP_NAME)
-        and p.relative_to(out).as_posix() not in LICENSES
+        and p.relative_to(out).as_posix() not in skipped
     )
     digests = {rel: sha256(out / rel) for rel in files}
     listing = "".join(f"{rel} {digests[rel]}\n" for rel in files)
@@ -245,11 +233,11 @@ def write_zip(out: Path) -> Path:
 
 
 def build_site(out: Path, root: Path = ROOT,
-               prerender: list[dict[str, str]] | None = None) -> Site:
+               prerender: list[dict] | None = None) -> Site:
     """Writes a clean site into out (removed first) and returns what it holds.
 
-    `prerender`: overview states to prerender besides the default one (build/prerender.py),
-    e.g. those an embed of the site shows; the repository's own assets/prerendered/ stays."""
+    `prerender`: states to prerender besides the default one (build/prerender.py), e.g.
+    those an embed of the site shows; the repository's own assets/prerendered/ stays."""
     chosen = sources(root)
     if out.exists():
         shutil.rmtree(out)
@@ -259,11 +247,8 @@ def build_site(out: Path, root: Path = ROOT,
     modules = [rel.removeprefix("py/") for rel in page_modules()]
     (out / PACKAGE).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_load("package_zip").packed(modules), out / PACKAGE)
-    compiled = _load("compile_stdlib").compiled()
-    if compiled is not None:
-        shutil.copyfile(compiled, out / STDLIB)
-        _runtime_sizes(out)
-    _numpy_bytecode(out)
+    for rel, data in _load("shipped_runtime").replacements(root).items():
+        (out / rel).write_bytes(data)
     if prerender:
         module = _load("prerender")
         states = [module.default_state(root)]
@@ -303,11 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
     parser.add_argument("--compare", action="store_true",
                         help="also print the untrimmed first visit (every vendored file)")
-    parser.add_argument("--prerender", action="append", default=[], metavar="MODEL:IMAGE:RANGE",
-                        help="another overview to prerender (build/prerender.py), repeatable")
+    parser.add_argument("--prerender", action="append", default=[], metavar="STATE",
+                        help="another state to prerender besides the blog post's views "
+                        "(build/prerender.py's syntax), repeatable")
     args = parser.parse_args(argv)
+    prerender = _load("prerender")
     try:
-        states = [_load("prerender").parse_state(text) for text in args.prerender]
+        states = [prerender.parse_state(text) for text in (*prerender.EMBEDDED, *args.prerender)]
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))
     site = build_site(args.out.resolve(), prerender=states)
