@@ -65,7 +65,9 @@ prerender: vendor examples
 	$(PYTHON) build/prerender.py
 
 # Stdlib only; prints the first-visit bytes per file group (runtime, packages, app, model, images).
-# PRERENDER='MODEL:IMAGE:RANGE ...' prerenders more overviews into dist/ (embeds showing them).
+# dist/ also gets the views examples/blog-post.html embeds prerendered (build/prerender.py's
+# EMBEDDED); PRERENDER='STATE ...' adds more (MODEL:IMAGE:RANGE, MODEL:IMAGE:LAYER:CHANNEL,
+# playground:N:P:K:S), for the embeds a site shows.
 PRERENDER ?=
 site: vendor examples prerender
 	$(PYTHON) build/site.py --compare $(addprefix --prerender ,$(PRERENDER))

@@ -60,7 +60,7 @@ def _side_value(value: float, key: str) -> str:
 def side_by_side_rows(results: dict) -> list[list[str]]:
     """[figure, CNN Explainer, cnnlens, ratio] per figure of bench/side_by_side.py (medians),
     then the cross ratio of the issue's warm target."""
-    from bench.side_by_side import CROSS, FIGURES
+    from bench.side_by_side import BLOG, CROSS, FIGURES
 
     sbs = results["side_by_side"]
     ours, theirs = sbs["sides"]["cnnlens"], sbs["sides"].get("cnn-explainer")
@@ -73,6 +73,10 @@ def side_by_side_rows(results: dict) -> list[list[str]]:
                      "" if ratio is None else f"{ratio:.2f}×"])
     if CROSS[0] in ratios:
         rows.append([CROSS[1], "", "", f"{ratios[CROSS[0]]:.2f}×"])
+    if "blog_post" in sbs:
+        drawn = sbs["blog_post"]["embed_blog_post_all_drawn_ms"]["median"]
+        rows.append([BLOG[1], "", _side_value(drawn, "_ms"),
+                     f"{ratios[BLOG[0]]:.2f}×" if BLOG[0] in ratios else ""])
     for visit, live in sbs.get("live_overview_ms", {}).items():
         rows.append([f"{visit}: → our first live overview (Python's own answer)", "",
                      _side_value(live["median"], "_ms"), ""])

@@ -40,7 +40,7 @@ def browser_figures(runs: int, switches: int, resnet50: bool, gpu: bool) -> dict
         results = boot.measure(playwright, url, runs)
         # Our site built as `make site` builds it, and CNN Explainer's, each on its own server.
         results["side_by_side"] = side_by_side.measure(playwright, runs)
-        results["figures"].update(embed.measure(playwright, url, runs))
+        results["figures"].update(embed.measure(playwright, runs))
         with fresh_browser(playwright) as browser:
             page = booted_page(browser, url)
             forward = pyodide_forward.measure(page, max(runs, 20))

@@ -19,6 +19,8 @@ Each round, for each site (the order alternates between rounds), on a fresh prof
 - warm visit (the same tab, navigated again: our service worker answers, CNN Explainer's
   files come from the HTTP cache): → full overview and → interactive;
 - a third visit: image switches (click another example → every feature map redrawn).
+After the rounds, ours alone: the blog post with three embeds (bench/embed.py, the same built
+site), all drawn, as a ratio to CNN Explainer's cold → full overview.
 "Full overview", ours: `data-cnnlens-ready` ≥ 1; CNN Explainer: its README's condition (103
 feature maps with data, 10 output bars). Times are `performance.now()` in the page when a
 MutationObserver first sees the condition, so both sides are timed alike.
@@ -37,9 +39,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from tests.e2e.conftest import BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, is_local, load_build_script
+from tests.e2e.conftest import BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, is_local
 
-from bench import boot_split
+from bench import boot_split, embed
 from bench.browser import ROOT, summary
 from bench.memory import heaps
 from bench.site_boot import Quiet, serve
@@ -295,6 +297,8 @@ FIGURES = {
 }
 CROSS = ("warm_interactive_vs_their_warm_overview",
          "our warm → interactive / their warm → full overview")
+BLOG = ("blog_post_drawn_vs_their_cold_overview",
+        "our blog post, three embeds all drawn (prerendered counts) / their cold → full overview")
 
 
 def figures(rounds: list[dict]) -> dict[str, dict]:
@@ -315,13 +319,17 @@ def figures(rounds: list[dict]) -> dict[str, dict]:
     }
 
 
-def ratios(ours: dict[str, dict], theirs: dict[str, dict]) -> dict[str, float | None]:
-    """Ours / theirs, medians; plus the issue's cross target (our warm → interactive over
-    their warm → full overview)."""
+def ratios(ours: dict[str, dict], theirs: dict[str, dict],
+           blog: dict[str, dict] | None = None) -> dict[str, float | None]:
+    """Ours / theirs, medians; plus the issue's cross targets (our warm → interactive over
+    their warm → full overview; our blog post all drawn over their cold → full overview)."""
     out = {key: (ours[key]["median"] / theirs[key]["median"]
                  if theirs[key]["median"] else None) for key in FIGURES}
     out[CROSS[0]] = (
         ours["warm_interactive_ms"]["median"] / theirs["warm_overview_ms"]["median"])
+    if blog:
+        out[BLOG[0]] = (blog["embed_blog_post_all_drawn_ms"]["median"]
+                        / theirs["cold_overview_ms"]["median"])
     return out
 
 
@@ -334,10 +342,11 @@ def measure(playwright, runs: int) -> dict:
     """Both sites, `runs` interleaved rounds; ours alone (with the reason) without
     ../shared."""
     with tempfile.TemporaryDirectory(prefix="cnnlens-sbs-") as tmp:
-        site = load_build_script("site").build_site(Path(tmp) / "site")
+        site = embed.built_site(Path(tmp) / "site")  # + the blog post's prerendered views
         servers = []
         server, url = serve(site.out, Quiet, "")
         servers.append(server)
+        ours_url = url
         sides = [Side("cnnlens", site.out, url, installed=(
             f"[data-testid=offline-ready][data-version='{site.version}']"),
             kept="() => document.documentElement.dataset.cnnlensSnapshot",
@@ -357,6 +366,7 @@ def measure(playwright, runs: int) -> dict:
                 for side in (sides if run % 2 == 0 else sides[::-1]):
                     profile = Path(tmp) / f"{side.name}-{run}"
                     rounds[side.name].append(round_for(playwright, side, profile))
+            blog = embed.blog_post(playwright, ours_url, runs)
         finally:
             for server in servers:
                 server.shutdown()
@@ -379,11 +389,12 @@ def measure(playwright, runs: int) -> dict:
                          for visit in ("cold", "warm")},
                      # Ours: whether each warm visit restored Python from its snapshot.
                      "warm_restored": [x["warm_restored"] for x in rounds["cnnlens"]],
+                     "blog_post": blog,
                      "boot_split_ms": {"cold": _splits(rounds["cnnlens"], "cold_split"),
                                        "warm": _splits(rounds["cnnlens"], "warm_split")}}
     if not skipped:
         results["ratios"] = ratios(results["sides"]["cnnlens"],
-                                   results["sides"]["cnn-explainer"])
+                                   results["sides"]["cnn-explainer"], blog)
     return results
 
 

@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Writes the first overview the page shows as static files, so it is drawn before Python starts.
+"""Writes answers the page shows first as static files, so they are drawn before Python starts.
 
-    python3 build/prerender.py [--out DIR] [--state MODEL:IMAGE:RANGE ...] [--force]
+    python3 build/prerender.py [--out DIR] [--state STATE ...] [--force]
+
+A state is one of
+    MODEL:IMAGE:RANGE            an overview (a catalogue id, one of its examples, a colour range)
+    MODEL:IMAGE:LAYER:CHANNEL    a detail view (`detail(LAYER, CHANNEL)`, an embed's conv view)
+    playground:N:P:K:S           the hyperparameter playground for one setting
 
 For each state (the default: the catalogue's first model, its first example, range `layer`;
 plus any `--state`) it runs `page.App`, the worker's own request handlers, and writes the
-overview answer exactly as the worker sends it: the view's JSON text (`<name>.json`) and
-the raster buffer (`<name>.bin`), with `index.json` listing the states and the `start`
-answer's examples and catalogue (the page fills its example strip and model picker from
-them). `assets/prerendered/` holds the default state, committed; `make serve` and `make site`
-run this script first, and it rewrites nothing while its inputs are unchanged.
+answer exactly as the worker sends it, one file per field: JSON text (`<name>.json`; the
+playground's `<name>.json` is its `playground` field), the raster buffer (`<name>.bin`) and a
+detail view's float32 numbers (`<name>.numbers.bin`), with `index.json` listing the states
+(`kind`: `overview`, `detail` or `playground`, their keys, and each field's file) and the
+`start` answer's examples and catalogue (the page fills its example strip and model picker
+from them). `assets/prerendered/` holds the default state, committed; `make serve` and
+`make site` run this script first, and it rewrites nothing while its inputs are unchanged.
+`make site` adds `EMBEDDED`, the views examples/blog-post.html embeds, to dist/.
 
 It runs on the worker's runtime, Pyodide under Node.js, not on CPython: the page compares
 the worker's first answer with these bytes and redraws nothing when they are equal, and
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -61,32 +70,51 @@ try {
 """
 
 
-def parse_state(text: str) -> dict[str, str]:
-    """`MODEL:IMAGE:RANGE` (a catalogue id, one of its examples, a colour range)."""
+# The views examples/blog-post.html embeds (its frames' addresses, as embed-page.js reads them).
+EMBEDDED = ("fashion-mnist:trouser_1.png:layer", "fashion-mnist:trouser_1.png:conv_1_2:3",
+            "playground:5:1:3:2")
+PLAYGROUND = ("n", "p", "k", "s")
+
+
+def parse_state(text: str) -> dict:
+    """A state's text (see the module's docstring) → its `kind` and keys."""
     parts = text.split(":")
+    if parts[0] == "playground" and len(parts) == 5 and all(p.isdigit() for p in parts[1:]):
+        values = (int(v) for v in parts[1:])
+        return {"kind": "playground", **dict(zip(PLAYGROUND, values, strict=True))}
+    if len(parts) == 4 and all(parts) and parts[3].isdigit():
+        return {"kind": "detail", "model": parts[0], "image": parts[1], "layer": parts[2],
+                "channel": int(parts[3])}
     if len(parts) != 3 or not all(parts) or parts[2] not in RANGES:
         raise argparse.ArgumentTypeError(
-            f"a state is MODEL:IMAGE:RANGE with RANGE one of {', '.join(RANGES)}, not {text!r}")
-    return {"model": parts[0], "image": parts[1], "range": parts[2]}
+            f"a state is MODEL:IMAGE:RANGE with RANGE one of {', '.join(RANGES)}, "
+            f"MODEL:IMAGE:LAYER:CHANNEL or playground:N:P:K:S, not {text!r}")
+    return {"kind": "overview", "model": parts[0], "image": parts[1], "range": parts[2]}
 
 
-def file_stem(state: dict[str, str]) -> str:
-    """`fashion-mnist--ankle-boot_1--layer`: one name per state, safe in any URL."""
+def file_stem(state: dict) -> str:
+    """`fashion-mnist--ankle-boot_1--layer`, `fashion-mnist--trouser_1--conv_1_2--3`,
+    `playground--5-1-3-2`: one name per state, safe in any URL."""
+    if state["kind"] == "playground":
+        return "playground--" + "-".join(str(state[k]) for k in PLAYGROUND)
     image = state["image"].rsplit(".", 1)[0]
-    return "--".join((state["model"], image, state["range"]))
+    last = [state["range"]] if state["kind"] == "overview" else [
+        re.sub(r"[^A-Za-z0-9_.-]", "_", state["layer"]), str(state["channel"])]
+    return "--".join((state["model"], image, *last))
 
 
-def default_state(root: Path = ROOT) -> dict[str, str]:
+def default_state(root: Path = ROOT) -> dict:
     catalogue = json.loads((root / "assets" / "models" / "index.json").read_text())
     entry = catalogue[0]
     examples = json.loads((root / entry["examples"] / "index.json").read_text())
-    return {"model": entry["id"], "image": examples[0]["file"], "range": DEFAULT_RANGE}
+    return {"kind": "overview", "model": entry["id"], "image": examples[0]["file"],
+            "range": DEFAULT_RANGE}
 
 
 # --- inside Pyodide: the worker's handlers, the worker's answers ---
 
 async def compute(root: str, out: str, states_json: str) -> None:
-    """Writes each state's overview answer, as `page.App` answers it, under `out`."""
+    """Writes each state's answer, as `page.App` answers it, under `out`."""
     from cnnlens.errors import CnnlensError
     from cnnlens.page import App
 
@@ -104,25 +132,37 @@ async def compute(root: str, out: str, states_json: str) -> None:
         if started is None:
             started = {"model": answer["model"], "examples": json.loads(answer["examples"]),
                        "catalogue": json.loads(answer["catalogue"])}
-        if state["model"] != answer["model"]:
-            answer = await app.open_model(state["model"])
-        if "error" not in answer:
-            answer = await app.example(state["image"])
-        if "error" not in answer:
-            answer = app.mode(state["range"])
-        if "error" in answer:
-            raise SystemExit(f"prerender: {file_stem(state)}: {answer['error']}")
+        if state["kind"] == "playground":
+            answer = app.playground(*(state[k] for k in PLAYGROUND))
+        else:
+            if state["model"] != answer["model"]:
+                answer = await app.open_model(state["model"])
+            if "error" not in answer:
+                answer = await app.example(state["image"])
+            if "error" not in answer:
+                answer = (app.mode(state["range"]) if state["kind"] == "overview"
+                          else app.detail(state["layer"], state["channel"]))
         stem = file_stem(state)
-        (Path(out) / f"{stem}.json").write_text(answer["view"])
-        (Path(out) / f"{stem}.bin").write_bytes(bytes(answer["rasters"]))
-        listed.append({**state, "view": f"{stem}.json", "rasters": f"{stem}.bin"})
+        if "error" in answer:
+            raise SystemExit(f"prerender: {stem}: {answer['error']}")
+        files = {}
+        for field, value in answer.items():
+            if field in ("timings", "backend"):
+                continue  # outside what the page compares (they differ from run to run)
+            name = (f"{stem}.json" if isinstance(value, str) else
+                    f"{stem}.bin" if field == "rasters" else f"{stem}.{field}.bin")
+            target = Path(out) / name
+            target.write_text(value) if isinstance(value, str) else target.write_bytes(
+                bytes(value))
+            files[field] = name
+        listed.append({**state, **files})
     index = {"started": started, "states": listed}
     (Path(out) / INDEX).write_text(json.dumps(index, indent=1) + "\n")
 
 
 # --- in CPython: when to run, and running it ---
 
-def inputs(states: list[dict[str, str]], root: Path = ROOT) -> str:
+def inputs(states: list[dict], root: Path = ROOT) -> str:
     """A digest of everything the answers depend on: our Python, the catalogue, the states'
     models and example folders (images, index, pack), the runtime's lock file, this script."""
     catalogue = json.loads((root / "assets" / "models" / "index.json").read_text())
@@ -131,6 +171,8 @@ def inputs(states: list[dict[str, str]], root: Path = ROOT) -> str:
     paths += [root / "assets" / "models" / "index.json", PYODIDE / "pyodide-lock.json",
               Path(__file__).resolve()]
     for state in states:
+        if state["kind"] == "playground":
+            continue  # our Python alone
         entry = entries.get(state["model"])
         if entry is None:
             raise SystemExit(f"prerender: there is no model {state['model']!r} in the catalogue")
@@ -151,7 +193,7 @@ def outputs(out: Path) -> str:
     return digest.hexdigest()
 
 
-def write(out: Path, states: list[dict[str, str]], force: bool = False) -> bool:
+def write(out: Path, states: list[dict], force: bool = False) -> bool:
     """Writes the answers for `states` into `out` unless they are up to date; True if it ran."""
     stamp_key = f"{out.resolve()}\n{inputs(states)}"
     if not force and STAMP.is_file():
@@ -195,10 +237,11 @@ def write(out: Path, states: list[dict[str, str]], force: bool = False) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Prerender the page's first overview.")
+    parser = argparse.ArgumentParser(description="Prerender the page's first answers.")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--state", type=parse_state, action="append", default=[],
-                        help="another state to prerender, MODEL:IMAGE:RANGE (repeatable)")
+                        help="another state to prerender, MODEL:IMAGE:RANGE, "
+                        "MODEL:IMAGE:LAYER:CHANNEL or playground:N:P:K:S (repeatable)")
     parser.add_argument("--force", action="store_true", help="run even when up to date")
     args = parser.parse_args(argv)
     states = [default_state()]

@@ -95,3 +95,18 @@ def test_without_cnn_explainer_the_report_says_why():
     table = report.side_by_side_table(results)
     assert "not there" in table
     assert "| cold: navigation → full overview | skipped | 3 ms |  |" in table
+
+
+def test_the_blog_post_all_drawn_is_a_ratio_to_their_cold_overview():
+    blog = {"embed_blog_post_all_drawn_ms": {"n": 3, "min": 1.0, "median": 1_500.0, "max": 9.0},
+            "embed_blog_post_all_views_ms": {"n": 3, "min": 1.0, "median": 9_000.0, "max": 9.0}}
+    ours, theirs = _figures(3.0), _figures(1_000.0)  # their cold → overview: 1,000 ms
+    ratios = side_by_side.ratios(ours, theirs, blog)
+    assert ratios["blog_post_drawn_vs_their_cold_overview"] == pytest.approx(1.5)
+    assert "blog_post_drawn_vs_their_cold_overview" not in side_by_side.ratios(ours, theirs)
+    results = {"side_by_side": {"runs": 3, "skipped": None, "blog_post": blog,
+                                "sides": {"cnnlens": ours, "cnn-explainer": theirs},
+                                "ratios": ratios}}
+    row = report.side_by_side_table(results).splitlines()[-1]
+    assert row.startswith("| our blog post, three embeds all drawn") and row.endswith(
+        "|  | 1,500 ms | 1.50× |")

@@ -10,11 +10,13 @@
 // an unknown id is said and the bundled model shown.
 // It boots only what the view needs, never takes focus or scrolls the host page, and tells
 // the host its height (assets/embed.js on the host resizes the frame). It accepts no messages.
+import { bootFraction } from "./boot-progress.js";
 import { showDetail } from "./detail.js";
 import { Overview } from "./overview.js";
-import { prerendered, sameAnswer } from "./prerendered.js";
+import { prerendered, prerenderedAnswer, sameAnswer } from "./prerendered.js";
 import { decode } from "./protocol.js";
 import { startPython } from "./runtime.js";
+import { startingDone, startingProgress } from "./starting.js";
 import { attributionView, METHODS } from "./views/attribution.js";
 import { MaximizePanel } from "./views/maximize.js";
 
@@ -75,14 +77,31 @@ function drawOverview(answer) {
   hint();
 }
 
+function markPainted() {
+  document.documentElement.dataset.cnnlensPainted = "prerendered";
+  performance.mark("cnnlens:painted");
+}
+
 // The overview the link names, prerendered at build time (prerendered.js), drawn before
 // Python starts; null when there is none for it.
 async function paintOverview() {
   const painted = await prerendered({ model: params.get("model"), image: params.get("image"), range: params.get("range") });
   if (!painted) return null;
   drawOverview(painted.answer);
-  document.documentElement.dataset.cnnlensPainted = "prerendered";
-  performance.mark("cnnlens:painted");
+  markPainted();
+  return painted;
+}
+
+const detailLayer = () => params.get("layer") || (view === "class" ? "logits" : "conv_1_1");
+const detailChannel = () => Number(params.get("channel") || 0);
+
+// The same for a detail view (conv, relu, pool, class): its stepping is the page's own, so
+// it plays before Python is up.
+async function paintDetail() {
+  const painted = await prerenderedAnswer("detail", { model: params.get("model"), image: params.get("image"), layer: detailLayer(), channel: detailChannel() });
+  if (!painted) return null;
+  showDetail($("detail"), painted.answer, null);
+  markPainted();
   return painted;
 }
 
@@ -94,9 +113,9 @@ async function showOverview(client, painting) {
   if (!sameAnswer(painted, raw)) drawOverview(decode("mode", raw));
 }
 
-async function showView(client) {
-  const layer = params.get("layer") || (view === "class" ? "logits" : "conv_1_1");
-  showDetail($("detail"), await client.ask("detail", layer, Number(params.get("channel") || 0)), null);
+async function showView(client, painting) {
+  const raw = await client.send("detail", detailLayer(), detailChannel());
+  if (!sameAnswer(await painting, raw)) showDetail($("detail"), decode("detail", raw), null);
 }
 
 // One attribution card (or all of them for view=attribution) for the linked target; its
@@ -132,14 +151,21 @@ async function showMaximize(client) {
 async function boot() {
   reportHeight();
   fullLink();
+  let painting = null;
   if (view === "playground") {
     $("playground").hidden = false;
-    await import("./playground.js");  // it waits for the booted flag below
+    // It paints its prerendered default setting, if any, and asks Python once booted (below).
+    ({ painting } = await import("./playground.js"));
+    painting = painting.then((painted) => { if (painted) markPainted(); return painted; });
   }
   const needModel = view !== "playground";
-  const painting = view === "overview" ? paintOverview() : null;
+  if (view === "overview") painting = paintOverview();
+  else if (DETAIL_KINDS.has(view)) painting = paintDetail();
   let painted = null;  // once the view is on screen, Python's start needs no words
-  const starting = startPython((_, label) => { if (!painted) status(`${label}…`); }, { needModel });
+  const starting = startPython((key, label, progress) => {
+    startingProgress(bootFraction(key, progress));
+    if (!painted) status(`${label}…`);
+  }, { needModel });
   painted = await painting;
   if (painted) status("");
   const started = await starting;
@@ -147,6 +173,7 @@ async function boot() {
   let { examples } = started;
   let note = "";
   window.cnnlens = { client, python: client.python };
+  startingDone();
   document.documentElement.dataset.cnnlensBooted = "true";
   if (needModel) {
     const model = params.get("model");
@@ -166,7 +193,7 @@ async function boot() {
       await client.ask("example", pick(examples));
     }
     if (view === "overview") await showOverview(client, painting);
-    else if (DETAIL_KINDS.has(view)) await showView(client);
+    else if (DETAIL_KINDS.has(view)) await showView(client, painting);
     else if (view === "attribution" || METHODS.includes(view)) await showAttribution(client);
     else if (view === "maximize") await showMaximize(client);
     else throw new Error(`there is no view called “${view}”`);
@@ -174,7 +201,7 @@ async function boot() {
   status(note);
   if (view === "playground") {
     await new Promise((resolve) => {
-      const wait = () => ($("playground").playground?.view ? resolve() : setTimeout(wait, 50));
+      const wait = () => ($("playground").playground?.live ? resolve() : setTimeout(wait, 50));
       wait();
     });
   }

@@ -1,7 +1,12 @@
 // The hyperparameter playground (embedded in the article): number inputs for n, p, k, s;
 // Python (views/playground.py) answers with the output size, whether the setting tiles the
 // input symmetrically (and why not), and the window origin of every step. This file only
-// draws that answer in SVG and steps through it.
+// draws that answer in SVG and steps through it. In an embed (`data-paint="prerendered"`) the
+// default setting's answer, prerendered at build time, is drawn before Python is up.
+import { prerenderedAnswer, sameAnswer } from "./prerendered.js";
+import { decode } from "./protocol.js";
+import { showStarting } from "./starting.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const STEP_MS = 450;
 const FIELDS = [
@@ -46,15 +51,48 @@ function whenBooted() {
 }
 
 class Playground {
-  constructor(root, client) {
+  // client: the protocol client, or the promise of it while Python starts; painted: the
+  // prerendered answer for the default setting (prerendered.js), drawn at once.
+  constructor(root, client, painted = null) {
     this.root = root;
-    this.client = client;
+    this.client = Promise.resolve(client);
+    this.booted = false;
+    this.client.then(() => { this.booted = true; }, () => {});
+    this.live = false;  // a live answer is on screen (or found equal to the painted one)
     this.view = null;
     this.step = 0;
     this.timer = null;
     this.asked = 0;
     this.build();
-    this.update();
+    if (painted) this.confirm(painted);
+    else this.update();
+  }
+
+  // Draws the prerendered answer, then asks Python for the same setting: redrawn only if
+  // the live answer differs, and only if no other setting was asked meanwhile.
+  async confirm(painted) {
+    const asked = ++this.asked;
+    const { n, p, k, s } = this.values();
+    this.root.dataset.setting = [n, p, k, s].join(",");
+    this.view = painted.answer.playground;
+    this.show(this.view);
+    let raw;
+    try {
+      raw = await (await this.client).send("playground", n, p, k, s);
+    } catch {
+      return;  // Python could not start: the page says so
+    }
+    if (asked !== this.asked) return;
+    if (!sameAnswer(painted, raw)) {
+      try {
+        this.view = decode("playground", raw).playground;
+        this.show(this.view);
+      } catch (error) {
+        this.view = null;
+        this.show({ valid: false, reason: `Cannot draw that: ${error.message}.`, formula: "", output: null, steps: [] });
+      }
+    }
+    this.live = true;
   }
 
   build() {
@@ -102,12 +140,14 @@ class Playground {
     }
     let answer = null;
     let failure = null;
+    if (!this.booted) showStarting(this.root.querySelector(".pg-controls"));  // it waits in the queue
     try {
-      answer = await this.client.ask("playground", n, p, k, s);
+      answer = await (await this.client).ask("playground", n, p, k, s);
     } catch (error) {
       failure = error;
     }
     if (asked !== this.asked) return;  // a newer setting was asked meanwhile
+    this.live = true;
     this.pause();
     this.root.dataset.setting = [n, p, k, s].join(",");  // which setting is on screen
     if (failure) {
@@ -230,10 +270,18 @@ class Playground {
 }
 
 const root = document.getElementById("playground");
+const DEFAULTS = Object.fromEntries(FIELDS.map((f) => [f.key, f.value]));
+// The prerendered answer drawn before Python is up (null when none, or not asked for).
+export const painting = root?.dataset.paint === "prerendered"
+  ? prerenderedAnswer("playground", DEFAULTS) : Promise.resolve(null);
 if (root) {
   root.replaceChildren(el("p", { class: "pg-loading", "data-testid": "pg-loading" }, "Loading… (the playground starts once Python is running)"));
-  whenBooted().then(
-    (client) => { root.playground = new Playground(root, client); },
+  const booted = whenBooted();
+  painting.then((painted) => {
+    if (painted && !root.playground) root.playground = new Playground(root, booted, painted);
+  });
+  booted.then(
+    (client) => { root.playground ??= new Playground(root, client); },
     (error) => { root.replaceChildren(el("p", { class: "pg-reason" }, `The playground cannot run: ${error.message}.`)); },
   );
 }
