@@ -11,20 +11,28 @@
 // It boots only what the view needs, never takes focus or scrolls the host page, and tells
 // the host its height (assets/embed.js on the host resizes the frame). It accepts no messages.
 import { bootFraction } from "./boot-progress.js";
-import { showDetail } from "./detail.js";
-import { Overview } from "./overview.js";
 import { prerendered, prerenderedAnswer, sameAnswer } from "./prerendered.js";
 import { decode } from "./protocol.js";
 import { startPython } from "./runtime.js";
 import { startingDone, startingProgress } from "./starting.js";
-import { attributionView, METHODS } from "./views/attribution.js";
-import { MaximizePanel } from "./views/maximize.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
 const view = params.get("view") || "overview";
 const DETAIL_KINDS = new Set(["conv", "relu", "pool", "class"]);
 let draws = 0;
+let modules = {};  // the view's own modules, once loaded (viewModules)
+
+// Each frame loads only its view's modules: a blog post's frames load side by side, and a
+// prerendered view is drawn only once they have (an ES module runs after all it imports).
+async function viewModules() {
+  if (view === "overview") return import("./overview.js");
+  if (DETAIL_KINDS.has(view)) return import("./detail.js");
+  if (view === "maximize") return import("./views/maximize.js");
+  if (view === "playground") return {};
+  return import("./views/attribution.js");  // attributionView, METHODS
+}
+const methods = () => modules.METHODS || [];
 
 function status(text) {
   $("embed-status").textContent = text;
@@ -52,7 +60,7 @@ function reportHeight() {
 function fullLink() {
   const link = new URLSearchParams(params);
   // The app opens a method's tab from view=<method>; the embed's other view names are its own.
-  if (view !== "attribution" && view !== "maximize" && !METHODS.includes(view)) link.delete("view");
+  if (view !== "attribution" && view !== "maximize" && !methods().includes(view)) link.delete("view");
   $("open-full").href = `index.html#${link}`;
 }
 
@@ -67,7 +75,7 @@ function drawOverview(answer) {
     $("scroll-hint").hidden = fit === "width" || o.scrollWidth <= o.clientWidth + 1 || o.scrollLeft + o.clientWidth >= o.scrollWidth - 1;
   };
   if (!overview) {
-    overview = new Overview($("overview"), { onOpen: () => {}, fit });
+    overview = new modules.Overview($("overview"), { onOpen: () => {}, fit });
     $("overview").hidden = false;
     new ResizeObserver(() => { if (fit === "width") overview.fit(); hint(); }).observe(document.body);
     $("overview").addEventListener("scroll", hint, { passive: true });
@@ -84,8 +92,8 @@ function markPainted() {
 
 // The overview the link names, prerendered at build time (prerendered.js), drawn before
 // Python starts; null when there is none for it.
-async function paintOverview() {
-  const painted = await prerendered({ model: params.get("model"), image: params.get("image"), range: params.get("range") });
+async function paintOverview(loaded) {
+  const [painted] = await Promise.all([prerendered({ model: params.get("model"), image: params.get("image"), range: params.get("range") }), loaded]);
   if (!painted) return null;
   drawOverview(painted.answer);
   markPainted();
@@ -97,10 +105,11 @@ const detailChannel = () => Number(params.get("channel") || 0);
 
 // The same for a detail view (conv, relu, pool, class): its stepping is the page's own, so
 // it plays before Python is up.
-async function paintDetail() {
-  const painted = await prerenderedAnswer("detail", { model: params.get("model"), image: params.get("image"), layer: detailLayer(), channel: detailChannel() });
+async function paintDetail(loaded) {
+  const want = { model: params.get("model"), image: params.get("image"), layer: detailLayer(), channel: detailChannel() };
+  const [painted] = await Promise.all([prerenderedAnswer("detail", want), loaded]);
   if (!painted) return null;
-  showDetail($("detail"), painted.answer, null);
+  modules.showDetail($("detail"), painted.answer, null);
   markPainted();
   return painted;
 }
@@ -115,7 +124,7 @@ async function showOverview(client, painting) {
 
 async function showView(client, painting) {
   const raw = await client.send("detail", detailLayer(), detailChannel());
-  if (!sameAnswer(await painting, raw)) showDetail($("detail"), decode("detail", raw), null);
+  if (!sameAnswer(await painting, raw)) modules.showDetail($("detail"), decode("detail", raw), null);
 }
 
 // One attribution card (or all of them for view=attribution) for the linked target; its
@@ -128,7 +137,7 @@ async function showAttribution(client) {
   const state = { opacity: 0.6, focus: null };
   const draw = async (cam) => {
     const answer = await client.ask("attribution", layer, channel, method, cam);
-    return attributionView(host, answer, state, (other) => draw(other).catch((error) => fail(error.message)));
+    return modules.attributionView(host, answer, state, (other) => draw(other).catch((error) => fail(error.message)));
   };
   const shown = await draw(params.get("cam") || "");
   const title = method === "all" ? "what it responds to" : shown.methods[0].title;
@@ -144,13 +153,13 @@ async function showMaximize(client) {
   host.hidden = false;
   $("detail").hidden = false;
   $("detail-title").textContent = "cnnlens · what excites it most";
-  const panel = new MaximizePanel(host, client);
+  const panel = new modules.MaximizePanel(host, client);
   await panel.show(params.get("layer") || "conv_1_1", Number(params.get("channel") || 0), params);
 }
 
 async function boot() {
   reportHeight();
-  fullLink();
+  const loaded = viewModules().then((found) => { modules = found; });
   let painting = null;
   if (view === "playground") {
     $("playground").hidden = false;
@@ -159,13 +168,15 @@ async function boot() {
     painting = painting.then((painted) => { if (painted) markPainted(); return painted; });
   }
   const needModel = view !== "playground";
-  if (view === "overview") painting = paintOverview();
-  else if (DETAIL_KINDS.has(view)) painting = paintDetail();
+  if (view === "overview") painting = paintOverview(loaded);
+  else if (DETAIL_KINDS.has(view)) painting = paintDetail(loaded);
   let painted = null;  // once the view is on screen, Python's start needs no words
   const starting = startPython((key, label, progress) => {
     startingProgress(bootFraction(key, progress));
     if (!painted) status(`${label}…`);
   }, { needModel });
+  await loaded;
+  fullLink();
   painted = await painting;
   if (painted) status("");
   const started = await starting;
@@ -194,7 +205,7 @@ async function boot() {
     }
     if (view === "overview") await showOverview(client, painting);
     else if (DETAIL_KINDS.has(view)) await showView(client, painting);
-    else if (view === "attribution" || METHODS.includes(view)) await showAttribution(client);
+    else if (view === "attribution" || methods().includes(view)) await showAttribution(client);
     else if (view === "maximize") await showMaximize(client);
     else throw new Error(`there is no view called “${view}”`);
   }
