@@ -1,7 +1,7 @@
 """dist/ ships Pyodide's stdlib and NumPy as Python 3.12 bytecode (build/compile_stdlib.py,
 build/compile_numpy.py), complete, deterministic and precached under their own hashes, and
-our package as one archive of sources and checked-hash bytecode (build/package_zip.py). That the page boots on them is
-tests/e2e/test_site.py's."""
+our package as one archive of sources and checked-hash bytecode (build/package_zip.py).
+That the page boots on them is tests/e2e/test_site.py's."""
 
 from __future__ import annotations
 
