@@ -21,7 +21,7 @@ import { PreprocessForm } from "./preprocess-form.js";
 import { Overview } from "./overview.js";
 import { prerendered, sameAnswer } from "./prerendered.js";
 import { decode, explain } from "./protocol.js";
-import { python } from "./python-start.js";
+import { startClient } from "./runtime.js";
 import { acceptEarly, startingDone } from "./starting.js";
 import { AttributionPanel } from "./views/attribution.js";
 import { DissectPanel } from "./views/dissect.js";
@@ -321,7 +321,7 @@ async function paint(wanted, early) {
 
 async function boot() {
   const wanted = readHash();  // read before the first draw rewrites it
-  const { client: started, started: loaded } = python;
+  const { client: started, started: loaded } = startClient(stage);
   const painted = await paint(wanted, started);
   const { examples, catalogue: models, model } = await loaded;
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
