@@ -321,8 +321,12 @@ async function paint(wanted, early) {
 
 async function boot() {
   const wanted = readHash();  // read before the first draw rewrites it
-  const { client: started, started: loaded } = startClient(stage);
-  const painted = await paint(wanted, started);
+  // The worker starts once the prerendered overview is drawn: started alongside, its download
+  // and compile took the two cores the paint needed, and the live overview came no sooner.
+  let paintDone;
+  const drawn = new Promise((resolve) => { paintDone = resolve; });
+  const { client: started, started: loaded } = startClient(stage, { after: drawn });
+  const painted = await paint(wanted, started).finally(paintDone);
   const { examples, catalogue: models, model } = await loaded;
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   // Painted: the strip and the picker are on screen already, perhaps in use; redone only

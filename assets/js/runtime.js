@@ -28,8 +28,8 @@ export function downloaded(files) {
 // up and runs them once it is, after loading NumPy and the bundled model; `started`
 // resolves to the example list, the catalogue and the model's id once the model is loaded, or
 // rejects (AnswerError if the model cannot be loaded). `needModel: false` skips NumPy
-// and the model.
-export function startClient(stage, { needModel = true } = {}) {
+// and the model; `after` (a promise) holds the worker's start until it settles.
+export function startClient(stage, { needModel = true, after = null } = {}) {
   stage("runtime", "Starting the Python runtime");
   // runtime-progress.js, running in the worker, posts the download's bytes on this channel.
   // Its id goes in the module's hash, not its query: the hash is never sent, so the page and
@@ -47,7 +47,7 @@ export function startClient(stage, { needModel = true } = {}) {
   // one (snapshot.js); the service worker answers 404 at once when it has none yet.
   const snapshot = navigator.serviceWorker?.controller
     ? `&snapshot=${encodeURIComponent(here(SNAPSHOT))}` : "";
-  const worker = import(PYSCRIPT).then(({ PyWorker }) => PyWorker(here("py/worker.py"), {
+  const worker = Promise.resolve(after).then(() => import(PYSCRIPT)).then(({ PyWorker }) => PyWorker(here("py/worker.py"), {
     config: here("assets/pyscript.json"),
     version: here(`assets/js/runtime-progress.js#boot=${id}${snapshot}`),
     async: true,
