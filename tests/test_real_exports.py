@@ -18,7 +18,6 @@ around Reshape run rather than fold), on batches of two pictures with several se
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 
@@ -195,16 +194,9 @@ def test_ops_still_missing_are_named_with_their_nodes_before_anything_runs(tmp_p
         assert op_type in str(caught.value) and all(n in str(caught.value) for n in nodes)
 
 
-@pytest.fixture
-def slow_enabled(request: pytest.FixtureRequest) -> None:
-    if "slow" not in (request.config.getoption("-m") or "") \
-            and not os.environ.get("CNNLENS_SLOW"):
-        pytest.skip("the exhaustive variant: run with -m slow or CNNLENS_SLOW=1")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_every_tensor_at_imagenet_size_several_pictures(name, slow_enabled, export_module,
+def test_every_tensor_at_imagenet_size_several_pictures(name, export_module,
                                                         tmp_path):
     path = export(export_module, tmp_path, name, 224, dynamic_batch=True)
     for seed in (1, 2, 3):

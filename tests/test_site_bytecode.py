@@ -81,6 +81,7 @@ def test_the_boot_progress_counts_the_compiled_zips_bytes(site):
     assert sizes["pyodide.asm.wasm"] == len(wasm.read_bytes())
 
 
+@pytest.mark.slow  # compiles the stdlib once more in Pyodide
 def test_two_builds_write_the_same_bytes(site, tmp_path):
     compile_stdlib = load_build_script("compile_stdlib")
     again = tmp_path / "again.zip"

@@ -6,6 +6,7 @@ on screen stays."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.e2e.conftest import open_view, screenshot
 from tests.e2e.test_architecture import crop
@@ -152,6 +153,7 @@ def test_a_dropped_prototxt_opens(page):
     assert "dropped.prototxt" in page.locator("#model-own").text_content()
 
 
+@pytest.mark.slow  # AlexNet's paste above runs the same path in CI
 def test_a_pasted_googlenet_shows_its_inception_blocks(page):
     before = ready(page)
     paste(page, (DATA / "googlenet.prototxt").read_text())

@@ -230,6 +230,7 @@ def test_hover_lights_the_shown_feeders_and_one_stub_for_the_others(resnet):
                                        ["maxpool:3", "layer1.0.add:3"]]
 
 
+@pytest.mark.slow  # paging and a detail view on another page run above in CI
 def test_a_link_to_channel_300_shows_its_page_and_detail(resnet, browser):
     other = browser.context.new_page()
     other.goto(resnet.url.split("#")[0] + f"#model=resnet18&image={FIRST}&range=layer"
@@ -246,6 +247,7 @@ def test_a_link_to_channel_300_shows_its_page_and_detail(resnet, browser):
     other.close()
 
 
+@pytest.mark.slow  # ResNet-18's small-DOM test runs the same path in CI
 def test_resnet50_overview_stays_small(resnet):
     page = resnet
     pick(page, "resnet50", timeout_ms=300_000)

@@ -13,7 +13,6 @@ and PyTorch elsewhere (tests/test_ops.py, tests/test_gallery.py, …). The galle
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
@@ -119,6 +118,7 @@ def test_bundled_model_every_tensor_equals_numpy(gpu_page):
     assert_same_on_both(gpu_page)
 
 
+@pytest.mark.slow  # the bundled TinyVGG and LeNet-5 run the same kernels in CI
 def test_cnn_explainer_tinyvgg_every_tensor_equals_numpy(gpu_page):
     open_model(gpu_page, "cnn-explainer")
     assert_same_on_both(gpu_page)
@@ -126,10 +126,7 @@ def test_cnn_explainer_tinyvgg_every_tensor_equals_numpy(gpu_page):
 
 @pytest.mark.parametrize("model_id", SAMPLE + [pytest.param(m, marks=pytest.mark.slow)
                                                for m in SLOW])
-def test_gallery_network_every_tensor_equals_numpy(gpu_page, model_id, request):
-    asked = "slow" in (request.config.getoption("-m") or "") or os.environ.get("CNNLENS_SLOW")
-    if request.node.get_closest_marker("slow") and not asked:
-        pytest.skip("224×224 on SwiftShader: run with -m slow or CNNLENS_SLOW=1")
+def test_gallery_network_every_tensor_equals_numpy(gpu_page, model_id):
     open_model(gpu_page, model_id)
     assert_same_on_both(gpu_page)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -188,15 +187,9 @@ def test_conv_shapes_of_the_bundled_and_gallery_nets(harness):
     check(harness, cases)
 
 
-@pytest.fixture
-def slow_enabled(request: pytest.FixtureRequest) -> None:
-    if "slow" not in (request.config.getoption("-m") or "") and not os.environ.get("CNNLENS_SLOW"):
-        pytest.skip("the exhaustive variant: run with -m slow or CNNLENS_SLOW=1")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kernel", range(1, 8))
-def test_conv_grid_exhaustive(harness, slow_enabled, kernel):
+def test_conv_grid_exhaustive(harness, kernel):
     """Every point of the grid with this kernel size, channels up to 64, sizes up to 224."""
     rng = np.random.default_rng(kernel)
     points = [p for p in GRID if p[0] == kernel]
