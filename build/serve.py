@@ -73,9 +73,9 @@ class Handler(SimpleHTTPRequestHandler):
         replaced = getattr(self.server, "replaced", {}).get(path.lstrip("/"))
         return super().send_head() if replaced is None else self._send_bytes(path, replaced)
 
-    def _send_bytes(self, path: str, data: bytes) -> BinaryIO | None:
-        """`data` as the file at `path`, revalidated by its hash."""
-        tag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+    def _send_bytes(self, path: str, replaced: tuple[bytes, str]) -> BinaryIO | None:
+        """The bytes answered for `path`, revalidated by their hash (`tag`)."""
+        data, tag = replaced
         if self.headers.get("If-None-Match") == tag:
             self.send_response(304)
             self.send_header("ETag", tag)
@@ -118,7 +118,9 @@ def make_server(root: Path, port: int, quiet: bool = False) -> tuple[Server, str
     handler = functools.partial(Handler, directory=str(root))
     server = Server((HOST, port), handler)
     server.quiet = quiet
-    server.replaced = _shipped_runtime(root)
+    # Hashed once here, not on every request: each page boot asks for these megabytes.
+    server.replaced = {path: (data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
+                       for path, data in _shipped_runtime(root).items()}
     return server, f"http://{HOST}:{server.server_address[1]}/"
 
 
