@@ -29,14 +29,12 @@ MutationObserver first sees the condition, so both sides are timed alike.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.e2e.conftest import BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, is_local
@@ -45,6 +43,7 @@ from bench import boot_split, embed
 from bench.browser import ROOT, summary
 from bench.memory import heaps
 from bench.site_boot import Quiet, serve
+from bench.visit_bytes import visit_bytes
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "cnn-explainer-site"
 FLAGS = [*CHROMIUM_ARGS, "--disable-webgl",
@@ -229,28 +228,6 @@ def _switches(page, side: Side, count: int) -> list[float]:
     return times
 
 
-def _bytes(side: Side, finished: list) -> dict:
-    """Response bodies of a visit as served, and gzip -6 of the same files (what a
-    compressing host sends, as build/site.py counts); its requests split by who asked (the
-    page and its workers, or the service worker's precache) and by the file's first two folders."""
-    raw = packed = 0
-    causes: dict[str, int] = {}
-    for request in finished:
-        who = "page" if request.service_worker is None else "service worker"
-        path = side.path_of(unquote(urlsplit(request.url).path)).lstrip("/")
-        cause = f"{who}: {'/'.join(path.split('/')[:2]) or 'index.html'}"
-        causes[cause] = causes.get(cause, 0) + 1
-        size = max(request.sizes()["responseBodySize"], 0)
-        raw += size
-        path = side.docroot / side.path_of(unquote(urlsplit(request.url).path)).lstrip("/")
-        if path.is_dir():
-            path = path / "index.html"
-        if size and path.is_file():
-            packed += len(gzip.compress(path.read_bytes(), 6, mtime=0))
-    return {"raw": raw, "gzip": packed, "requests": len(finished),
-            "causes": dict(sorted(causes.items()))}
-
-
 def round_for(playwright, side: Side, profile: Path) -> dict:
     """One cold visit, one warm visit and image switches, on one fresh profile."""
     context = _launch(playwright, profile)
@@ -266,7 +243,7 @@ def round_for(playwright, side: Side, profile: Path) -> dict:
             page.wait_for_selector(side.installed, state="attached", timeout=BOOT_TIMEOUT_MS)
         else:
             page.wait_for_load_state("networkidle")
-        result["bytes"] = _bytes(side, list(context.finished))
+        result["bytes"] = visit_bytes(list(context.finished), side.docroot, side.path_of)
         if side.kept:  # ours: Python's memory snapshot, made from the cache, not downloaded
             page.wait_for_function(side.kept, timeout=BOOT_TIMEOUT_MS, polling=100)
         result["warm"] = _visit(page, side)
