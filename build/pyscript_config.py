@@ -21,6 +21,9 @@ PYODIDE = ROOT / "build" / "vendor" / "pyodide"
 RUNTIME_FILES = ("pyodide.asm.wasm", "python_stdlib.zip")
 # The command line is never imported by the page, so the page does not fetch it.
 CLI_ONLY = ("cnnlens/__main__.py", "cnnlens/cli.py", "cnnlens/commands/")
+# Our package as one archive (build/package_zip.py), what dist/ and the dev server give the
+# page in place of one request per module.
+ARCHIVE = "py/cnnlens.zip"
 
 
 def cli_modules() -> list[str]:
@@ -32,15 +35,18 @@ def _modules() -> list[str]:
     return sorted(p.relative_to(ROOT / "py").as_posix() for p in PACKAGE.rglob("*.py"))
 
 
-def config() -> dict[str, object]:
+def config(packaged: bool = False) -> dict[str, object]:
     """The PyScript config: our local interpreter and every module of the package the page
-    may import (all but the command line's)."""
+    may import (all but the command line's), or, `packaged`, the archive PyScript unpacks
+    that holds them."""
     modules = [m for m in _modules() if not m.startswith(CLI_ONLY)]
+    files = ({f"../{ARCHIVE}": "./*"} if packaged else
+             {f"../py/{module}": f"./{module}" for module in modules})
     return {
         "interpreter": "../build/vendor/pyodide/pyodide.mjs",
         # Packages are loaded by py/main.py from our own trimmed pyodide-lock.json.
         "packages_cache": "never",
-        "files": {f"../py/{module}": f"./{module}" for module in modules},
+        "files": files,
     }
 
 

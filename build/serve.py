@@ -4,9 +4,13 @@
     python3 build/serve.py [--port 8000]    # --port 0 picks a free port
 
 Importable: `serve(root, port)` starts a server in a background thread and returns it with
-its URL, so tests can use it as a fixture. The repository root's Python runtime is served as
-dist/ ships it: Pyodide's stdlib and NumPy as bytecode (build/shipped_runtime.py, built once
-with Node.js and cached; without Node.js the vendored source files). Stdlib only.
+its URL, so tests can use it as a fixture. The repository root's Python is served as dist/
+ships it: Pyodide's stdlib and NumPy as bytecode (build/shipped_runtime.py, built once with
+Node.js and cached; without Node.js the vendored source files), and our package as one
+archive with its bytecode (build/package_zip.py), which `assets/pyscript.json` is answered
+with dist's form to name. The archive is made from py/ as it is at each request: an edited
+module shows on reload, a few seconds late the first time (its bytecode is compiled again).
+Stdlib only.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import functools
 import hashlib
 import importlib.util
 import io
+import json
 import sys
 import threading
 import urllib.parse
+from collections.abc import Callable
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO, ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +77,11 @@ class Handler(SimpleHTTPRequestHandler):
             # The repository root holds .git and .venv: nothing the page needs, not to be served.
             self.send_error(404, "Not found")
             return None
-        replaced = getattr(self.server, "replaced", {}).get(path.lstrip("/"))
+        path = path.lstrip("/")
+        replaced = self.server.replaced.get(path)
+        if path in self.server.made:
+            made = self.server.made[path]()  # named by a hash of its sources: the name is its tag
+            replaced = made.read_bytes(), f'"{made.stem}"'
         return super().send_head() if replaced is None else self._send_bytes(path, replaced)
 
     def _send_bytes(self, path: str, replaced: tuple[bytes, str]) -> BinaryIO | None:
@@ -89,7 +100,7 @@ class Handler(SimpleHTTPRequestHandler):
         return io.BytesIO(data)
 
     def log_message(self, format: str, *args: object) -> None:
-        if getattr(self.server, "quiet", False):
+        if self.server.quiet:
             return
         super().log_message(format, *args)
 
@@ -97,30 +108,42 @@ class Handler(SimpleHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     quiet = False
+    replaced: ClassVar[dict[str, tuple[bytes, str]]] = {}  # path → (bytes, ETag)
+    made: ClassVar[dict[str, Callable[[], Path]]] = {}  # path → makes (or finds) its file
 
 
-def _shipped_runtime(root: Path) -> dict[str, bytes]:
-    """For the repository root: the runtime's files as dist/ ships them (bytecode in place of
-    Pyodide's source-only stdlib and NumPy, build/shipped_runtime.py), so the dev page and the
-    browser tests boot on what a reader gets; other folders (a built dist/) are served as
-    they are."""
-    if root.resolve() != ROOT:
-        return {}
-    spec = importlib.util.spec_from_file_location("cnnlens_shipped_runtime",
-                                                  ROOT / "build" / "shipped_runtime.py")
+def _build_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"cnnlens_{name}", ROOT / "build" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.replacements(root)
+    return module
+
+
+def _as_shipped(server: Server, root: Path) -> None:
+    """For the repository root: the runtime's files as dist/ ships them (bytecode in place of
+    Pyodide's source-only stdlib and NumPy, build/shipped_runtime.py) and our package as one
+    archive, so the dev page and the browser tests boot on what a reader gets; other folders
+    (a built dist/) are served as they are."""
+    if root.resolve() != ROOT:
+        return
+    replaced = _build_script("shipped_runtime").replacements(root)
+    pyscript_config = _build_script("pyscript_config")
+    config = pyscript_config.config(packaged=True)
+    replaced["assets/pyscript.json"] = (json.dumps(config, indent=2) + "\n").encode()
+    # Hashed once here, not on every request: each page boot asks for these megabytes.
+    server.replaced = {path: (data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
+                       for path, data in replaced.items()}
+    package_zip = _build_script("package_zip")
+    modules = package_zip.page_modules()  # a module added later needs a restart, as dist a build
+    server.made = {pyscript_config.ARCHIVE: functools.partial(package_zip.packed, modules)}
 
 
 def make_server(root: Path, port: int, quiet: bool = False) -> tuple[Server, str]:
     handler = functools.partial(Handler, directory=str(root))
     server = Server((HOST, port), handler)
     server.quiet = quiet
-    # Hashed once here, not on every request: each page boot asks for these megabytes.
-    server.replaced = {path: (data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
-                       for path, data in _shipped_runtime(root).items()}
+    _as_shipped(server, root)
     return server, f"http://{HOST}:{server.server_address[1]}/"
 
 

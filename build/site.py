@@ -56,7 +56,6 @@ SW_ON = f'const SERVICE_WORKER = "./{SW_NAME}";'
 MJS = "build/vendor/pyodide/pyodide.mjs"
 ESM = "build/vendor/pyodide/pyodide.esm.js"
 STDLIB = "build/vendor/pyodide/python_stdlib.zip"
-PACKAGE = "py/cnnlens.zip"
 
 # PyScript's chunks that the page loads (recorded in headless Chromium against dist/, see
 # tests/e2e/test_site.py, which fails when this list goes stale). core.js imports the rest at
@@ -131,9 +130,8 @@ def page_modules() -> list[str]:
 
 def pyscript_config() -> dict[str, object]:
     """dist's config: the renamed interpreter, and our package as one archive to unpack."""
-    config = _load("pyscript_config").config()
+    config = _load("pyscript_config").config(packaged=True)
     config["interpreter"] = "../" + ESM
-    config["files"] = {"../" + PACKAGE: "./*"}
     return config
 
 
@@ -245,8 +243,9 @@ def build_site(out: Path, root: Path = ROOT,
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, out / rel)
     modules = [rel.removeprefix("py/") for rel in page_modules()]
-    (out / PACKAGE).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_load("package_zip").packed(modules), out / PACKAGE)
+    package = out / _load("pyscript_config").ARCHIVE
+    package.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_load("package_zip").packed(modules), package)
     for rel, data in _load("shipped_runtime").replacements(root).items():
         (out / rel).write_bytes(data)
     if prerender:

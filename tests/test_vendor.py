@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
@@ -355,6 +358,34 @@ def test_vendored_runtime_is_served_with_browser_mime_types() -> None:
             with urllib.request.urlopen(url + path, timeout=10) as response:
                 assert response.headers["Content-Type"] == mime, path
                 assert response.headers["Cache-Control"] == "no-cache", path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@needs_vendor
+def test_dev_server_gives_the_page_our_package_as_one_archive_of_the_sources_in_py() -> None:
+    """As dist/ does (one request, bytecode beside each source), but made from py/ as it is,
+    so an edited module shows on reload; answered 304 while py/ is unchanged."""
+    server, url = serve_mod.serve(ROOT, 0)
+    try:
+        with urllib.request.urlopen(url + "assets/pyscript.json", timeout=10) as response:
+            config = json.loads(response.read())
+        assert config["files"] == {"../py/cnnlens.zip": "./*"}
+        assert config["interpreter"] == "../build/vendor/pyodide/pyodide.mjs"
+        with urllib.request.urlopen(url + "py/cnnlens.zip", timeout=60) as response:
+            archive, tag = zipfile.ZipFile(io.BytesIO(response.read())), response.headers["ETag"]
+        sources = sorted(p.relative_to(ROOT / "py").as_posix()
+                         for p in (ROOT / "py" / "cnnlens").rglob("*.py"))
+        shipped = [n for n in archive.namelist() if n.endswith(".py")]
+        assert "cnnlens/views/overview.py" in shipped and "cnnlens/cli.py" not in shipped
+        assert set(shipped) < set(sources)
+        for name in shipped:
+            assert archive.read(name) == (ROOT / "py" / name).read_bytes(), name
+        again = urllib.request.Request(url + "py/cnnlens.zip", headers={"If-None-Match": tag})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(again, timeout=10)
+        assert answer.value.code == 304
     finally:
         server.shutdown()
         server.server_close()
