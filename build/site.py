@@ -24,6 +24,9 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
 - our package as one archive, `py/cnnlens.zip` (build/package_zip.py: every module the page
   may import, its source and its checked-hash bytecode), which dist's `pyscript.json` has
   PyScript unpack, instead of one request per module.
+- `index.html` and `embed.html` naming every module they import at start
+  (`<link rel="modulepreload">`, build/preload.py), so a cold visit fetches them at once
+  instead of level by level.
 - `pyodide.mjs` renamed to `pyodide.esm.js`: Python 3.11's `http.server` and other plain hosts
   serve `.mjs` as `application/octet-stream`, which browsers refuse as a module.
 
@@ -171,7 +174,8 @@ def sources(root: Path = ROOT) -> dict[str, Path]:
 
 
 def _rewrite(out: Path) -> None:
-    """The few edits dist needs: the renamed interpreter and the service worker switch."""
+    """The few edits dist needs: the renamed interpreter, the service worker switch, and the
+    pages' first requests named in their HTML (build/preload.py)."""
     for path in [out / "index.html", out / "embed.html", *(out / "assets").rglob("*.js")]:
         if path.is_file():
             text = path.read_text()
@@ -183,6 +187,8 @@ def _rewrite(out: Path) -> None:
         raise SystemExit(f"site: {OFFLINE_JS} no longer has the line {SW_OFF!r}")
     offline.write_text(text.replace(SW_OFF, SW_ON))
     (out / "assets" / "pyscript.json").write_text(json.dumps(pyscript_config(), indent=2) + "\n")
+    for page in ("index.html", "embed.html"):
+        _load("preload").write(out, page)
 
 
 def sha256(path: Path) -> str:

@@ -213,6 +213,20 @@ def test_dist_holds_what_the_page_requests_and_nothing_else(page, host, releases
                    for n in names)
 
 
+def test_the_html_names_every_module_the_first_paint_needs(page):
+    """dist's index.html names each module the page loaded before its prerendered paint
+    (build/preload.py), so none waits for the one importing it."""
+    named = page.evaluate("""() => [...document.querySelectorAll(
+        'link[rel=modulepreload], script[src]')].map(e => e.href || e.src)""")
+    fetched = page.evaluate("""() => {
+        const painted = performance.getEntriesByName('cnnlens:painted')[0].startTime;
+        return performance.getEntriesByType('resource')
+            .filter(r => r.startTime < painted).map(r => r.name);
+    }""")
+    modules = {url for url in fetched if "/assets/js/" in url}
+    assert len(modules) > 30 and modules <= set(named)
+
+
 def restored_from_snapshot(page) -> bool:
     """Whether the page's Python worker was restored from the memory snapshot."""
     return any(worker.evaluate(
