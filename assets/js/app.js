@@ -23,10 +23,6 @@ import { prerendered, sameAnswer } from "./prerendered.js";
 import { decode, explain } from "./protocol.js";
 import { startClient } from "./runtime.js";
 import { acceptEarly, startingDone } from "./starting.js";
-import { AttributionPanel } from "./views/attribution.js";
-import { DissectPanel } from "./views/dissect.js";
-import { InvertPanel } from "./views/invert.js";
-import { MaximizePanel } from "./views/maximize.js";
 
 const $ = (id) => document.getElementById(id);
 let client = null;  // protocol.js's Client, once the first overview is drawn
@@ -34,7 +30,6 @@ let redraws = 0;
 let current = null;  // the view on screen
 let overview = null;
 let tabs = null;  // the detail panel's method tabs (methods.js)
-let maximize = null;  // the "What excites it most" tab (views/maximize.js)
 const picker = new ModelPicker({
   request: (name, ...args) => client.ask(name, ...args),
   draw: (answer) => {
@@ -327,6 +322,9 @@ async function boot() {
   const drawn = new Promise((resolve) => { paintDone = resolve; });
   const { client: started, started: loaded } = startClient(stage, { after: drawn });
   const painted = await paint(wanted, started).finally(paintDone);
+  // The method tabs' panels (views/*.js) are loaded only now, while Python starts: a cold
+  // visit's first paint waited for their modules too.
+  const panels = Promise.all(["attribution", "maximize", "invert", "dissect"].map((name) => import(`./views/${name}.js`)));
   const { examples, catalogue: models, model } = await loaded;
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   // Painted: the strip and the picker are on screen already, perhaps in use; redone only
@@ -349,9 +347,9 @@ async function boot() {
     show(await started.ask("example", examples.some((e) => e.file === linked) ? linked : examples[0].file));
   }
   client = started;  // the controls answer from now on
+  const [{ AttributionPanel }, { MaximizePanel }, { InvertPanel }, { DissectPanel }] = await panels;
   tabs.register("attribution", new AttributionPanel($("method-attribution-host"), client, { onChange: writeHash }));
-  maximize = new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash });
-  tabs.register("maximize", maximize);
+  tabs.register("maximize", new MaximizePanel($("method-maximize-host"), client, { onChange: writeHash }));
   tabs.register("invert", new InvertPanel($("method-invert-host"), client, { onChange: writeHash }));
   tabs.register("dissect", new DissectPanel($("method-dissect-host"), client, { onChange: writeHash }));
   await restore(wanted);

@@ -2,7 +2,6 @@
 // button and <section id="architecture">, the jump to a node's overview column with a button
 // there that comes back, and a redraw when another model is shown.
 
-import { ArchitectureView } from "./architecture/view.js";
 import { html } from "./architecture/elements.js";
 import { explain } from "./protocol.js";
 
@@ -46,7 +45,8 @@ function wirePage() {
     if (shown === structure && view) return;
     section.setAttribute("aria-busy", "true");
     try {
-      const answer = await client.ask("architecture");
+      // The view's modules load on the first opening: the page's first paint needs none.
+      const [answer, { ArchitectureView }] = await Promise.all([client.ask("architecture"), import("./architecture/view.js")]);
       if (!view) view = new ArchitectureView(section, { onJump: jump });
       view.render(answer.architecture);
       shown = structure;
