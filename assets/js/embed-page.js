@@ -171,10 +171,12 @@ async function boot() {
   if (view === "overview") painting = paintOverview(loaded);
   else if (DETAIL_KINDS.has(view)) painting = paintDetail(loaded);
   let painted = null;  // once the view is on screen, Python's start needs no words
+  // The worker starts once the prerendered view is drawn, as the page's does (app.js): the
+  // frames of one post share one main thread, and each worker's start took from their paints.
   const starting = startPython((key, label, progress) => {
     startingProgress(bootFraction(key, progress));
     if (!painted) status(`${label}…`);
-  }, { needModel });
+  }, { needModel, after: Promise.resolve(painting).catch(() => null) });
   await loaded;
   fullLink();
   painted = await painting;
