@@ -72,8 +72,7 @@ export class Overview {
   // Picks the largest tile size at which the overview fits: its width always, the screen's
   // height where possible (never below MIN_TILE). Each try is one layout, a few per resize.
   fit() {
-    // Not on screen (the page's prerendered paint renders before it reveals the app): no
-    // size to measure, and revealing it fits again.
+    // Not displayed (the prerendered paint renders into the hidden app, revealing it fits).
     if (!this.root.getClientRects().length) return;
     const style = this.root.style;
     if (this.fitMode === "width") {
