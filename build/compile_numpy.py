@@ -29,6 +29,8 @@ import zipfile
 from pathlib import Path
 
 BUILD = Path(__file__).resolve().parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
 CACHE = BUILD / "cache" / "numpy"
 LOCK = "pyodide-lock.json"
 # Where Pyodide unpacks wheels: the bytecode's file names, so tracebacks name real paths.
@@ -104,13 +106,6 @@ def check() -> None:
 
 # --- in CPython ---
 
-def _build_module(name: str):
-    """A sibling script (build/ is no package; this one is also loaded by path)."""
-    if str(BUILD) not in sys.path:
-        sys.path.append(str(BUILD))
-    return __import__(name)
-
-
 def official_wheel(runtime: Path) -> Path:
     """The vendored NumPy wheel, as the runtime's lock file names it."""
     lock = json.loads((runtime / LOCK).read_text())
@@ -121,14 +116,16 @@ def key(source: Path, version: str) -> str:
     digest = hashlib.sha256(version.encode() + b"\0")
     digest.update(hashlib.sha256(source.read_bytes()).digest())
     digest.update(Path(__file__).read_bytes())
-    digest.update(Path(_build_module("compile_stdlib").__file__).read_bytes())
+    import compile_stdlib  # CPython only, as below: this script is also imported in Pyodide
+
+    digest.update(Path(compile_stdlib.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def compiled() -> Path | None:
     """The compiled wheel for the vendored runtime (made once, then from the cache), or None
     without Node.js."""
-    runner = _build_module("pyodide_node")
+    import pyodide_node as runner
     source = official_wheel(runner.PYODIDE)
     if not source.is_file():
         raise SystemExit("compile_numpy: the vendored runtime is missing (run `make vendor`)")

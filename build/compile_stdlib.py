@@ -24,6 +24,8 @@ import zipfile
 from pathlib import Path
 
 BUILD = Path(__file__).resolve().parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
 CACHE = BUILD / "cache" / "stdlib"
 NAME = "python_stdlib.zip"
 # Where Pyodide mounts the stdlib zip: source imports give their code this file name, so
@@ -110,17 +112,9 @@ def key(source: Path, version: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _runner():
-    if str(BUILD) not in sys.path:
-        sys.path.append(str(BUILD))  # this script is also loaded by path (site.py, tests)
-    import pyodide_node
-
-    return pyodide_node
-
-
 def build(target: Path) -> None:
     """Compiles the vendored runtime's zip into `target`, in Pyodide (Node.js needed)."""
-    runner = _runner()
+    import pyodide_node as runner  # CPython only: this script is also imported in Pyodide
     partial = target.with_suffix(".partial")
     status = runner.run(NODE_SCRIPT, str(BUILD), str(runner.PYODIDE / NAME), str(partial))
     if status != 0:
@@ -132,7 +126,7 @@ def build(target: Path) -> None:
 def compiled() -> Path | None:
     """The compiled zip for the vendored runtime (made once, then from the cache), or None
     without Node.js."""
-    runner = _runner()
+    import pyodide_node as runner  # CPython only: this script is also imported in Pyodide
     source = runner.PYODIDE / NAME
     if not source.is_file():
         raise SystemExit("compile_stdlib: the vendored runtime is missing (run `make vendor`)")

@@ -29,6 +29,8 @@ from pathlib import Path
 
 BUILD = Path(__file__).resolve().parent
 ROOT = BUILD.parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
 CACHE = BUILD / "cache" / "package"
 DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -69,14 +71,6 @@ def compile_into(py: str, listing: str, out: str) -> None:
 
 # --- in CPython ---
 
-def _runner():
-    if str(BUILD) not in sys.path:
-        sys.path.append(str(BUILD))  # this script is also loaded by path (site.py, tests)
-    import pyodide_node
-
-    return pyodide_node
-
-
 def key(modules: list[str], version: str) -> str:
     digest = hashlib.sha256(version.encode() + b"\0")
     for name in modules:
@@ -88,7 +82,7 @@ def key(modules: list[str], version: str) -> str:
 
 def _bytecode(modules: list[str], folder: Path) -> dict[str, bytes]:
     """pyc path → bytes for `modules`, compiled in Pyodide ({} without Node.js)."""
-    runner = _runner()
+    import pyodide_node as runner  # CPython only: this script is also imported in Pyodide
     if runner.node() is None:
         print("package_zip: Node.js is not installed, so dist/'s package has no bytecode "
               "(the page compiles our modules on every load)", file=sys.stderr)
@@ -119,7 +113,7 @@ def write(target: Path, modules: list[str]) -> None:
 def packed(modules: list[str]) -> Path:
     """The zip for `modules` (paths under py/, e.g. `cnnlens/page.py`), made once, then
     from the cache."""
-    runner = _runner()
+    import pyodide_node as runner  # CPython only: this script is also imported in Pyodide
     with_node = "node" if runner.node() else "no-node"
     target = CACHE / f"cnnlens-{key(modules, runner.version())}-{with_node}.zip"
     if target.is_file():
@@ -133,7 +127,6 @@ def packed(modules: list[str]) -> Path:
 
 def page_modules() -> list[str]:
     """The modules the page may import (build/pyscript_config.py's list), under py/."""
-    _runner()  # puts build/ on sys.path
     import pyscript_config
 
     return [src.removeprefix("../py/") for src in pyscript_config.config()["files"]]

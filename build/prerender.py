@@ -41,6 +41,8 @@ from pathlib import Path
 
 BUILD = Path(__file__).resolve().parent
 ROOT = BUILD.parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
 OUT = ROOT / "assets" / "prerendered"
 PYODIDE = ROOT / "build" / "vendor" / "pyodide"
 CACHE = ROOT / "build" / "cache" / "prerender"
@@ -200,8 +202,6 @@ def write(out: Path, states: list[dict], force: bool = False) -> bool:
         recorded = STAMP.read_text().split("\n")
         if "\n".join(recorded[:2]) == stamp_key and recorded[2:3] == [outputs(out)]:
             return False
-    if str(BUILD) not in sys.path:
-        sys.path.append(str(BUILD))  # this script is also loaded by path (site.py, tests)
     import pyodide_node
 
     if pyodide_node.node() is None:

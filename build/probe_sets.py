@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_tinyvgg import CLASSES, DATA_DIR, read_idx
+BUILD = Path(__file__).resolve().parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
+from train_tinyvgg import CLASSES, DATA_DIR, read_idx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "assets" / "probes"

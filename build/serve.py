@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import functools
 import hashlib
-import importlib.util
 import io
 import json
 import sys
@@ -28,10 +27,17 @@ import urllib.parse
 from collections.abc import Callable
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import BinaryIO, ClassVar
 
-ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(__file__).resolve().parent
+ROOT = BUILD.parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
+
+import package_zip  # noqa: E402
+import pyscript_config  # noqa: E402
+import shipped_runtime  # noqa: E402
+
 HOST = "127.0.0.1"
 
 # Browsers refuse ES modules without a JavaScript type, and WebAssembly.instantiateStreaming
@@ -112,14 +118,6 @@ class Server(ThreadingHTTPServer):
     made: ClassVar[dict[str, Callable[[], Path]]] = {}  # path → makes (or finds) its file
 
 
-def _build_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"cnnlens_{name}", ROOT / "build" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _as_shipped(server: Server, root: Path) -> None:
     """For the repository root: the runtime's files as dist/ ships them (bytecode in place of
     Pyodide's source-only stdlib and NumPy, build/shipped_runtime.py) and our package as one
@@ -127,14 +125,12 @@ def _as_shipped(server: Server, root: Path) -> None:
     (a built dist/) are served as they are."""
     if root.resolve() != ROOT:
         return
-    replaced = _build_script("shipped_runtime").replacements(root)
-    pyscript_config = _build_script("pyscript_config")
+    replaced = shipped_runtime.replacements(root)
     config = pyscript_config.config(packaged=True)
     replaced["assets/pyscript.json"] = (json.dumps(config, indent=2) + "\n").encode()
     # Hashed once here, not on every request: each page boot asks for these megabytes.
     server.replaced = {path: (data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
                        for path, data in replaced.items()}
-    package_zip = _build_script("package_zip")
     modules = package_zip.page_modules()  # a module added later needs a restart, as dist a build
     server.made = {pyscript_config.ARCHIVE: functools.partial(package_zip.packed, modules)}
 

@@ -15,38 +15,34 @@ are none and the vendored files are used as they are. Stdlib only.
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(__file__).resolve().parent
+ROOT = BUILD.parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
+
+import compile_numpy  # noqa: E402
+import compile_stdlib  # noqa: E402
+
 RUNTIME = "build/vendor/pyodide"
 RUNTIME_SIZES = "assets/runtime-sizes.json"
-
-
-def _load(name: str):
-    """A script of build/ (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(f"cnnlens_{name}",
-                                                  Path(__file__).parent / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def replacements(root: Path = ROOT) -> dict[str, bytes]:
     """Site path → the bytes given in place of the repository's file at `root` (built once,
     then cached in build/cache/); empty without Node.js."""
-    compile_stdlib, numpy = _load("compile_stdlib"), _load("compile_numpy")
-    stdlib, wheel = compile_stdlib.compiled(), numpy.compiled()
+    stdlib, wheel = compile_stdlib.compiled(), compile_numpy.compiled()
     if stdlib is None or wheel is None:
         return {}
-    lock_path = root / RUNTIME / numpy.LOCK
-    lock = numpy.relock(json.loads(lock_path.read_text()), wheel)
+    lock_path = root / RUNTIME / compile_numpy.LOCK
+    lock = compile_numpy.relock(json.loads(lock_path.read_text()), wheel)
     replaced = {
         f"{RUNTIME}/{compile_stdlib.NAME}": stdlib.read_bytes(),
         f"{RUNTIME}/{wheel.name}": wheel.read_bytes(),
-        f"{RUNTIME}/{numpy.LOCK}": (json.dumps(lock, indent=2) + "\n").encode(),
+        f"{RUNTIME}/{compile_numpy.LOCK}": (json.dumps(lock, indent=2) + "\n").encode(),
     }
     names = json.loads((root / RUNTIME_SIZES).read_text())
     sizes = {name: len(replaced.get(f"{RUNTIME}/{name}", b"")) or

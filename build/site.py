@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import importlib.util
 import json
 import re
 import shutil
@@ -47,7 +46,17 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(__file__).resolve().parent
+ROOT = BUILD.parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
+
+import package_zip  # noqa: E402
+import preload  # noqa: E402
+import prerender as prerendering  # noqa: E402  (build_site has an argument `prerender`)
+import pyscript_config  # noqa: E402
+import shipped_runtime  # noqa: E402
+
 ZIP_NAME = "cnnlens-site.zip"
 SW_NAME = "sw.js"
 SW_TEMPLATE = ROOT / "build" / "sw.template.js"
@@ -116,24 +125,15 @@ def sizes(files: dict[str, Path]) -> dict[str, dict[str, int]]:
     return table
 
 
-def _load(name: str):
-    """A script of build/ (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(f"cnnlens_{name}", ROOT / "build" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def page_modules() -> list[str]:
     """The modules the page may import, as paths under the repository (`py/cnnlens/…`),
     from the dev config (generated fresh from py/, never the possibly stale file)."""
-    return [src.removeprefix("../") for src in _load("pyscript_config").config()["files"]]
+    return [src.removeprefix("../") for src in pyscript_config.config()["files"]]
 
 
-def pyscript_config() -> dict[str, object]:
+def dist_config() -> dict[str, object]:
     """dist's config: the renamed interpreter, and our package as one archive to unpack."""
-    config = _load("pyscript_config").config(packaged=True)
+    config = pyscript_config.config(packaged=True)
     config["interpreter"] = "../" + ESM
     return config
 
@@ -186,9 +186,9 @@ def _rewrite(out: Path) -> None:
     if text.count(SW_OFF) != 1:
         raise SystemExit(f"site: {OFFLINE_JS} no longer has the line {SW_OFF!r}")
     offline.write_text(text.replace(SW_OFF, SW_ON))
-    (out / "assets" / "pyscript.json").write_text(json.dumps(pyscript_config(), indent=2) + "\n")
+    (out / "assets" / "pyscript.json").write_text(json.dumps(dist_config(), indent=2) + "\n")
     for page in ("index.html", "embed.html"):
-        _load("preload").write(out, page)
+        preload.write(out, page)
 
 
 def sha256(path: Path) -> str:
@@ -249,16 +249,15 @@ def build_site(out: Path, root: Path = ROOT,
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, out / rel)
     modules = [rel.removeprefix("py/") for rel in page_modules()]
-    package = out / _load("pyscript_config").ARCHIVE
+    package = out / pyscript_config.ARCHIVE
     package.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_load("package_zip").packed(modules), package)
-    for rel, data in _load("shipped_runtime").replacements(root).items():
+    shutil.copyfile(package_zip.packed(modules), package)
+    for rel, data in shipped_runtime.replacements(root).items():
         (out / rel).write_bytes(data)
     if prerender:
-        module = _load("prerender")
-        states = [module.default_state(root)]
+        states = [prerendering.default_state(root)]
         states += [state for state in prerender if state not in states]
-        module.write(out / PRERENDERED, states, force=True)
+        prerendering.write(out / PRERENDERED, states, force=True)
     _rewrite(out)
     site = write_service_worker(out)
     write_zip(out)
@@ -276,7 +275,7 @@ def untrimmed_sizes(root: Path = ROOT) -> dict[str, dict[str, int]]:
             chosen.setdefault(rel, path)
     for rel in page_modules():  # one request per module, as the dev page asks
         chosen[rel] = root / rel
-    for name in _load("pyscript_config").cli_modules():
+    for name in pyscript_config.cli_modules():
         chosen[f"py/{name}"] = root / "py" / name
     return sizes(chosen)
 
@@ -297,9 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="another state to prerender besides the blog post's views "
                         "(build/prerender.py's syntax), repeatable")
     args = parser.parse_args(argv)
-    prerender = _load("prerender")
     try:
-        states = [prerender.parse_state(text) for text in (*prerender.EMBEDDED, *args.prerender)]
+        states = [prerendering.parse_state(text)
+                  for text in (*prerendering.EMBEDDED, *args.prerender)]
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))
     site = build_site(args.out.resolve(), prerender=states)

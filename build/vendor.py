@@ -38,8 +38,9 @@ CACHE = ROOT / "build" / "cache"
 STAMP_NAME = "VENDORED.json"
 SCHEMA = 1
 
-# build/ is a folder of scripts, and this one is also loaded by path (tests).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+BUILD = Path(__file__).resolve().parent
+if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appended: the
+    sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
 from vendor_sources import (  # noqa: E402
     Manifest,
     Pin,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import importlib.util
 import json
 import re
 import subprocess
@@ -26,17 +25,13 @@ from cnnlens.session import Session
 from cnnlens.views.figures import FIGURES, figures, fmt
 from tests.onnx_builders import ModelBuilder, onnxruntime_outputs
 from tests.page_app import local_app
-from tests.paths import BUNDLED_MODEL, EXAMPLES, ROOT
+from tests.paths import BUNDLED_MODEL, EXAMPLES, ROOT, load_build_script
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def generator():
-    spec = importlib.util.spec_from_file_location("article_figures",
-                                                  ROOT / "build" / "article_figures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_build_script("article_figures")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ the weights in the TF.js shard, which need nothing beside the repository.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 from cnnlens.forward import run
 from cnnlens.loader import LoadedModel, load_model
 from cnnlens.preprocess import preprocess
-from tests.paths import ROOT
+from tests.paths import ROOT, load_build_script
 
 SHARED = ROOT.parent / "shared" / "reference" / "cnn-explainer"
 MODEL = ROOT / "assets" / "models" / "cnn-explainer" / "tinyvgg-cnn-explainer.onnx"
@@ -108,11 +107,7 @@ def test_every_layer_of_boat_1_matches_tfjs(loaded):
 
 @needs_shared
 def test_the_committed_conversion_is_what_the_build_script_makes():
-    spec = importlib.util.spec_from_file_location(
-        "convert_cnn_explainer", ROOT / "build" / "convert_cnn_explainer.py")
-    assert spec and spec.loader
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_build_script("convert_cnn_explainer")
     assert script.convert(SHARED) == MODEL.read_bytes()
     assert tuple(script.CLASSES) == CLASSES
 

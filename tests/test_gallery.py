@@ -15,7 +15,6 @@ the gallery leaves out as torchvision does at inference; its MACs are at 299 x 2
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
@@ -30,7 +29,7 @@ from cnnlens.onnx_reader import read_model
 from cnnlens.summary import summarize, total_params
 from cnnlens.untrained import SEED, is_placeholder
 from tests.onnx_builders import onnxruntime_outputs
-from tests.paths import ROOT
+from tests.paths import ROOT, load_build_script
 
 GALLERY = ROOT / "assets" / "models" / "gallery"
 INCEPTION_AUX = 98_560 + 2_459_136 + 769_000  # conv0 (+BN), conv1 (+BN), fc of InceptionAux
@@ -66,10 +65,7 @@ def test_the_gallery_has_every_architecture_the_issue_names():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_committed_file_is_what_make_gallery_writes(name):
-    spec = importlib.util.spec_from_file_location("make_gallery", ROOT / "build/make_gallery.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_build_script("make_gallery")
     assert module.build(name).SerializeToString() == data(name)
 
 

@@ -4,11 +4,9 @@ kernel edits touch one neuron, Reset is exact; and the page ships the sources it
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import re
-import sys
 import zipfile
 
 import numpy as np
@@ -26,7 +24,7 @@ from cnnlens.methods.targets import predicted_class, seeds
 from cnnlens.ops import SPECS
 from cnnlens.session import Session
 from tests.paths import BUNDLED_MODEL as MODEL
-from tests.paths import EXAMPLES, ROOT
+from tests.paths import EXAMPLES, ROOT, load_build_script
 
 LEAKY = "def relu(x):\n    return np.where(x > 0, x, 0.1 * x)\n"
 
@@ -53,28 +51,18 @@ def test_every_cell_is_the_core_of_its_op_spec_read_from_its_module():
         assert live_code.original_source(cell).startswith(f"def {core.__name__}(")
 
 
-def build_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"cnnlens_build_{name}",
-                                                  ROOT / "build" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_page_ships_the_sources_it_shows(tmp_path, monkeypatch):
     """The cells read the engine's source in the page: the modules whose functions they show
     must stay source files in the dev page's file list and in dist's package zip, which
     also carries bytecode (issue 15); without them `code` could only answer an error."""
     shown = [SPECS[op].core.__module__.replace(".", "/") + ".py"
              for op in live_code.CELLS.values()]
-    files = build_script("pyscript_config").config()["files"]
+    files = load_build_script("pyscript_config").config()["files"]
     for module in shown:
         assert files.get(f"../py/{module}") == f"./{module}", module
     shipped = json.loads((ROOT / "assets" / "pyscript.json").read_text())["files"]
     assert "../py/cnnlens/live_code.py" in shipped and "../py/cnnlens/edits.py" in shipped
-    package = build_script("package_zip")
+    package = load_build_script("package_zip")
     monkeypatch.setattr(package, "_bytecode", lambda modules, folder: {})  # no Node.js here
     package.write(tmp_path / "cnnlens.zip", package.page_modules())
     with zipfile.ZipFile(tmp_path / "cnnlens.zip") as archive:
@@ -205,7 +193,7 @@ def test_the_editor_is_pyscripts_pinned_codemirror_and_dist_ships_it():
     assert len(imported) == 2
     manifest = json.loads((ROOT / "build" / "manifest.json").read_text())
     pyscript = next(p for p in manifest["npm"] if p["dest"] == "pyscript")
-    chunks = build_script("site").PYSCRIPT_CHUNKS
+    chunks = load_build_script("site").PYSCRIPT_CHUNKS
     for name in imported:
         assert f"{pyscript['strip']}{name}" in pyscript["files"] or name in pyscript["files"]
         assert chunks.fullmatch(name), name

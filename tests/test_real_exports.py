@@ -17,7 +17,6 @@ around Reshape run rather than fold), on batches of two pictures with several se
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -31,7 +30,7 @@ from cnnlens.errors import UnsupportedOpError
 from cnnlens.forward import ForwardResult, run
 from cnnlens.loader import LoadedModel, load_model
 from tests.onnx_builders import onnxruntime_outputs
-from tests.paths import ROOT
+from tests.paths import load_build_script
 
 RTOL = 1e-4
 """The issue's bound: every intermediate tensor within 1e-4 of onnxruntime, relative."""
@@ -51,13 +50,8 @@ FOLDED_OPS = {"Shape", "Gather", "Unsqueeze", "Slice", "Cast", "Constant", "Cons
 
 
 def exporter() -> ModuleType:
-    """build/export_real_models.py, imported by path (build/ is not a package)."""
-    path = ROOT / "build" / "export_real_models.py"
-    spec = importlib.util.spec_from_file_location("export_real_models", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """build/export_real_models.py."""
+    return load_build_script("export_real_models")
 
 
 @pytest.fixture(scope="module")

@@ -19,30 +19,17 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.paths import ROOT
+from tests.paths import ROOT, load_build_script
 
 VENDOR_PY = ROOT / "build" / "vendor.py"
-SERVE_PY = ROOT / "build" / "serve.py"
 
-
-def load_script(name: str, path: Path) -> ModuleType:
-    """Import a build/ script by path: build/ is a folder of scripts, not a package."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-vendor = load_script("cnnlens_build_vendor", VENDOR_PY)
+vendor = load_build_script("vendor")
 # Its sources' fetching and verifying, as vendor.py imported it (build/ is on sys.path now).
 sources = importlib.import_module("vendor_sources")
-serve_mod = load_script("cnnlens_build_serve", SERVE_PY)
+serve_mod = load_build_script("serve")
 
 VENDOR = vendor.VENDOR
 CACHE = vendor.CACHE

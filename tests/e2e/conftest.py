@@ -6,7 +6,6 @@ Every request the browser makes is recorded; a test fails if any goes beyond
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -20,7 +19,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT, load_build_script
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,16 +28,6 @@ CHROMIUM_ARGS = [
 ]
 BOOT_TIMEOUT_MS = 180_000
 ARTIFACTS = ROOT / "tests" / "artifacts"
-
-
-def load_build_script(name: str):
-    """A module of build/ (not a package; `site` would also clash with the stdlib's)."""
-    spec = importlib.util.spec_from_file_location(f"cnnlens_{name}", ROOT / "build" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
