@@ -70,9 +70,9 @@ export class Overview {
   }
 
   // Picks the largest tile size at which the overview fits: its width always, the screen's
-  // height where possible (never below MIN_TILE). Each try is one layout, a few per resize.
+  // height where possible (never below MIN_TILE). Each try is one layout, a few per resize;
+  // none while hidden (the prerendered paint renders into the hidden app; revealing it fits).
   fit() {
-    // Not displayed (the prerendered paint renders into the hidden app, revealing it fits).
     if (!this.root.getClientRects().length) return;
     const style = this.root.style;
     if (this.fitMode === "width") {
