@@ -20,7 +20,10 @@ export default [
   },
   {
     files: ["build/sw.template.js", "assets/js/sw*.js"],
-    // build/site.py replaces the placeholder with the release's file list.
-    languageOptions: { sourceType: "script", globals: { ...globals.serviceworker, __FILES__: "readonly" } },
+    // build/site.py replaces the placeholders with the release's file lists.
+    languageOptions: {
+      sourceType: "script",
+      globals: { ...globals.serviceworker, __FILES__: "readonly", __ON_DEMAND__: "readonly" },
+    },
   },
 ];

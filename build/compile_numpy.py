@@ -9,12 +9,13 @@ compiling in CPython, several times that in Pyodide while its interpreter is sti
 tiered up). Here they are compiled once, as the stdlib is (build/compile_stdlib.py, whose
 compile step this shares: unchecked-hash pycs imported sourceless, Pyodide's Python 3.12
 under Node.js), and what only compilers and type checkers read (`.pyi` stubs, C headers and
-sources, Cython sources and declarations) is left out. `RECORD` lists what the new wheel holds. The
-wheel keeps its file name; dist's `pyodide-lock.json` gives its own sha256, which Pyodide
-checks when it loads it. A second Pyodide then loads the new wheel and imports NumPy from
-its bytecode before it is used. Sorted names and fixed dates make the output byte-identical
-for the same input; cached in build/cache/numpy/, keyed by the wheel, Pyodide's version and
-both scripts. Without Node.js there is none and dist/ keeps the official wheel.
+sources, Cython sources and declarations) is left out, as are f2py and PyInstaller's
+hooks. `RECORD` lists what the new wheel holds. The wheel keeps its file name; dist's
+`pyodide-lock.json` gives its own sha256, which Pyodide checks when it loads it. A second
+Pyodide then loads the new wheel and imports NumPy from its bytecode before it is used.
+Sorted names and fixed dates make the output byte-identical for the same input; cached
+in build/cache/numpy/, keyed by the wheel, Pyodide's version and both scripts. Without
+Node.js there is none and dist/ keeps the official wheel.
 
 The same file is imported inside Pyodide (`compile_wheel` below).
 """
@@ -37,6 +38,9 @@ LOCK = "pyodide-lock.json"
 SITE_PACKAGES = "/lib/python3.12/site-packages"
 # Read by compilers and type checkers only; never imported.
 LEFT_OUT = (".pyi", ".h", ".c", ".pxd", ".pyx")
+# Subpackages that cannot work in a browser: f2py builds Fortran extensions with a compiler,
+# _pyinstaller holds PyInstaller's hooks (`numpy.f2py` is imported only when asked for).
+LEFT_OUT_PACKAGES = ("numpy/f2py/", "numpy/_pyinstaller/")
 
 NODE_SCRIPT = """
 const [runtime, build, source, target] = process.argv.slice(1);
@@ -72,7 +76,7 @@ def _record_hash(data: bytes) -> str:
 
 def compile_wheel(source: str, target: str) -> None:
     """Writes `source`'s entries into `target`, sorted, each `.py` compiled to `.pyc`, the
-    files in LEFT_OUT dropped and RECORD rewritten for what remains."""
+    files in LEFT_OUT and LEFT_OUT_PACKAGES dropped and RECORD rewritten for what remains."""
     from compile_stdlib import compiled_entry, write_entries
 
     entries: list[tuple[str, bytes, int]] = []
@@ -82,7 +86,7 @@ def compile_wheel(source: str, target: str) -> None:
             name = entry.filename
             if name.endswith(".dist-info/RECORD"):
                 record = entry
-            elif not name.endswith(LEFT_OUT):
+            elif not name.endswith(LEFT_OUT) and not name.startswith(LEFT_OUT_PACKAGES):
                 compiled = compiled_entry(name, src.read(entry), SITE_PACKAGES)
                 entries.append((*compiled, entry.external_attr))
     if record is None:

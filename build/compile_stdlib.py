@@ -13,12 +13,20 @@ output byte-identical for the same input. Cached in build/cache/stdlib/, keyed b
 zip, Pyodide's version and this script; without Node.js there is none and the site keeps the
 source zip.
 
+The page never imports much of the stdlib (mail and network protocols a worker cannot
+open, debuggers, test runners, XML, most codecs, …): that part, `LATER`, goes into a second
+zip, `python_stdlib_later.zip`, which py/cnnlens/later_stdlib.py fetches the first time
+something imports one of its modules (a learner's live code, say). The main zip carries the
+list of those modules as a small generated module (`_later_stdlib`), so an import that fails
+for any other reason never fetches anything.
+
 The same file is imported inside Pyodide (`compile_zip` below).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -28,30 +36,67 @@ if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appende
     sys.path.append(str(BUILD))  # stdlib's `site` is never shadowed by build/site.py)
 CACHE = BUILD / "cache" / "stdlib"
 NAME = "python_stdlib.zip"
+LATER_NAME = "python_stdlib_later.zip"
+# Its path in the site (next to the main zip, build/shipped_runtime.py's RUNTIME), which the
+# page fetches it from.
+LATER_PATH = f"build/vendor/pyodide/{LATER_NAME}"
 # Where Pyodide mounts the stdlib zip: source imports give their code this file name, so
-# tracebacks read the same as with the source zip.
+# tracebacks read the same as with the source zip; and where later_stdlib.py mounts the other.
 MOUNTED = "/lib/python312.zip"
+LATER_MOUNTED = "/lib/python312_later.zip"
+# The generated module in the main zip that names what the later one holds.
+LATER_MODULE = "_later_stdlib"
+# Top-level modules and packages that neither the page nor what it runs (PyScript, Pyodide's
+# package loader, NumPy, Pillow) imports, as its sys.modules showed after a boot, an upload
+# and a live-code run (our CLI's argparse runs in CPython only). tests/e2e/conftest.py fails
+# any browser test whose page fetched the later zip without saying it should.
+LATER = frozenset({
+    "__hello__", "__phello__", "_markupbase", "_pydatetime", "_pyio",
+    "_sysconfigdata__emscripten_wasm32-emscripten", "aifc", "antigravity", "argparse", "bdb",
+    "cgi", "cgitb", "chunk", "cmd", "colorsys", "compileall", "configparser", "cProfile",
+    "crypt", "difflib", "doctest", "filecmp", "fileinput", "ftplib", "getopt", "getpass",
+    "gettext", "graphlib", "html", "http", "imaplib", "imghdr", "mailbox", "mailcap",
+    "mimetypes", "modulefinder", "multiprocessing", "netrc", "nntplib", "optparse", "pdb",
+    "pickletools", "pipes", "pkgutil", "plistlib", "poplib", "pprint", "profile", "pstats",
+    "pty", "py_compile", "pyclbr", "pydoc", "rlcompleter", "runpy", "sched", "shelve", "shlex",
+    "smtplib", "sndhdr", "socketserver", "statistics", "stringprep", "sunau", "symtable",
+    "sysconfig", "tabnanny", "telnetlib", "this", "timeit", "tomllib", "trace", "tracemalloc",
+    "tty", "unittest", "uu", "uuid", "wave", "webbrowser", "wsgiref", "xdrlib", "xml",
+    "xmlrpc", "zipapp", "zoneinfo",
+})
+# The codecs kept in the main zip: those Python, zipfile (cp437 names) and the web's text
+# use; the other hundred (code pages, CJK, Mac) are in the later zip.
+CODECS = frozenset({
+    "__init__", "aliases", "ascii", "base64_codec", "charmap", "cp437", "hex_codec", "idna",
+    "latin_1", "punycode", "raw_unicode_escape", "undefined", "unicode_escape", "utf_16",
+    "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le", "utf_7", "utf_8",
+    "utf_8_sig",
+})
 DATE = (1980, 1, 1, 0, 0, 0)
 # Modules the check imports from the compiled zip: ours, PyScript's and NumPy's start-up needs.
 CHECK = ("asyncio", "json", "email.parser", "importlib.metadata", "zipfile", "tempfile",
          "pathlib", "dataclasses", "typing", "base64", "struct")
 
 NODE_SCRIPT = """
-const [runtime, build, source, target] = process.argv.slice(1);
+const [runtime, build, source, folder, py] = process.argv.slice(1);
 const { loadPyodide } = await import(runtime + "/pyodide.mjs");
+const fs = await import("fs");
 try {
   const pyodide = await loadPyodide({ indexURL: runtime + "/", stdout: () => {} });
   pyodide.FS.mkdir("/build");
   pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: build }, "/build");
-  pyodide.FS.writeFile("/source.zip", (await import("fs")).readFileSync(source));
+  pyodide.FS.writeFile("/source.zip", fs.readFileSync(source));
   pyodide.runPython(
     "import sys; sys.path.insert(0, '/build'); import compile_stdlib;"
-    + "compile_stdlib.compile_zip('/source.zip', '/target.zip')");
-  (await import("fs")).writeFileSync(target, pyodide.FS.readFile("/target.zip"));
-  const check = await loadPyodide({ indexURL: runtime + "/", stdLibURL: target,
-                                    stdout: () => {} });
-  check.FS.mkdir("/build");
-  check.FS.mount(check.FS.filesystems.NODEFS, { root: build }, "/build");
+    + "compile_stdlib.compile_zip('/source.zip', '/main.zip', '/later.zip')");
+  fs.writeFileSync(`${folder}/python_stdlib.zip`, pyodide.FS.readFile("/main.zip"));
+  fs.writeFileSync(`${folder}/python_stdlib_later.zip`, pyodide.FS.readFile("/later.zip"));
+  const check = await loadPyodide({ indexURL: runtime + "/", stdout: () => {},
+                                    stdLibURL: `${folder}/python_stdlib.zip` });
+  for (const [at, root] of [["/build", build], ["/py", py], ["/folder", folder]]) {
+    check.FS.mkdir(at);
+    check.FS.mount(check.FS.filesystems.NODEFS, { root }, at);
+  }
   check.runPython(
     "import sys; sys.path.insert(0, '/build'); import compile_stdlib; compile_stdlib.check()");
 } catch (error) {
@@ -59,6 +104,8 @@ try {
   process.exit(1);
 }
 """
+# Modules of the later zip the check imports through py/cnnlens/later_stdlib.py's finder.
+CHECK_LATER = ("xml.dom.minidom", "unittest", "encodings.cp1252", "encodings.mac_roman")
 
 
 # --- inside Pyodide ---
@@ -84,23 +131,70 @@ def write_entries(target: str, entries: list[tuple[str, bytes, int]]) -> None:
             out.writestr(info, data)
 
 
-def compile_zip(source: str, target: str) -> None:
-    """Writes `source`'s entries into `target`, sorted, each `.py` compiled to `.pyc`."""
+def later_module(name: str) -> str | None:
+    """The module an entry of the stdlib zip belongs to when it goes in the later zip (what
+    an import of it asks for: `xml`, `encodings.cp1252`), else None."""
+    top, _, rest = name.partition("/")
+    if top.removesuffix(".py") in LATER:
+        return top.removesuffix(".py")
+    codec = rest.removesuffix(".py")
+    if top == "encodings" and rest.endswith(".py") and codec not in CODECS:
+        return f"encodings.{codec}"
+    return None
+
+
+def compile_zip(source: str, target: str, later_target: str) -> None:
+    """Writes `source`'s entries, each `.py` compiled to `.pyc`, into `target` or, for
+    the modules `later_module` names, `later_target`; `target` also gets LATER_MODULE."""
+    main: list[tuple[str, bytes, int]] = []
+    later: list[tuple[str, bytes, int]] = []
+    names: set[str] = set()
     with zipfile.ZipFile(source) as src:
-        entries = [(*compiled_entry(e.filename, src.read(e), MOUNTED), e.external_attr)
-                   for e in src.infolist()]
-    write_entries(target, entries)
+        for entry in src.infolist():
+            module = later_module(entry.filename)
+            folder = MOUNTED if module is None else LATER_MOUNTED
+            compiled = (*compiled_entry(entry.filename, src.read(entry), folder),
+                        entry.external_attr)
+            (main if module is None else later).append(compiled)
+            if module is not None:
+                names.add(module)
+    if missing := LATER - names:
+        raise SystemExit(f"compile_stdlib: LATER names what the stdlib lacks: {sorted(missing)}")
+    listing = f'"""Generated by build/compile_stdlib.py: the modules in {LATER_NAME}."""\n'
+    listing += f"PATH = {LATER_PATH!r}\nMOUNTED = {LATER_MOUNTED!r}\n"
+    listing += f"NAMES = frozenset({sorted(names)!r})\n"
+    main.append((f"{LATER_MODULE}.py", listing.encode(), 0o644 << 16))  # data: read as is
+    write_entries(target, main)
+    write_entries(later_target, later)
 
 
 def check() -> None:
-    """Imports CHECK from the running interpreter's stdlib zip; fails unless each came from a
-    `.pyc` in it."""
+    """In an interpreter started on the main zip: CHECK imports from its `.pyc`s without the
+    later zip; then CHECK_LATER imports from the later zip (at /folder) through the page's
+    finder (py/cnnlens/later_stdlib.py, at /py)."""
+    import codecs
     import importlib
 
-    for name in CHECK:
-        origin = importlib.import_module(name).__file__ or ""
-        if not (origin.startswith(MOUNTED) and origin.endswith(".pyc")):
-            raise SystemExit(f"compile_stdlib: {name} was imported from {origin}, not a .pyc")
+    def imported(names: tuple[str, ...], folder: str) -> None:
+        for name in names:
+            origin = importlib.import_module(name).__file__ or ""
+            if not (origin.startswith(folder) and origin.endswith(".pyc")):
+                raise SystemExit(f"compile_stdlib: {name} was imported from {origin}, "
+                                 f"not a .pyc in {folder}")
+
+    imported(CHECK, MOUNTED)
+    sys.path.insert(0, "/py/cnnlens")
+    from _later_stdlib import MOUNTED as mounted
+    from _later_stdlib import NAMES
+    from later_stdlib import LaterStdlib
+
+    if early := sorted(NAMES & set(sys.modules)):
+        raise SystemExit(f"compile_stdlib: {early} imported at start: not for the later zip")
+    later = Path(f"/folder/{LATER_NAME}")
+    sys.meta_path.append(LaterStdlib(NAMES, mounted, later.read_bytes))
+    imported(CHECK_LATER, LATER_MOUNTED)
+    if "é€".encode("cp1252") != b"\xe9\x80" or codecs.lookup("koi8_r").name != "koi8-r":
+        raise SystemExit("compile_stdlib: the later zip's codecs do not encode")
 
 
 # --- in CPython ---
@@ -112,36 +206,39 @@ def key(source: Path, version: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def build(target: Path) -> None:
-    """Compiles the vendored runtime's zip into `target`, in Pyodide (Node.js needed)."""
+def build(folder: Path) -> None:
+    """Compiles the vendored runtime's zip into NAME and LATER_NAME in `folder` (made
+    here), in Pyodide (Node.js needed)."""
     import pyodide_node as runner  # CPython only: this script is also imported in Pyodide
-    partial = target.with_suffix(".partial")
-    status = runner.run(NODE_SCRIPT, str(BUILD), str(runner.PYODIDE / NAME), str(partial))
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    status = runner.run(NODE_SCRIPT, str(BUILD), str(runner.PYODIDE / NAME), str(partial),
+                        str(BUILD.parent / "py"))
     if status != 0:
-        partial.unlink(missing_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
         raise SystemExit(f"compile_stdlib: compiling {NAME} in Pyodide failed (exit {status})")
-    partial.replace(target)
+    partial.replace(folder)
 
 
 def compiled() -> Path | None:
-    """The compiled zip for the vendored runtime (made once, then from the cache), or None
-    without Node.js."""
+    """The folder of the two compiled zips for the vendored runtime (made once, then from
+    the cache), or None without Node.js."""
     import pyodide_node as runner  # CPython only: this script is also imported in Pyodide
     source = runner.PYODIDE / NAME
     if not source.is_file():
         raise SystemExit("compile_stdlib: the vendored runtime is missing (run `make vendor`)")
-    target = CACHE / f"python_stdlib-{key(source, runner.version())}.zip"
-    if target.is_file():
+    target = CACHE / key(source, runner.version())
+    if (target / NAME).is_file():
         return target
     if runner.node() is None:
         print("compile_stdlib: Node.js is not installed, so dist/ keeps Pyodide's source-only "
               f"{NAME} (Python start compiles the stdlib on every page load)", file=sys.stderr)
         return None
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for stale in CACHE.glob("python_stdlib-*.zip"):
-        stale.unlink()
+    shutil.rmtree(CACHE, ignore_errors=True)
+    CACHE.mkdir(parents=True)
     build(target)
-    print(f"compile_stdlib: wrote {target.relative_to(BUILD.parent)}", file=sys.stderr)
+    print(f"compile_stdlib: wrote {target.relative_to(BUILD.parent)}/", file=sys.stderr)
     return target
 
 

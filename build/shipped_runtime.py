@@ -5,8 +5,9 @@
 Pyodide's `python_stdlib.zip` and its NumPy wheel hold source only, and a page that loads
 them compiles every module it imports on every boot (the dev page's cold boot took 17.8 s
 from source and 9.9 s from bytecode, medians of 3 on a loaded machine). So the compiled
-forms (build/compile_stdlib.py, build/compile_numpy.py) take their place at the same paths,
-with what must agree with them: `pyodide-lock.json` giving the compiled wheel's sha256 (which
+forms (build/compile_stdlib.py, build/compile_numpy.py) take their place at the same paths
+(the stdlib's modules the page never imports in a second zip beside the first), with what
+must agree with them: `pyodide-lock.json` giving the compiled wheel's sha256 (which
 Pyodide checks) and `assets/runtime-sizes.json` the sizes the boot's "MB of MB" counts.
 `make site` (build/site.py) writes them into dist/, and the dev server (build/serve.py, also
 the browser tests') answers with them, so both run what a reader gets. Without Node.js there
@@ -28,6 +29,8 @@ import compile_numpy  # noqa: E402
 import compile_stdlib  # noqa: E402
 
 RUNTIME = "build/vendor/pyodide"
+# The stdlib's modules the page never imports, fetched on first import (never precached).
+LATER_STDLIB = compile_stdlib.LATER_PATH
 RUNTIME_SIZES = "assets/runtime-sizes.json"
 
 
@@ -40,7 +43,8 @@ def replacements(root: Path = ROOT) -> dict[str, bytes]:
     lock_path = root / RUNTIME / compile_numpy.LOCK
     lock = compile_numpy.relock(json.loads(lock_path.read_text()), wheel)
     replaced = {
-        f"{RUNTIME}/{compile_stdlib.NAME}": stdlib.read_bytes(),
+        f"{RUNTIME}/{compile_stdlib.NAME}": (stdlib / compile_stdlib.NAME).read_bytes(),
+        LATER_STDLIB: (stdlib / compile_stdlib.LATER_NAME).read_bytes(),
         f"{RUNTIME}/{wheel.name}": wheel.read_bytes(),
         f"{RUNTIME}/{compile_numpy.LOCK}": (json.dumps(lock, indent=2) + "\n").encode(),
     }

@@ -8,9 +8,10 @@ so every relative URL in the page, its JavaScript and `pyscript.json` stays vali
 folder works from any sub-path of any static host. What goes in is an allowlist of what the
 page actually requests (checked in headless Chromium by tests/e2e/test_site.py), plus:
 
-- `sw.js`, a generated service worker that precaches every file of the build. Its version
-  is a hash of the list of (path, sha256) of those files, so any changed file makes a new
-  worker and a new cache; the worker checks each file's sha256 while precaching (fetch's
+- `sw.js`, a generated service worker that precaches every file of the build but those a
+  visit may never ask for (below), which it keeps once fetched. Its version is a hash of the
+  list of (path, sha256) of all of them, so any changed file makes a new worker and a new
+  cache; the worker checks each file's sha256 while precaching (fetch's
   `integrity`), so a cache never holds a mix of two releases, and takes what the page has
   just downloaded from the HTTP cache instead of asking the server again.
 - `assets/js/offline.js` with the service worker switched on (the repository root, served by
@@ -20,7 +21,8 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
   `--prerender STATE` (an embed's view, say); sw.js precaches only the first overview's.
 - Pyodide's `python_stdlib.zip` and NumPy wheel compiled to bytecode, with the lock file and
   runtime sizes that go with them (build/shipped_runtime.py; needs Node.js, without it the
-  source files stay and the build says so): Python starts ~4× faster.
+  source files stay and the build says so): Python starts ~4× faster. The stdlib's modules
+  the page never imports are in `python_stdlib_later.zip`, fetched on first import.
 - our package as one archive, `py/cnnlens.zip` (build/package_zip.py: every module the page
   may import, its source and its checked-hash bytecode), which dist's `pyscript.json` has
   PyScript unpack, instead of one request per module.
@@ -106,6 +108,7 @@ def group_of(path: str) -> str:
 class Site:
     out: Path
     files: list[str] = field(default_factory=list)  # dist paths precached by sw.js
+    on_demand: list[str] = field(default_factory=list)  # and those it keeps once fetched
     version: str = ""
 
     def sizes(self) -> dict[str, dict[str, int]]:
@@ -205,22 +208,25 @@ def _embeds_only(out: Path) -> set[str]:
 
 
 def write_service_worker(out: Path) -> Site:
-    """(Re)writes out/sw.js for exactly the files now in out (tests use it to make releases),
-    but for the embeds' prerendered views."""
-    skipped = {*LICENSES, *_embeds_only(out)}
-    files = sorted(
+    """(Re)writes out/sw.js for exactly the files now in out (tests use it to make releases):
+    it precaches them all but those a visit may never ask for (the embeds' other prerendered
+    views, the stdlib's later zip), which it keeps once they are fetched."""
+    on_demand = {*_embeds_only(out), shipped_runtime.LATER_STDLIB} & {
+        p.relative_to(out).as_posix() for p in out.rglob("*")}
+    everything = sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*")
         if p.is_file() and p.name not in (SW_NAME, ZIP_NAME)
-        and p.relative_to(out).as_posix() not in skipped
+        and p.relative_to(out).as_posix() not in LICENSES
     )
-    digests = {rel: sha256(out / rel) for rel in files}
-    listing = "".join(f"{rel} {digests[rel]}\n" for rel in files)
+    digests = {rel: sha256(out / rel) for rel in everything}
+    listing = "".join(f"{rel} {digests[rel]}\n" for rel in everything)
     version = hashlib.sha256(listing.encode()).hexdigest()[:16]
-    manifest = json.dumps({rel: digests[rel] for rel in files}, indent=1)
+    files = [rel for rel in everything if rel not in on_demand]
     text = SW_TEMPLATE.read_text().replace('"__VERSION__"', json.dumps(version))
-    text = text.replace("__FILES__", manifest)
+    for name, paths in (("__FILES__", files), ("__ON_DEMAND__", sorted(on_demand))):
+        text = text.replace(name, json.dumps({rel: digests[rel] for rel in paths}, indent=1))
     (out / SW_NAME).write_text(text)
-    return Site(out=out, files=files, version=version)
+    return Site(out=out, files=files, on_demand=sorted(on_demand), version=version)
 
 
 def write_zip(out: Path) -> Path:

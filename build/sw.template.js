@@ -5,8 +5,11 @@
 // when it is complete (the page reloads itself then, see assets/js/offline.js) and deletes
 // the old cache. Several cnnlens sites on one origin (different sub-paths) keep apart caches.
 const VERSION = "__VERSION__";
-// path (relative to this file) → sha256, for every file of the release.
+// path (relative to this file) → sha256, for every file of the release it precaches;
 const FILES = __FILES__;
+// and for those a visit may never ask for (the embeds' other views, the stdlib's later
+// zip): kept once fetched, checked the same way.
+const ON_DEMAND = __ON_DEMAND__;
 
 const SCOPE = new URL("./", self.location).href;
 const PREFIX = `cnnlens ${SCOPE} `;
@@ -88,13 +91,23 @@ async function answer(request) {
   url.search = "";
   if (url.href.endsWith("/")) url.href += "index.html";
   const hit = await cache.match(url.href);
-  if (!hit) return url.href === SNAPSHOT ? new Response(null, { status: 404 }) : fetch(request);
+  if (!hit) {
+    if (url.href === SNAPSHOT) return new Response(null, { status: 404 });
+    const digest = ON_DEMAND[url.href.slice(SCOPE.length)];
+    return digest ? keep(cache, url.href, digest) : fetch(request);
+  }
   // A module's URL hash carries what the page tells it (runtime.js: runtime-progress.js's
   // boot id and snapshot): a response made here has the request's URL, hash included, as
   // import.meta.url, where the cached one would have the bare URL.
   if (!hash) return hit;
   const { status, statusText, headers } = hit;
   return new Response(hit.body, { status, statusText, headers });
+}
+
+async function keep(cache, url, hash) {
+  const response = await fetch(url, { integrity: `sha256-${hexToBase64(hash)}` });
+  if (response.ok) await cache.put(url, response.clone());
+  return response;
 }
 
 // {snapshot: "has"} → whether one is kept; {snapshot: bytes} → keep it (true once stored).

@@ -58,7 +58,10 @@ async def _load_packages():
 
 async def _start(base_url):
     global _app
+    from cnnlens.later_stdlib import install
     from cnnlens.page import App  # needs the packages loaded above
+
+    install(base_url)  # the stdlib's modules the page never imports, on first import
 
     js.performance.mark("cnnlens:worker:imported")
     _app = App(_fetch, base_url)

@@ -60,6 +60,12 @@ def is_local(url: str) -> bool:
     return parts.hostname == "127.0.0.1"
 
 
+# The stdlib's modules the page never imports (build/compile_stdlib.py's LATER): a module
+# whose page fetched them without saying so (`FETCHES_LATER_STDLIB = True`) fails, so every
+# browser test checks that what it does needs none of them.
+LATER_STDLIB = "/python_stdlib_later.zip"
+
+
 class Browser:
     """One fresh Chromium profile with every request recorded."""
 
@@ -81,6 +87,15 @@ class Browser:
     def close(self) -> None:
         self.context.close()
 
+    def check(self, module: object) -> None:
+        """Fails on any request beyond 127.0.0.1 and, unless the test `module` says it
+        fetches it, on the stdlib's later zip."""
+        assert self.outside_requests() == [], "requests left 127.0.0.1"
+        if not getattr(module, "FETCHES_LATER_STDLIB", False):
+            assert not [url for url in self.requests if LATER_STDLIB in url], (
+                "the page imported a module of the stdlib's later zip: take it out of "
+                "build/compile_stdlib.py's LATER")
+
 
 @pytest.fixture(scope="module")
 def playwright_instance():
@@ -91,11 +106,11 @@ def playwright_instance():
 
 
 @pytest.fixture(scope="module")
-def browser(playwright_instance, tmp_path_factory) -> Iterator[Browser]:
+def browser(playwright_instance, tmp_path_factory, request) -> Iterator[Browser]:
     b = Browser(playwright_instance, tmp_path_factory.mktemp("profile"))
     yield b
     b.close()
-    assert b.outside_requests() == [], "requests left 127.0.0.1"
+    b.check(request.module)
 
 
 REDRAW_TIMEOUT_MS = 30_000
@@ -120,6 +135,31 @@ def wait_ready(page, count: int) -> None:
         "n => Number(document.documentElement.dataset.cnnlensReady || 0) >= n",
         arg=count, timeout=BOOT_TIMEOUT_MS if count <= 1 else REDRAW_TIMEOUT_MS,
     )
+
+
+def ready(page) -> int:
+    """How many times the overview has been completely drawn."""
+    return int(page.evaluate("Number(document.documentElement.dataset.cnnlensReady)"))
+
+
+def wait_live_code(page) -> None:
+    """Waits until the live code panel's cells can be edited and run."""
+    page.wait_for_function("document.querySelector('#live-code').dataset.state === 'ready'")
+    page.wait_for_selector("[data-testid='code-relu'] .cm-content")
+
+
+def type_code(page, cell: str, text: str) -> None:
+    """Replaces a live code cell's text as a reader does: focus, select all, type."""
+    page.click(f"[data-testid='code-{cell}'] .cm-content")
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text)
+
+
+def run_and_wait(page) -> None:
+    """Runs the live code and waits for the overview it redraws."""
+    drawn = ready(page)
+    page.click("[data-testid='code-run']")
+    wait_ready(page, drawn + 1)
 
 
 def open_view(page, layer: str, channel: int, kind: str) -> None:

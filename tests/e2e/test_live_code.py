@@ -16,10 +16,29 @@ import pytest
 import torch
 from onnx import helper, numpy_helper
 
-from .conftest import ROOT, open_tab, wait_ready
+from .conftest import (
+    LATER_STDLIB,
+    ROOT,
+    open_tab,
+    ready,
+    run_and_wait,
+    type_code,
+    wait_live_code,
+    wait_ready,
+)
 
 MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
 LEAKY = "def relu(x):\n    return np.where(x > 0, x, 0.1 * x)\n"
+# The same function, once it has used modules of the stdlib's later zip.
+LATER_IMPORTS = """def relu(x):
+    import codecs
+    from xml.dom.minidom import parseString
+    assert parseString("<a>0.1</a>").documentElement.tagName == "a"
+    assert codecs.encode("\u00e9", "cp1252") == b"\\xe9"
+    return np.where(x > 0, x, 0.1 * x)
+"""
+# The learner's code fetches it (python_stdlib_later.zip): FETCHES_LATER_STDLIB says so.
+FETCHES_LATER_STDLIB = True
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
 CONVS = ("conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2")
 RELUS = ("relu_1_1", "relu_1_2", "relu_2_1", "relu_2_2")
@@ -57,33 +76,15 @@ def probabilities(page) -> np.ndarray:
     return np.array(page.evaluate(PROBABILITIES), dtype=np.float64)
 
 
-def ready(page) -> int:
-    return int(page.evaluate("Number(document.documentElement.dataset.cnnlensReady)"))
-
-
 def onnx_probabilities(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     logits = session.run(None, {session.get_inputs()[0].name: x})[0]
     return torch.softmax(torch.from_numpy(logits.astype(np.float64)), dim=1).numpy()[0]
 
 
-def type_code(page, cell: str, text: str) -> None:
-    """Replaces a panel cell's text as a reader does: focus, select all, type."""
-    page.click(f"[data-testid='code-{cell}'] .cm-content")
-    page.keyboard.press("Control+a")
-    page.keyboard.insert_text(text)
-
-
-def run_and_wait(page) -> None:
-    drawn = ready(page)
-    page.click("[data-testid='code-run']")
-    wait_ready(page, drawn + 1)
-
-
 @pytest.fixture(scope="module")
 def live(page):
-    page.wait_for_function("document.querySelector('#live-code').dataset.state === 'ready'")
-    page.wait_for_selector("[data-testid='code-relu'] .cm-content")
+    wait_live_code(page)
     return {"probabilities": probabilities(page), "image": tensor(page, "image"),
             "tensors": {name: tensor(page, name) for name in (*CONVS, *RELUS, "logits")}}
 
@@ -117,6 +118,20 @@ def test_leaky_relu_is_exactly_that_function_of_the_conv_outputs(page, live):
     assert not np.array_equal(got, live["probabilities"])
     np.testing.assert_allclose(got, onnx_probabilities(model, live["image"]), rtol=1e-4,
                                atol=1e-6)
+
+
+def test_the_stdlib_the_page_never_imports_comes_on_a_learners_first_import(page, live,
+                                                                            browser):
+    """XML and the code pages are in the stdlib's later zip (build/compile_stdlib.py): not
+    downloaded at boot, fetched once when the learner's code imports them."""
+    later = [url for url in browser.requests if LATER_STDLIB in url]
+    assert later == []
+    type_code(page, "relu", LATER_IMPORTS)
+    run_and_wait(page)
+    for conv, relu in zip(CONVS, RELUS, strict=True):
+        c = tensor(page, conv)
+        np.testing.assert_array_equal(tensor(page, relu), np.where(c > 0, c, c * np.float32(0.1)))
+    assert len([url for url in browser.requests if LATER_STDLIB in url]) == 1
 
 
 def test_a_syntax_error_shows_its_line_and_the_results_stay(page, live):

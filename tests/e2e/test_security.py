@@ -52,7 +52,7 @@ class Hostile:
 
 
 @pytest.fixture(scope="module")
-def hostile(playwright_instance, tmp_path_factory, site):
+def hostile(playwright_instance, tmp_path_factory, site, request):
     browser = Browser(playwright_instance, tmp_path_factory.mktemp("profile"))
     body = hostile_model()
     browser.context.route("**/assets/models/tinyvgg-fashion-mnist.onnx",
@@ -66,7 +66,7 @@ def hostile(playwright_instance, tmp_path_factory, site):
     wait_ready(page, 1)
     yield state
     browser.close()
-    assert browser.outside_requests() == [], "requests left 127.0.0.1"
+    browser.check(request.module)
 
 
 def test_hostile_labels_are_shown_as_literal_text(hostile):

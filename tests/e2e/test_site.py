@@ -34,16 +34,22 @@ from .conftest import (
     ROOT,
     Browser,
     load_build_script,
+    run_and_wait,
     screenshot,
+    type_code,
+    wait_live_code,
     wait_ready,
 )
 
 SUB_PATH = "courses/ml/cnn/"
 # Precaching ~18 MB from 127.0.0.1 takes a second or two after the boot.
 OFFLINE_READY_TIMEOUT_MS = 60_000
-
-
-
+# A learner's ReLU that needs the stdlib's later zip (XML, a code page).
+LATER_IMPORTS = ('def relu(x):\n    import codecs, xml.dom.minidom\n'
+                 '    assert codecs.encode("\\u00e9", "cp1252") == b"\\xe9"\n'
+                 '    return np.maximum(x, 0)\n')
+# Fetched by that test: the conftest's check lets this module's visitor fetch it.
+FETCHES_LATER_STDLIB = True
 
 site_build = load_build_script("site")
 
@@ -134,11 +140,11 @@ class SiteBrowser(Browser):
 
 
 @pytest.fixture(scope="module")
-def visitor(playwright_instance, tmp_path_factory) -> Iterator[SiteBrowser]:
+def visitor(playwright_instance, tmp_path_factory, request) -> Iterator[SiteBrowser]:
     b = SiteBrowser(playwright_instance, tmp_path_factory.mktemp("site-profile"))
     yield b
     b.close()
-    assert b.outside_requests() == [], "requests left 127.0.0.1"
+    b.check(request.module)
 
 
 def cli_top1(image: Path) -> str:
@@ -182,7 +188,9 @@ def test_the_site_boots_from_a_sub_path_of_a_plain_host(page, host, visitor, rel
     assert page.evaluate("self.crossOriginIsolated") is False
     if shutil.which("node"):  # without Node.js the build keeps the source zip (and says so)
         stdlib = zipfile.ZipFile(releases["one"].out / site_build.STDLIB).namelist()
-        assert not [n for n in stdlib if n.endswith(".py")], "booted on the source stdlib"
+        # _later_stdlib.py: what the later zip holds, a listing (build/compile_stdlib.py).
+        sources = [n for n in stdlib if n.endswith(".py")]
+        assert sources == ["_later_stdlib.py"], "booted on the source stdlib"
     sent = {k.lower() for h in host.headers.values() for k in h}
     assert not sent & {"cross-origin-opener-policy", "cross-origin-embedder-policy"}
     upload_and_check(page, UPLOAD)
@@ -208,7 +216,8 @@ def test_dist_holds_what_the_page_requests_and_nothing_else(page, host, releases
     assert len(prerendered) == 3 and prerendered <= requested
     assert page.evaluate("document.documentElement.dataset.cnnlensPainted") == "prerendered"
     names = {p.relative_to(one.out).as_posix() for p in one.out.rglob("*") if p.is_file()}
-    assert names == shipped | {"sw.js", "cnnlens-site.zip", *site_build.LICENSES}
+    assert names == shipped | {"sw.js", "cnnlens-site.zip", *site_build.LICENSES,
+                               *one.on_demand}
     assert not any(n.startswith(("tests/", "bench/")) or n.endswith((".map", ".tgz"))
                    for n in names)
 
@@ -269,6 +278,33 @@ def test_precached_then_boots_and_classifies_offline(page, host, releases, visit
     # took over only once the page was left (offline.js reloads it then, but not always in
     # time for that test's minute on two busy cores).
     flip_snapshot_build_id(page)
+
+
+def test_the_later_stdlib_is_kept_once_a_learners_code_imports_it(page, host, visitor):
+    """Not precached (the page never needs it): the service worker keeps the stdlib's later
+    zip once a learner's import fetched it, and an offline visit imports from it."""
+    kept = """async (path) => {
+        const cache = await caches.open((await caches.keys())[0]);
+        return Boolean(await cache.match(new URL(path, location.href).href));
+    }"""
+    later = "build/vendor/pyodide/python_stdlib_later.zip"
+    assert page.evaluate(kept, later) is False
+    wait_live_code(page)
+    type_code(page, "relu", LATER_IMPORTS)
+    run_and_wait(page)
+    assert page.is_hidden("[data-testid='code-relu'] .code-error")
+    assert page.evaluate(kept, later) is True
+    visitor.context.set_offline(True)
+    try:
+        page.goto(host.url)
+        wait_ready(page, 1)
+        wait_live_code(page)
+        type_code(page, "relu", LATER_IMPORTS)
+        run_and_wait(page)
+        assert page.is_hidden("[data-testid='code-relu'] .code-error")
+    finally:
+        visitor.context.set_offline(False)
+    page.click("[data-testid='code-reset']")
 
 
 def flip_snapshot_build_id(page) -> None:

@@ -28,11 +28,11 @@ SLOW = ["squeezenet1_1", "alexnet", "nin", "googlenet", "inception_v3", "mobilen
 
 
 @pytest.fixture(scope="module")
-def gpu_browser(playwright_instance, tmp_path_factory):
+def gpu_browser(playwright_instance, tmp_path_factory, request):
     b = Browser(playwright_instance, tmp_path_factory.mktemp("webgpu"), webgpu=True)
     yield b
     b.close()
-    assert b.outside_requests() == [], "requests left 127.0.0.1"
+    b.check(request.module)
 
 
 def boot(browser: Browser, url: str):

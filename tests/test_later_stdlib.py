@@ -1,0 +1,116 @@
+"""The stdlib's later zip (build/compile_stdlib.py) and its finder (py/cnnlens/later_stdlib.py):
+the split keeps every module exactly once, and the finder fetches the zip once, only for the
+modules it holds, and says so when it cannot. That the page boots without the later zip and
+a learner's import fetches it: tests/e2e/test_live_code.py and the e2e conftest's check."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import zipfile
+
+import pytest
+
+from cnnlens.later_stdlib import LaterStdlib, install
+from tests.paths import load_build_script
+
+compile_stdlib = load_build_script("compile_stdlib")
+
+
+@pytest.mark.parametrize(("entry", "module"), [
+    ("xml/dom/minidom.py", "xml"),
+    ("xml/", "xml"),
+    ("unittest/__init__.py", "unittest"),
+    ("pydoc.py", "pydoc"),
+    ("encodings/cp1252.py", "encodings.cp1252"),
+    ("encodings/mac_roman.py", "encodings.mac_roman"),
+    ("encodings/utf_8.py", None),
+    ("encodings/cp437.py", None),  # zipfile decodes old archives' names with it
+    ("encodings/__init__.py", None),
+    ("json/decoder.py", None),
+    ("asyncio/events.py", None),
+    ("xmlrpc_like.py", None),
+])
+def test_which_entries_go_in_the_later_zip(entry, module):
+    assert compile_stdlib.later_module(entry) == module
+
+
+@pytest.fixture
+def later(tmp_path, monkeypatch):
+    """A later zip of two modules: a package of its own and a submodule of a package that
+    stays in the main stdlib (as the codecs of `encodings` do)."""
+    main = tmp_path / "main"
+    (main / "zzmain").mkdir(parents=True)
+    (main / "zzmain" / "__init__.py").write_text("")
+    archive = tmp_path / "later.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("zzlater/__init__.py", "from .part import VALUE\n")
+        z.writestr("zzlater/part.py", "VALUE = 42\n")
+        z.writestr("zzmain/codec.py", "NAME = 'codec'\n")
+    fetched: list[int] = []
+
+    def fetch() -> bytes:
+        fetched.append(1)
+        return archive.read_bytes()
+
+    monkeypatch.syspath_prepend(str(main))
+    finder = LaterStdlib(frozenset({"zzlater", "zzmain.codec"}), str(tmp_path / "mounted.zip"),
+                         fetch)
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, finder])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield finder, fetched
+    for name in [n for n in sys.modules if n.split(".")[0] in ("zzlater", "zzmain")]:
+        del sys.modules[name]
+
+
+def test_the_first_import_fetches_the_zip_once_and_the_modules_come_from_it(later):
+    finder, fetched = later
+    assert importlib.import_module("zzlater").VALUE == 42
+    assert importlib.import_module("zzmain.codec").NAME == "codec"
+    assert importlib.import_module("zzlater.part").__file__.startswith(finder.mounted)
+    assert importlib.import_module("zzmain.codec").__file__.startswith(finder.mounted)
+    assert fetched == [1]
+
+
+def test_a_module_it_does_not_hold_fetches_nothing(later):
+    _, fetched = later
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("zznowhere")
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("zzmain.other")
+    assert fetched == []
+
+
+def test_a_failed_download_says_why_and_the_next_import_tries_again(later):
+    finder, fetched = later
+    good = finder.fetch
+
+    def offline() -> bytes:
+        raise OSError("could not load python_stdlib_later.zip: NetworkError")
+
+    finder.fetch = offline
+    with pytest.raises(ImportError, match=r"downloads when it is first imported.*NetworkError"):
+        importlib.import_module("zzlater")
+    finder.fetch = good
+    assert importlib.import_module("zzlater").VALUE == 42
+    assert fetched == [1]
+
+
+def test_without_a_split_stdlib_nothing_is_installed():
+    # CPython's stdlib is whole: there is no `_later_stdlib` to name a later zip.
+    before = list(sys.meta_path)
+    assert install("http://127.0.0.1/") is False
+    assert sys.meta_path == before
+
+
+def test_install_puts_one_finder_last_for_the_site_s_later_zip(monkeypatch):
+    listing = type(sys)("_later_stdlib")
+    listing.PATH, listing.MOUNTED = "build/vendor/pyodide/later.zip", "/lib/later.zip"
+    listing.NAMES = frozenset({"xml"})
+    monkeypatch.setitem(sys.modules, "_later_stdlib", listing)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    assert install("http://127.0.0.1:8000/site/") is True
+    assert install("http://127.0.0.1:8000/site/") is True
+    finders = [f for f in sys.meta_path if isinstance(f, LaterStdlib)]
+    assert finders == [sys.meta_path[-1]]
+    assert finders[0].names == {"xml"} and finders[0].mounted == "/lib/later.zip"
