@@ -14,7 +14,7 @@ zip, Pyodide's version and this script; without Node.js there is none and the si
 source zip.
 
 The page never imports much of the stdlib (mail and network protocols a worker cannot
-open, debuggers, test runners, XML, most codecs, …): that part, `LATER`, goes into a second
+open, debuggers, test runners, most codecs, …): that part, `LATER`, goes into a second
 zip, `python_stdlib_later.zip`, which py/cnnlens/later_stdlib.py fetches the first time
 something imports one of its modules (a learner's live code, say). The main zip carries the
 list of those modules as a small generated module (`_later_stdlib`), so an import that fails
@@ -55,14 +55,14 @@ LATER = frozenset({
     "_sysconfigdata__emscripten_wasm32-emscripten", "aifc", "antigravity", "argparse", "bdb",
     "cgi", "cgitb", "chunk", "cmd", "colorsys", "compileall", "configparser", "cProfile",
     "crypt", "difflib", "doctest", "filecmp", "fileinput", "ftplib", "getopt", "getpass",
-    "gettext", "graphlib", "html", "http", "imaplib", "imghdr", "mailbox", "mailcap",
+    "gettext", "graphlib", "html", "imaplib", "imghdr", "mailbox", "mailcap",
     "mimetypes", "modulefinder", "multiprocessing", "netrc", "nntplib", "optparse", "pdb",
     "pickletools", "pipes", "pkgutil", "plistlib", "poplib", "pprint", "profile", "pstats",
     "pty", "py_compile", "pyclbr", "pydoc", "rlcompleter", "runpy", "sched", "shelve", "shlex",
     "smtplib", "sndhdr", "socketserver", "statistics", "stringprep", "sunau", "symtable",
     "sysconfig", "tabnanny", "telnetlib", "this", "timeit", "tomllib", "trace", "tracemalloc",
-    "tty", "unittest", "uu", "uuid", "wave", "webbrowser", "wsgiref", "xdrlib", "xml",
-    "xmlrpc", "zipapp", "zoneinfo",
+    "tty", "unittest", "uu", "uuid", "wave", "webbrowser", "wsgiref", "xdrlib", "xmlrpc",
+    "zipapp", "zoneinfo",
 })
 # The codecs kept in the main zip: those Python, zipfile (cp437 names) and the web's text
 # use; the other hundred (code pages, CJK, Mac) are in the later zip.
@@ -105,7 +105,7 @@ try {
 }
 """
 # Modules of the later zip the check imports through py/cnnlens/later_stdlib.py's finder.
-CHECK_LATER = ("xml.dom.minidom", "unittest", "encodings.cp1252", "encodings.mac_roman")
+CHECK_LATER = ("statistics", "unittest.mock", "encodings.cp1252", "encodings.mac_roman")
 
 
 # --- inside Pyodide ---
@@ -133,7 +133,7 @@ def write_entries(target: str, entries: list[tuple[str, bytes, int]]) -> None:
 
 def later_module(name: str) -> str | None:
     """The module an entry of the stdlib zip belongs to when it goes in the later zip (what
-    an import of it asks for: `xml`, `encodings.cp1252`), else None."""
+    an import of it asks for: `unittest`, `encodings.cp1252`), else None."""
     top, _, rest = name.partition("/")
     if top.removesuffix(".py") in LATER:
         return top.removesuffix(".py")
@@ -191,7 +191,7 @@ def check() -> None:
     if early := sorted(NAMES & set(sys.modules)):
         raise SystemExit(f"compile_stdlib: {early} imported at start: not for the later zip")
     later = Path(f"/folder/{LATER_NAME}")
-    sys.meta_path.append(LaterStdlib(NAMES, mounted, later.read_bytes))
+    sys.meta_path.append(LaterStdlib(NAMES, mounted, lambda name: later.read_bytes()))
     imported(CHECK_LATER, LATER_MOUNTED)
     if "é€".encode("cp1252") != b"\xe9\x80" or codecs.lookup("koi8_r").name != "koi8-r":
         raise SystemExit("compile_stdlib: the later zip's codecs do not encode")

@@ -2,9 +2,9 @@
 
 dist/ (and the dev server) ship the stdlib in two zips (build/compile_stdlib.py): what the
 page and what it runs import, mounted by Pyodide at start, and the rest — mail and network
-protocols a worker cannot open, debuggers, test runners, XML, most codecs — in
+protocols a worker cannot open, debuggers, test runners, most codecs — in
 ``python_stdlib_later.zip`` (about a third of the stdlib's bytes), which a first visit does
-not download. A learner's live code may still ``import xml.dom.minidom``: :class:`LaterStdlib`,
+not download. A learner's live code may still ``import statistics``: :class:`LaterStdlib`,
 last on :data:`sys.meta_path`, is asked only when the usual finders found nothing, and only
 for the modules the later zip holds (the main zip's generated ``_later_stdlib`` names them);
 it fetches the zip once (a synchronous request: imports cannot wait), mounts it and lets the
@@ -21,10 +21,12 @@ from types import ModuleType
 
 
 class LaterStdlib:
-    """A `sys.meta_path` finder for the modules `names` (``xml``, ``encodings.cp1252``) that
-    live in the zip `fetch` returns, mounted at `mounted` the first time one is imported."""
+    """A `sys.meta_path` finder for the modules `names` (``unittest``, ``encodings.cp1252``) that
+    live in the zip `fetch(name)` returns, mounted at `mounted` the first time one, `name`,
+    is imported."""
 
-    def __init__(self, names: frozenset[str], mounted: str, fetch: Callable[[], bytes]) -> None:
+    def __init__(self, names: frozenset[str], mounted: str,
+                 fetch: Callable[[str], bytes]) -> None:
         self.names = names
         self.mounted = mounted
         self.fetch = fetch
@@ -35,7 +37,7 @@ class LaterStdlib:
         if name not in self.names:
             return None
         if not self.ready:
-            self._mount()
+            self._mount(name)
         parent, _, _ = name.rpartition(".")
         if not parent:
             return importlib.machinery.PathFinder.find_spec(name)
@@ -47,9 +49,9 @@ class LaterStdlib:
             search.append(folder)
         return importlib.machinery.PathFinder.find_spec(name, search)
 
-    def _mount(self) -> None:
+    def _mount(self, name: str) -> None:
         try:
-            data = self.fetch()
+            data = self.fetch(name)
         except OSError as error:
             raise ImportError(
                 f"this module is in the part of Python's standard library the page downloads "
@@ -61,16 +63,17 @@ class LaterStdlib:
         self.ready = True
 
 
-def fetch_sync(url: str) -> Callable[[], bytes]:
+def fetch_sync(url: str) -> Callable[[str], bytes]:
     """A function that GETs `url` synchronously in a browser worker (``OSError`` if it
-    cannot)."""
-    def fetch() -> bytes:
+    cannot), saying for which module in its query (which the service worker and the server
+    ignore; a test reads it)."""
+    def fetch(name: str) -> bytes:
         from js import XMLHttpRequest
         from pyodide.ffi import JsException
 
         request = XMLHttpRequest.new()
         try:
-            request.open("GET", url, False)
+            request.open("GET", f"{url}?for={name}", False)
             request.responseType = "arraybuffer"
             request.send()
         except JsException as error:

@@ -92,9 +92,9 @@ class Browser:
         fetches it, on the stdlib's later zip."""
         assert self.outside_requests() == [], "requests left 127.0.0.1"
         if not getattr(module, "FETCHES_LATER_STDLIB", False):
-            assert not [url for url in self.requests if LATER_STDLIB in url], (
-                "the page imported a module of the stdlib's later zip: take it out of "
-                "build/compile_stdlib.py's LATER")
+            wanted = [url.partition("?for=")[2] for url in self.requests if LATER_STDLIB in url]
+            assert not wanted, (f"the page imported {wanted} from the stdlib's later zip: take "
+                                "it out of build/compile_stdlib.py's LATER")
 
 
 @pytest.fixture(scope="module")

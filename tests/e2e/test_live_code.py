@@ -32,8 +32,8 @@ LEAKY = "def relu(x):\n    return np.where(x > 0, x, 0.1 * x)\n"
 # The same function, once it has used modules of the stdlib's later zip.
 LATER_IMPORTS = """def relu(x):
     import codecs
-    from xml.dom.minidom import parseString
-    assert parseString("<a>0.1</a>").documentElement.tagName == "a"
+    from statistics import fmean
+    assert fmean([0.0, 0.2]) == 0.1
     assert codecs.encode("\u00e9", "cp1252") == b"\\xe9"
     return np.where(x > 0, x, 0.1 * x)
 """
@@ -122,7 +122,7 @@ def test_leaky_relu_is_exactly_that_function_of_the_conv_outputs(page, live):
 
 def test_the_stdlib_the_page_never_imports_comes_on_a_learners_first_import(page, live,
                                                                             browser):
-    """XML and the code pages are in the stdlib's later zip (build/compile_stdlib.py): not
+    """Statistics and the code pages are in the stdlib's later zip (build/compile_stdlib.py): not
     downloaded at boot, fetched once when the learner's code imports them."""
     later = [url for url in browser.requests if LATER_STDLIB in url]
     assert later == []
