@@ -17,7 +17,6 @@ from .graph import Model
 from .limits import check_file_size
 from .model_card import ModelCard, class_names, model_card, output_size
 from .onnx_reader import read_model
-from .prototxt import PrototxtError
 
 PROTOTXT_SUFFIXES = (".prototxt", ".pbtxt")
 
@@ -51,14 +50,17 @@ def read_any(data: bytes, name: str, weights: Literal["initial", "shapes"] = "in
     that is not UTF-8 text or not protobuf text format raises
     :class:`~cnnlens.prototxt.PrototxtError`."""
     if data and is_prototxt(data, name):
+        # Caffe's reader only for prototxts: its tokenizer's pattern costs the page's boot
+        # ~30 ms to compile.
+        from .caffe import convert
+        from .prototxt import PrototxtError
+
         check_file_size(len(data))
         try:
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PrototxtError(f"a .prototxt must be UTF-8 text; byte {exc.start} is not "
                                 "(is it a binary .caffemodel?)") from exc
-        from .caffe import convert
-
         data = convert(text, PurePath(name).stem)
     return read_model(data, weights)
 

@@ -261,7 +261,7 @@ class Request:
 
 
 REQUESTS: tuple[Request, ...] = (
-    Request("load_packages", {}, None, "load NumPy and Pillow into the worker"),
+    Request("load_packages", {}, None, "load NumPy into the worker (Pillow comes on demand)"),
     Request("start", {"base_url": str}, Started, "load the bundled model and the examples"),
     Request("example", {"file": str}, OverviewAnswer, "show one of the bundled examples"),
     Request("image", {"data": bytes, "name": str}, OverviewAnswer,
