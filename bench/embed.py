@@ -25,8 +25,8 @@ from bench.site_boot import Quiet, serve
 FRAMES = ("overview-frame", "conv-frame", "playground-frame")
 POST = "examples/blog-post.html"
 _EVERY = """ids => ids.every(id => {
-    const doc = document.getElementById(id).contentDocument;
-    const flags = doc && doc.documentElement.dataset;
+    // A frame between two documents has none, or one without an element yet.
+    const flags = document.getElementById(id)?.contentDocument?.documentElement?.dataset;
     return Boolean(flags) && (%s);
 })"""
 _DRAWN = _EVERY % ("flags.cnnlensPainted === 'prerendered' || Number(flags.cnnlensReady || 0) >= 1")
