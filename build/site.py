@@ -28,7 +28,8 @@ page actually requests (checked in headless Chromium by tests/e2e/test_site.py),
   PyScript unpack, instead of one request per module.
 - `index.html` and `embed.html` naming every module they import at start
   (`<link rel="modulepreload">`, build/preload.py), so a cold visit fetches them at once
-  instead of level by level.
+  instead of level by level, and each linking its stylesheets as one file
+  (`assets/css/index.css`, `embed.css`: build/stylesheets.py).
 - `pyodide.mjs` renamed to `pyodide.esm.js`: Python 3.11's `http.server` and other plain hosts
   serve `.mjs` as `application/octet-stream`, which browsers refuse as a module.
 
@@ -58,6 +59,7 @@ import preload  # noqa: E402
 import prerender as prerendering  # noqa: E402  (build_site has an argument `prerender`)
 import pyscript_config  # noqa: E402
 import shipped_runtime  # noqa: E402
+import stylesheets  # noqa: E402
 
 ZIP_NAME = "cnnlens-site.zip"
 SW_NAME = "sw.js"
@@ -177,8 +179,9 @@ def sources(root: Path = ROOT) -> dict[str, Path]:
 
 
 def _rewrite(out: Path) -> None:
-    """The few edits dist needs: the renamed interpreter, the service worker switch, and the
-    pages' first requests named in their HTML (build/preload.py)."""
+    """The few edits dist needs: the renamed interpreter, the service worker switch, the
+    pages' first requests named in their HTML (build/preload.py) and their stylesheets as
+    one file each (build/stylesheets.py)."""
     for path in [out / "index.html", out / "embed.html", *(out / "assets").rglob("*.js")]:
         if path.is_file():
             text = path.read_text()
@@ -190,8 +193,14 @@ def _rewrite(out: Path) -> None:
         raise SystemExit(f"site: {OFFLINE_JS} no longer has the line {SW_OFF!r}")
     offline.write_text(text.replace(SW_OFF, SW_ON))
     (out / "assets" / "pyscript.json").write_text(json.dumps(dist_config(), indent=2) + "\n")
-    for page in ("index.html", "embed.html"):
+    pages = ("index.html", "embed.html")
+    for page in pages:
         preload.write(out, page)
+        stylesheets.merge(out, page)
+    linked = {sheet for page in pages for sheet in stylesheets.linked((out / page).read_text())}
+    for sheet in (out / stylesheets.FOLDER).glob("*.css"):
+        if sheet.relative_to(out).as_posix() not in linked:
+            sheet.unlink()
 
 
 def sha256(path: Path) -> str:

@@ -222,6 +222,36 @@ def test_dist_holds_what_the_page_requests_and_nothing_else(page, host, releases
                    for n in names)
 
 
+# Elements of the page before Python is up, and what their stylesheets set.
+STYLED = ("body", "#app", "#examples", "#dropzone", "#model-picker", "#stage", "#overview",
+          "#detail", "#live-code", "article", "article h2", "article p", "#skip-link")
+STYLE = """(selectors) => selectors.map((selector) => {
+    const element = document.querySelector(selector);
+    if (!element) return null;
+    const style = getComputedStyle(element);
+    return ["display", "position", "font-size", "font-family", "font-weight", "color",
+            "background-color", "margin-top", "padding-left", "border-top-width",
+            "grid-template-columns", "max-width"].map((name) => style.getPropertyValue(name));
+})"""
+
+
+def test_one_stylesheet_styles_the_page_as_the_twelve_do(page, visitor, site):
+    """dist's index.html links its stylesheets joined into one (build/stylesheets.py): the
+    same styles as the repository's page, which links them one by one."""
+    sheets = page.evaluate("[...document.styleSheets].map(s => s.href)")
+    assert [urlsplit(href).path.rsplit("/", 1)[1] for href in sheets] == ["index.css"]
+    source = visitor.context.new_page()
+    try:
+        source.goto(site + "index.html")
+        wait_ready(source, 1)
+        assert len(source.evaluate("[...document.styleSheets].map(s => s.href)")) > 5
+        expected = source.evaluate(STYLE, list(STYLED))
+    finally:
+        source.close()
+    got = page.evaluate(STYLE, list(STYLED))
+    assert all(got) and got == expected
+
+
 def test_the_html_names_every_module_the_first_paint_needs(page):
     """dist's index.html names each module the page loaded before its prerendered paint
     (build/preload.py), so none waits for the one importing it."""
