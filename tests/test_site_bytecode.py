@@ -1,6 +1,7 @@
-"""dist/ ships Pyodide's stdlib and NumPy as Python 3.12 bytecode (build/compile_stdlib.py,
-build/compile_numpy.py), complete, deterministic and precached under their own hashes, and
-our package as one archive of sources and checked-hash bytecode (build/package_zip.py).
+"""dist/ ships Pyodide's stdlib, NumPy and Pillow as Python 3.12 bytecode
+(build/compile_stdlib.py, build/compile_wheels.py), complete, deterministic and precached
+under their own hashes, and our package as one archive of sources and checked-hash bytecode
+(build/package_zip.py).
 That the page boots on them is tests/e2e/test_site.py's."""
 
 from __future__ import annotations
@@ -145,48 +146,57 @@ def test_two_builds_of_our_package_write_the_same_bytes(site, tmp_path):
     assert again.read_bytes() == (site.out / "py/cnnlens.zip").read_bytes()
 
 
-def official_numpy() -> Path:
-    """The vendored NumPy wheel, once its bytes are checked against build/manifest.json."""
+def official(package: str) -> Path:
+    """The vendored wheel of `package`, once its bytes are checked against
+    build/manifest.json."""
     lock = json.loads((SOURCE.parent / "pyodide-lock.json").read_text())
-    wheel = SOURCE.parent / lock["packages"]["numpy"]["file_name"]
+    wheel = SOURCE.parent / lock["packages"][package]["file_name"]
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     assert digest in (ROOT / "build" / "manifest.json").read_text(), "not the pinned wheel"
     return wheel
 
 
-def test_dist_ships_numpy_as_bytecode_without_stubs_or_headers(site):
-    official = zipfile.ZipFile(official_numpy())
-    shipped = zipfile.ZipFile(site.out / "build/vendor/pyodide" / Path(official.filename).name)
+# What each wheel leaves out besides stubs and headers: f2py builds Fortran extensions with
+# a compiler, _pyinstaller holds PyInstaller's hooks; _imagingft is FreeType (ImageFont).
+TRIMMED = {"numpy": ("numpy/f2py/", "numpy/_pyinstaller/"), "pillow": ("PIL/_imagingft.",)}
+MODULE = {"numpy": "numpy/_core/numeric.py", "pillow": "PIL/Image.py"}
+
+
+@pytest.mark.parametrize("package", ["numpy", "pillow"])
+def test_dist_ships_the_wheels_as_bytecode_without_stubs_or_headers(site, package):
+    wheel = zipfile.ZipFile(official(package))
+    shipped = zipfile.ZipFile(site.out / "build/vendor/pyodide" / Path(wheel.filename).name)
     names = set(shipped.namelist())
-    # f2py builds Fortran extensions with a compiler, _pyinstaller holds PyInstaller's hooks.
-    browserless = ("numpy/f2py/", "numpy/_pyinstaller/")
-    assert any(n.startswith("numpy/f2py/") for n in official.namelist())
-    assert not [n for n in names if n.startswith(browserless)]
-    sources = [n for n in official.namelist() if n.endswith(".py") and
-               not n.startswith(browserless)]
-    assert len(sources) > 120 and "numpy/_core/numeric.py" in sources
+    trimmed = TRIMMED[package]
+    assert all(any(n.startswith(t) for n in wheel.namelist()) for t in trimmed)
+    assert not [n for n in names if n.startswith(trimmed)]
+    sources = [n for n in wheel.namelist() if n.endswith(".py") and not n.startswith(trimmed)]
+    assert len(sources) > 60 and MODULE[package] in sources
     assert not [n for n in names if n.endswith((".py", ".pyi", ".h", ".c", ".pxd", ".pyx"))]
     assert {n for n in names if n.endswith(".pyc")} == {n + "c" for n in sources}
     for name in sources:
         pyc = shipped.read(name + "c")
         assert pyc[:8] == MAGIC_312 + UNCHECKED_HASH, name
         # An unchecked-hash pyc still records its source's hash: compiled from this file.
-        source = official.read(name)
+        source = wheel.read(name)
         assert pyc[8:16] == _imp.source_hash(int.from_bytes(MAGIC_312, "little"), source)
-    libraries = [n for n in official.namelist() if n.endswith(".so")]
-    assert len(libraries) > 10
-    for name in [*libraries, "numpy-2.0.2.dist-info/METADATA"]:
-        assert shipped.read(name) == official.read(name), name
+    libraries = [n for n in wheel.namelist() if n.endswith(".so") and not n.startswith(trimmed)]
+    assert len(libraries) >= 3
+    metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    for name in [*libraries, metadata]:
+        assert shipped.read(name) == wheel.read(name), name
 
 
-def test_the_numpy_wheels_record_and_lock_entry_describe_the_shipped_file(site):
+@pytest.mark.parametrize("package", ["numpy", "pillow"])
+def test_the_wheels_record_and_lock_entry_describe_the_shipped_file(site, package):
     folder = site.out / "build/vendor/pyodide"
     lock = json.loads((folder / "pyodide-lock.json").read_text())
-    wheel = folder / lock["packages"]["numpy"]["file_name"]
-    assert lock["packages"]["numpy"]["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
-    assert lock["packages"]["numpy"]["sha256"] not in (ROOT / "build/manifest.json").read_text()
+    wheel = folder / lock["packages"][package]["file_name"]
+    digest = lock["packages"][package]["sha256"]
+    assert digest == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert digest not in (ROOT / "build/manifest.json").read_text()
     archive = zipfile.ZipFile(wheel)
-    record_name = "numpy-2.0.2.dist-info/RECORD"
+    record_name = next(n for n in archive.namelist() if n.endswith(".dist-info/RECORD"))
     rows = [line.split(",") for line in archive.read(record_name).decode().splitlines()]
     listed = {name: (digest, size) for name, digest, size in rows}
     files = [n for n in archive.namelist() if not n.endswith("/")]
