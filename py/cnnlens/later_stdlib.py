@@ -13,10 +13,9 @@ path finders find the module there. The service worker keeps the zip once fetche
 
 from __future__ import annotations
 
-import importlib.machinery
 import sys
 from collections.abc import Callable
-from importlib.machinery import ModuleSpec
+from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
 
 
@@ -40,14 +39,14 @@ class LaterStdlib:
             self._mount(name)
         parent, _, _ = name.rpartition(".")
         if not parent:
-            return importlib.machinery.PathFinder.find_spec(name)
+            return PathFinder.find_spec(name)
         # A submodule of a package in the main zip (the codecs of `encodings`): its other
         # half is the same folder in the later zip.
         search = sys.modules[parent].__path__
         folder = f"{self.mounted}/{parent.replace('.', '/')}"
         if folder not in search:
             search.append(folder)
-        return importlib.machinery.PathFinder.find_spec(name, search)
+        return PathFinder.find_spec(name, search)
 
     def _mount(self, name: str) -> None:
         try:
