@@ -95,21 +95,32 @@ function plausible(snapshot) {
   return magic === SNAPSHOT_MAGIC && heap >= WASM_PAGE && heap % WASM_PAGE === 0;
 }
 
+// The snapshot at `url`'s bytes; rejects with NONE_KEPT where there is none (the service
+// worker answers 404 at once until it keeps one).
+const NONE_KEPT = new Error("no snapshot kept yet");
+async function snapshotAt(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw NONE_KEPT;
+  const snapshot = new Uint8Array(await response.arrayBuffer());
+  if (!plausible(snapshot)) throw new Error("not a Pyodide snapshot");
+  return snapshot;
+}
+
 // The interpreter restored from the snapshot at `url`, or null (none kept, or it failed:
-// each loadPyodide makes a new instance, so a normal boot can follow).
+// each loadPyodide makes a new instance, so a normal boot can follow). The snapshot is
+// handed over as a promise, which loadPyodide awaits only once it has started fetching the
+// runtime's files and evaluated pyodide.asm.js: reading 20 MB from the cache overlaps them.
 async function restored(url, options) {
+  const snapshot = snapshotAt(url);
+  snapshot.catch(() => {});  // handled below, through load(): no "unhandled rejection" meanwhile
   try {
-    const response = await fetch(url);
-    if (!response.ok) return null;
-    const snapshot = new Uint8Array(await response.arrayBuffer());
-    if (!plausible(snapshot)) throw new Error("not a Pyodide snapshot");
     const pyodide = await load({ ...options, indexURL: INDEX_URL, _loadSnapshot: snapshot });
     // Every restore would otherwise draw the same "random" numbers as the snapshot's maker.
     pyodide.runPython("import random; random.seed()");
     performance.mark("cnnlens:runtime:snapshot-restored");
     return pyodide;
   } catch (error) {
-    console.warn("cnnlens: booting Python without its snapshot, which failed:", error);
+    if (error !== NONE_KEPT) console.warn("cnnlens: booting Python without its snapshot, which failed:", error);
     return null;
   }
 }
