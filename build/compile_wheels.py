@@ -11,8 +11,13 @@ is (build/compile_stdlib.py, whose compile step this shares: unchecked-hash pycs
 sourceless, Pyodide's Python 3.12 under Node.js), and what only compilers and type checkers
 read (`.pyi` stubs, C headers and sources, Cython sources and declarations) is left out, as
 is what cannot work or is never used in a page (`TRIMMED`: NumPy's f2py and PyInstaller's
-hooks; Pillow's FreeType library, which draws text with `ImageFont`, 0.21 MB). `RECORD`
-lists what each new wheel holds. A wheel keeps its file name; dist's `pyodide-lock.json`
+hooks; Pillow's FreeType library, which draws text with `ImageFont`, 0.21 MB). A wheel's
+`parts`, subpackages that its `import` does not load, leave it for archives of their own
+beside it (`numpy-random.zip`, …), which py/cnnlens/later_modules.py fetches and unpacks
+into site-packages on their first import (listed by a generated module in the wheel,
+`_later_<name>`): Pyodide compiles every extension module of a package when it loads it, so
+NumPy's random and FFT libraries (a third of its machine code) no longer delay each boot.
+`RECORD` lists what each new wheel holds. A wheel keeps its file name; dist's `pyodide-lock.json`
 gives its own sha256, which Pyodide checks when it loads it. A second Pyodide then loads the
 new wheel and imports the package from its bytecode before it is used. Sorted names and
 fixed dates make the output byte-identical for the same input; cached in
@@ -27,9 +32,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BUILD = Path(__file__).resolve().parent
@@ -44,19 +50,39 @@ LEFT_OUT = (".pyi", ".h", ".c", ".pxd", ".pyx")
 
 
 @dataclass(frozen=True)
+class Part:
+    """Subpackages (their folders) shipped beside the wheel, in `<name>-<part>.zip`."""
+    folders: tuple[str, ...]
+    # Whether the service worker fetches it with each release (what the page's features
+    # import, so that they work offline) or keeps it once a first import fetched it.
+    precached: bool
+    check: str  # run in the checking Pyodide, through the page's finder
+
+
+@dataclass(frozen=True)
 class Wheel:
     top: str                     # what `import` names
     trimmed: tuple[str, ...]     # paths (prefixes) that cannot work or are never used here
     check: str                   # run in a Pyodide that loaded the new wheel
+    parts: dict[str, Part] = field(default_factory=dict)
 
 
 # By lock entry name. NumPy: f2py builds Fortran extensions with a compiler, _pyinstaller
-# holds PyInstaller's hooks (`numpy.f2py` is imported only when asked for). Pillow:
-# _imagingft is FreeType, which ImageFont imports to draw text (without it, ImageFont
-# imports and says what is missing when asked to).
+# holds PyInstaller's hooks (`numpy.f2py` is imported only when asked for); `import numpy`
+# loads neither random (the methods' seeded noise, the gallery's untrained weights) nor the
+# rest of its parts (our code never imports them; numpy.linalg stays: numpy.lib imports it).
+# Pillow: _imagingft is FreeType, which ImageFont imports to draw text (without it,
+# ImageFont imports and says what is missing when asked to).
 WHEELS = {
-    "numpy": Wheel("numpy", ("numpy/f2py/", "numpy/_pyinstaller/"),
-                   "import numpy; assert int(numpy.arange(6).reshape(2, 3).sum()) == 15"),
+    "numpy": Wheel(
+        "numpy", ("numpy/f2py/", "numpy/_pyinstaller/"),
+        "import numpy; assert int(numpy.arange(6).reshape(2, 3).sum()) == 15",
+        {"random": Part(("numpy/random/",), True,
+                        "import numpy; g = numpy.random.default_rng((0, 1));"
+                        " assert g.standard_normal(4, dtype=numpy.float32).dtype == 'float32'"),
+         "extras": Part(("numpy/fft/", "numpy/ma/", "numpy/polynomial/", "numpy/testing/"),
+                        False, "import numpy.fft, numpy.ma, numpy.polynomial;"
+                        " assert abs(numpy.fft.fft([1.0, 2.0]).real[1] + 1) < 1e-12")}),
     "pillow": Wheel("PIL", ("PIL/_imagingft.",), (
         "import io; from PIL import Image; b = io.BytesIO();"
         " Image.new('RGB', (3, 2), (9, 8, 7)).save(b, 'WEBP', lossless=True);"
@@ -64,22 +90,29 @@ WHEELS = {
 }
 
 NODE_SCRIPT = """
-const [runtime, build, source, target, name] = process.argv.slice(1);
+const [runtime, build, source, target, name, py] = process.argv.slice(1);
+const folder = target.slice(0, target.lastIndexOf("/"));
 const { loadPyodide } = await import(runtime + "/pyodide.mjs");
 const fs = await import("fs");
 try {
   const pyodide = await loadPyodide({ indexURL: runtime + "/", stdout: () => {} });
   pyodide.FS.mkdir("/build");
   pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: build }, "/build");
+  pyodide.FS.mkdir("/parts");
   pyodide.FS.writeFile("/source.whl", fs.readFileSync(source));
   pyodide.runPython(
     "import sys; sys.path.insert(0, '/build'); import compile_wheels;"
-    + `compile_wheels.compile_wheel('/source.whl', '/target.whl', '${name}')`);
+    + `compile_wheels.compile_wheel('/source.whl', '/target.whl', '${name}', '/parts')`);
   fs.writeFileSync(target, pyodide.FS.readFile("/target.whl"));
+  for (const part of pyodide.FS.readdir("/parts").filter((f) => f.endsWith(".zip"))) {
+    fs.writeFileSync(`${folder}/${part}`, pyodide.FS.readFile(`/parts/${part}`));
+  }
   const check = await loadPyodide({ indexURL: runtime + "/", stdout: () => {} });
   await check.loadPackage(target, { messageCallback: () => {}, checkIntegrity: false });
-  check.FS.mkdir("/build");
-  check.FS.mount(check.FS.filesystems.NODEFS, { root: build }, "/build");
+  for (const [at, root] of [["/build", build], ["/py", py], ["/parts", folder]]) {
+    check.FS.mkdir(at);
+    check.FS.mount(check.FS.filesystems.NODEFS, { root }, at);
+  }
   check.runPython(
     "import sys; sys.path.insert(0, '/build'); import compile_wheels;"
     + `compile_wheels.check('${name}')`);
@@ -96,41 +129,98 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
 
 
-def compile_wheel(source: str, target: str, name: str) -> None:
+def part_name(name: str, part: str) -> str:
+    """The archive of package `name`'s `part` (``numpy-random.zip``)."""
+    return f"{name}-{part}.zip"
+
+
+def part_of(file: str, wheel: Wheel) -> str | None:
+    """The part of `wheel` an entry of its wheel goes in, or None (the wheel itself)."""
+    return next((part for part, p in wheel.parts.items() if file.startswith(p.folders)), None)
+
+
+def listing(name: str) -> str:
+    """The generated module `_later_<name>` (source) that names `name`'s parts for
+    py/cnnlens/later_modules.py: where each is in the site, and the packages it holds."""
+    from compile_stdlib import RUNTIME_PATH
+
+    archives = "".join(
+        f"    {{'path': {f'{RUNTIME_PATH}/{part_name(name, part)}'!r}, "
+        f"'root': {SITE_PACKAGES!r}, 'unpack': True,\n     'names': frozenset("
+        f"{sorted(f.strip('/').replace('/', '.') for f in p.folders)!r})}},\n"
+        for part, p in WHEELS[name].parts.items())
+    return (f'"""Generated by build/compile_wheels.py: the parts of {name} beside its '
+            f'wheel."""\nARCHIVES = (\n{archives})\n')
+
+
+def compile_wheel(source: str, target: str, name: str, parts: str) -> None:
     """Writes the wheel of package `name` at `source` into `target`, sorted, each `.py`
-    compiled to `.pyc`, the files in LEFT_OUT and its `trimmed` dropped and RECORD rewritten
-    for what remains."""
+    compiled to `.pyc`, the files in LEFT_OUT and its `trimmed` dropped, its `parts` into
+    archives of their own in the folder `parts` (and their listing into the wheel), and
+    RECORD rewritten for what remains."""
     from compile_stdlib import compiled_entry, write_entries
 
+    wheel = WHEELS[name]
     entries: list[tuple[str, bytes, int]] = []
+    beside: dict[str, list[tuple[str, bytes, int]]] = {part: [] for part in wheel.parts}
     record = None
     with zipfile.ZipFile(source) as src:
         for entry in src.infolist():
             file = entry.filename
             if file.endswith(".dist-info/RECORD"):
                 record = entry
-            elif not file.endswith(LEFT_OUT) and not file.startswith(WHEELS[name].trimmed):
-                compiled = compiled_entry(file, src.read(entry), SITE_PACKAGES)
-                entries.append((*compiled, entry.external_attr))
+            elif not file.endswith(LEFT_OUT) and not file.startswith(wheel.trimmed):
+                compiled = (*compiled_entry(file, src.read(entry), SITE_PACKAGES),
+                            entry.external_attr)
+                part = part_of(file, wheel)
+                (entries if part is None else beside[part]).append(compiled)
     if record is None:
         raise SystemExit(f"compile_wheels: {source} has no RECORD: not a wheel")
+    if wheel.parts:
+        entries.append((*compiled_entry(f"_later_{name}.py", listing(name).encode(),
+                                        SITE_PACKAGES), 0o644 << 16))
     lines = [f"{file},{_record_hash(data)},{len(data)}" for file, data, _ in entries
              if not file.endswith("/")]
     lines.append(f"{record.filename},,")
     entries.append((record.filename, ("\n".join(sorted(lines)) + "\n").encode(),
                     record.external_attr))
     write_entries(target, entries)
+    for part, files in beside.items():
+        if not files:
+            raise SystemExit(f"compile_wheels: {name}'s part {part} matches nothing")
+        write_entries(f"{parts}/{part_name(name, part)}", files)
 
 
 def check(name: str) -> None:
     """Runs package `name`'s check in the running interpreter; fails unless its modules
-    came from bytecode."""
+    came from bytecode, or if its parts were imported by then. Then each part's check,
+    through the page's finder (py/cnnlens/later_modules.py, at /py) reading the parts'
+    archives from /parts."""
+    import importlib
+
     wheel = WHEELS[name]
     exec(wheel.check, {})
     top = wheel.top
     origin = sys.modules[top].__file__ or ""
     if not origin.endswith(".pyc"):
         raise SystemExit(f"compile_wheels: {top} was imported from {origin}, not a .pyc")
+    if not wheel.parts:
+        return
+    sys.path.insert(0, "/py/cnnlens")
+    from later_modules import finders
+
+    found = finders(importlib.import_module(f"_later_{name}"), lambda path: lambda module: Path(
+        f"/parts/{path.rpartition('/')[2]}").read_bytes())
+    names = {module for finder in found for module in finder.names}
+    if early := sorted(names & set(sys.modules)):
+        raise SystemExit(f"compile_wheels: `import {top}` imports {early}: not for a part")
+    sys.meta_path.extend(found)
+    for part in wheel.parts.values():
+        exec(part.check, {})
+    for module in sorted(names & set(sys.modules)):  # those the checks imported
+        origin = sys.modules[module].__file__ or ""
+        if not origin.startswith(SITE_PACKAGES) or not origin.endswith(".pyc"):
+            raise SystemExit(f"compile_wheels: {module} was imported from {origin}")
 
 
 # --- in CPython ---
@@ -153,7 +243,7 @@ def key(source: Path, version: str) -> str:
 
 def compiled(name: str) -> Path | None:
     """The compiled wheel of package `name` for the vendored runtime (made once, then from
-    the cache), or None without Node.js."""
+    the cache; its parts' archives beside it, `part_name`), or None without Node.js."""
     import pyodide_node as runner
     source = official_wheel(runner.PYODIDE, name)
     if not source.is_file():
@@ -166,18 +256,16 @@ def compiled(name: str) -> Path | None:
         print(f"compile_wheels: Node.js is not installed, so dist/ keeps the source-only {name} "
               "wheel (each page load compiles the modules it imports)", file=sys.stderr)
         return None
-    for stale in (CACHE / name).glob("*/*.whl"):
-        stale.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / "partial" / source.name  # loaded by name in the check
-    partial.parent.mkdir(exist_ok=True)
-    status = runner.run(NODE_SCRIPT, str(BUILD), str(source), str(partial), name)
+    shutil.rmtree(CACHE / name, ignore_errors=True)
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True)
+    status = runner.run(NODE_SCRIPT, str(BUILD), str(source), str(partial / source.name),
+                        name, str(BUILD.parent / "py"))
     if status != 0:
-        partial.unlink(missing_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
         raise SystemExit(f"compile_wheels: compiling {source.name} in Pyodide failed "
                          f"(exit {status})")
-    partial.replace(target)
-    partial.parent.rmdir()
+    partial.replace(folder)
     print(f"compile_wheels: wrote {target.relative_to(BUILD.parent)}", file=sys.stderr)
     return target
 

@@ -6,7 +6,8 @@ Pyodide's `python_stdlib.zip` and its NumPy and Pillow wheels hold source only, 
 that loads them compiles every module it imports on every boot (the dev page's cold boot
 took 17.8 s from source and 9.9 s from bytecode, medians of 3 on a loaded machine). So the compiled
 forms (build/compile_stdlib.py, build/compile_wheels.py) take their place at the same paths
-(the stdlib's modules the page never imports in a second zip beside the first), with what
+(the stdlib's modules the page never imports in a second zip beside the first, the wheels'
+parts beside them), with what
 must agree with them: `pyodide-lock.json` giving the compiled wheels' sha256 (which
 Pyodide checks) and `assets/runtime-sizes.json` the sizes the boot's "MB of MB" counts.
 `make site` (build/site.py) writes them into dist/, and the dev server (build/serve.py, also
@@ -28,9 +29,15 @@ if str(BUILD) not in sys.path:  # its sibling scripts, imported by name (appende
 import compile_stdlib  # noqa: E402
 import compile_wheels  # noqa: E402
 
-RUNTIME = "build/vendor/pyodide"
+RUNTIME = compile_stdlib.RUNTIME_PATH
 # The stdlib's modules the page never imports, fetched on first import (never precached).
 LATER_STDLIB = compile_stdlib.LATER_PATH
+# What the service worker keeps once a first import fetched it, never precaching it: the
+# later stdlib, and the wheels' parts that none of the page's features imports.
+ON_DEMAND = frozenset({LATER_STDLIB} | {
+    f"{RUNTIME}/{compile_wheels.part_name(name, part)}"
+    for name, wheel in compile_wheels.WHEELS.items()
+    for part, p in wheel.parts.items() if not p.precached})
 RUNTIME_SIZES = "assets/runtime-sizes.json"
 
 
@@ -48,8 +55,11 @@ def replacements(root: Path = ROOT) -> dict[str, bytes]:
         LATER_STDLIB: (stdlib / compile_stdlib.LATER_NAME).read_bytes(),
         f"{RUNTIME}/{compile_wheels.LOCK}": (json.dumps(lock, indent=2) + "\n").encode(),
     }
-    for wheel in wheels.values():
+    for name, wheel in wheels.items():
         replaced[f"{RUNTIME}/{wheel.name}"] = wheel.read_bytes()
+        for part in compile_wheels.WHEELS[name].parts:
+            archive = compile_wheels.part_name(name, part)
+            replaced[f"{RUNTIME}/{archive}"] = (wheel.parent / archive).read_bytes()
     names = json.loads((root / RUNTIME_SIZES).read_text())
     sizes = {name: len(replaced.get(f"{RUNTIME}/{name}", b"")) or
              (root / RUNTIME / name).stat().st_size for name in names}

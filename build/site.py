@@ -219,13 +219,14 @@ def _embeds_only(out: Path) -> set[str]:
 def write_service_worker(out: Path) -> Site:
     """(Re)writes out/sw.js for exactly the files now in out (tests use it to make releases):
     it precaches them all but those a visit may never ask for (the embeds' other prerendered
-    views, the stdlib's later zip), which it keeps once they are fetched."""
+    views, the later stdlib and NumPy's parts that no feature imports), which it keeps once
+    they are fetched."""
     everything = sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*")
         if p.is_file() and p.name not in (SW_NAME, ZIP_NAME)
         and p.relative_to(out).as_posix() not in LICENSES
     )
-    on_demand = {*_embeds_only(out), shipped_runtime.LATER_STDLIB} & set(everything)
+    on_demand = {*_embeds_only(out), *shipped_runtime.ON_DEMAND} & set(everything)
     digests = {rel: sha256(out / rel) for rel in everything}
     listing = "".join(f"{rel} {digests[rel]}\n" for rel in everything)
     version = hashlib.sha256(listing.encode()).hexdigest()[:16]

@@ -13,6 +13,7 @@ import js
 # assets/js/runtime-progress.js): here PyScript has started the interpreter and runs us.
 js.performance.mark("cnnlens:worker:start")
 
+import asyncio  # noqa: E402
 import inspect  # noqa: E402
 import sys  # noqa: E402
 
@@ -58,17 +59,17 @@ async def _load_packages():
 
 async def _start(base_url):
     global _app
-    from cnnlens.later_stdlib import install
+    from cnnlens.later_modules import install
     from cnnlens.page import App  # needs the packages loaded above
 
-    install(base_url)  # the stdlib's modules the page never imports, on first import
+    install(base_url)  # the modules the boot never imports, on their first import
 
     js.performance.mark("cnnlens:worker:imported")
     _app = App(_fetch, base_url)
-    started = await _app.start()
     from cnnlens.webgpu import open_engine
 
-    _app.engine = await open_engine(base_url)  # the browser's GPU, if it gives one
+    # The browser's GPU, if it gives one: its kernels' modules load while the model does.
+    started, _app.engine = await asyncio.gather(_app.start(), open_engine(base_url))
     js.performance.mark("cnnlens:worker:model-loaded")
     return started
 

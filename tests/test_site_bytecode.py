@@ -80,8 +80,10 @@ def test_dist_holds_a_pyc_for_every_py_of_the_official_zip_and_no_source(site):
     tops = {n.split("/")[0].removesuffix(".pyc") for n in later.namelist()}
     codecs = {"encodings." + n.removeprefix("encodings/").removesuffix(".pyc")
               for n in later.namelist() if n.startswith("encodings/")}
-    assert listing["NAMES"] == (tops - {"encodings"}) | codecs
-    assert (site.out / listing["PATH"]).read_bytes() == (folder / later.filename).read_bytes()
+    (archive,) = listing["ARCHIVES"]
+    assert archive["names"] == (tops - {"encodings"}) | codecs
+    assert (archive["root"], archive["unpack"]) == ("/lib/python312_later.zip", False)
+    assert (site.out / archive["path"]).read_bytes() == (folder / later.filename).read_bytes()
 
 
 def test_the_service_worker_precaches_the_main_zip_and_keeps_the_later_one_when_asked(site):
@@ -160,22 +162,49 @@ def official(package: str) -> Path:
 # a compiler, _pyinstaller holds PyInstaller's hooks; _imagingft is FreeType (ImageFont).
 TRIMMED = {"numpy": ("numpy/f2py/", "numpy/_pyinstaller/"), "pillow": ("PIL/_imagingft.",)}
 MODULE = {"numpy": "numpy/_core/numeric.py", "pillow": "PIL/Image.py"}
+# What `import numpy` does not load, shipped beside the wheel (py/cnnlens/later_modules.py
+# unpacks each on its first import); random is precached (the methods use it), the rest not.
+PARTS = {"numpy": {"numpy-random.zip": ("numpy/random/",),
+                   "numpy-extras.zip": ("numpy/fft/", "numpy/ma/", "numpy/polynomial/",
+                                        "numpy/testing/")},
+         "pillow": {}}
+LISTING = {"numpy": "_later_numpy.pyc", "pillow": None}  # names the parts for the finder
+
+
+def shipped_archives(site, wheel: zipfile.ZipFile, package: str) -> dict[str, zipfile.ZipFile]:
+    """The shipped wheel and its parts, by the folders (prefixes) each holds ("" the rest)."""
+    folder = site.out / "build/vendor/pyodide"
+    archives = {"": zipfile.ZipFile(folder / Path(wheel.filename).name)}
+    for part, folders in PARTS[package].items():
+        archive = zipfile.ZipFile(folder / part)
+        archives.update(dict.fromkeys(folders, archive))
+    return archives
+
+
+def archive_of(archives: dict[str, zipfile.ZipFile], name: str) -> zipfile.ZipFile:
+    return next((a for prefix, a in archives.items() if prefix and name.startswith(prefix)),
+                archives[""])
 
 
 @pytest.mark.parametrize("package", ["numpy", "pillow"])
 def test_dist_ships_the_wheels_as_bytecode_without_stubs_or_headers(site, package):
     wheel = zipfile.ZipFile(official(package))
-    shipped = zipfile.ZipFile(site.out / "build/vendor/pyodide" / Path(wheel.filename).name)
-    names = set(shipped.namelist())
+    archives = shipped_archives(site, wheel, package)
+    names = [n for a in {id(a): a for a in archives.values()}.values() for n in a.namelist()]
     trimmed = TRIMMED[package]
     assert all(any(n.startswith(t) for n in wheel.namelist()) for t in trimmed)
     assert not [n for n in names if n.startswith(trimmed)]
     sources = [n for n in wheel.namelist() if n.endswith(".py") and not n.startswith(trimmed)]
     assert len(sources) > 60 and MODULE[package] in sources
     assert not [n for n in names if n.endswith((".py", ".pyi", ".h", ".c", ".pxd", ".pyx"))]
-    assert {n for n in names if n.endswith(".pyc")} == {n + "c" for n in sources}
+    pycs = [n for n in names if n.endswith(".pyc") and n != LISTING[package]]
+    assert sorted(pycs) == sorted(n + "c" for n in sources)  # each once, wheel or part
+    for name in [*sources, *(n for n in wheel.namelist() if n.endswith(".so"))]:
+        if not name.startswith(trimmed):  # in the part its folder says, else in the wheel
+            shipped = archive_of(archives, name)
+            assert (name + "c" if name.endswith(".py") else name) in shipped.namelist(), name
     for name in sources:
-        pyc = shipped.read(name + "c")
+        pyc = archive_of(archives, name).read(name + "c")
         assert pyc[:8] == MAGIC_312 + UNCHECKED_HASH, name
         # An unchecked-hash pyc still records its source's hash: compiled from this file.
         source = wheel.read(name)
@@ -184,7 +213,27 @@ def test_dist_ships_the_wheels_as_bytecode_without_stubs_or_headers(site, packag
     assert len(libraries) >= 3
     metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     for name in [*libraries, metadata]:
-        assert shipped.read(name) == wheel.read(name), name
+        assert archive_of(archives, name).read(name) == wheel.read(name), name
+
+
+def test_numpy_s_parts_are_listed_for_the_finder_and_the_later_one_is_not_precached(site):
+    archives: dict = {}
+    exec(load_build_script("compile_wheels").listing("numpy"), archives)
+    folder = "build/vendor/pyodide"
+    assert {a["path"]: a["names"] for a in archives["ARCHIVES"]} == {
+        f"{folder}/{part}": {f.strip("/").replace("/", ".") for f in folders}
+        for part, folders in PARTS["numpy"].items()}
+    assert all(a["unpack"] and a["root"] == "/lib/python3.12/site-packages"
+               for a in archives["ARCHIVES"])
+    wheel = zipfile.ZipFile(site.out / folder / Path(official("numpy")).name)
+    assert LISTING["numpy"] in wheel.namelist()
+    worker = (site.out / "sw.js").read_text()
+    files = json.loads(worker.split("const FILES = ", 1)[1].split(";\n", 1)[0])
+    on_demand = json.loads(worker.split("const ON_DEMAND = ", 1)[1].split(";\n", 1)[0])
+    random, extras = f"{folder}/numpy-random.zip", f"{folder}/numpy-extras.zip"
+    assert random in files and random not in on_demand
+    assert extras in on_demand and extras not in files
+    assert on_demand[extras] == hashlib.sha256((site.out / extras).read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("package", ["numpy", "pillow"])

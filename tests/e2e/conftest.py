@@ -60,10 +60,14 @@ def is_local(url: str) -> bool:
     return parts.hostname == "127.0.0.1"
 
 
-# The stdlib's modules the page never imports (build/compile_stdlib.py's LATER): a module
-# whose page fetched them without saying so (`FETCHES_LATER_STDLIB = True`) fails, so every
-# browser test checks that what it does needs none of them.
+# The archives a visit fetches only when something imports one of their modules
+# (build/shipped_runtime.py's ON_DEMAND: the stdlib's modules the page never imports,
+# NumPy's parts that none of its features imports): a module whose page fetched one without
+# saying so (`FETCHES_LATER_MODULES = True`) fails, so every browser test checks that what
+# it does needs none of them.
 LATER_STDLIB = "/python_stdlib_later.zip"
+ON_DEMAND = tuple("/" + path.rpartition("/")[2]
+                  for path in sorted(load_build_script("shipped_runtime").ON_DEMAND))
 
 
 class Browser:
@@ -89,12 +93,14 @@ class Browser:
 
     def check(self, module: object) -> None:
         """Fails on any request beyond 127.0.0.1 and, unless the test `module` says it
-        fetches it, on the stdlib's later zip."""
+        fetches them, on the archives fetched on demand."""
         assert self.outside_requests() == [], "requests left 127.0.0.1"
-        if not getattr(module, "FETCHES_LATER_STDLIB", False):
-            wanted = [url.partition("?for=")[2] for url in self.requests if LATER_STDLIB in url]
-            assert not wanted, (f"the page imported {wanted} from the stdlib's later zip: take "
-                                "it out of build/compile_stdlib.py's LATER")
+        if not getattr(module, "FETCHES_LATER_MODULES", False):
+            wanted = [url.partition("?for=")[2] for url in self.requests
+                      if any(f"{archive}?" in url for archive in ON_DEMAND)]
+            assert not wanted, (f"the page imported {wanted} from an archive fetched on demand: "
+                                "take it out of build/compile_stdlib.py's LATER or make its "
+                                "part in build/compile_wheels.py precached")
 
 
 @pytest.fixture(scope="module")

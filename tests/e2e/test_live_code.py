@@ -29,16 +29,19 @@ from .conftest import (
 
 MODEL = ROOT / "assets" / "models" / "tinyvgg-fashion-mnist.onnx"
 LEAKY = "def relu(x):\n    return np.where(x > 0, x, 0.1 * x)\n"
-# The same function, once it has used modules of the stdlib's later zip.
+# The same function, once it has used modules of the stdlib's later zip and NumPy's FFT.
 LATER_IMPORTS = """def relu(x):
     import codecs
     from statistics import fmean
     assert fmean([0.0, 0.2]) == 0.1
     assert codecs.encode("\u00e9", "cp1252") == b"\\xe9"
+    assert abs(np.fft.fft([1.0, 2.0])[1] + 1) < 1e-12
     return np.where(x > 0, x, 0.1 * x)
 """
-# The learner's code fetches it (python_stdlib_later.zip): FETCHES_LATER_STDLIB says so.
-FETCHES_LATER_STDLIB = True
+# The learner's code fetches them (python_stdlib_later.zip, numpy-extras.zip):
+# FETCHES_LATER_MODULES says so.
+FETCHES_LATER_MODULES = True
+EXTRAS = "/numpy-extras.zip"
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
 CONVS = ("conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2")
 RELUS = ("relu_1_1", "relu_1_2", "relu_2_1", "relu_2_2")
@@ -120,11 +123,12 @@ def test_leaky_relu_is_exactly_that_function_of_the_conv_outputs(page, live):
                                atol=1e-6)
 
 
-def test_the_stdlib_the_page_never_imports_comes_on_a_learners_first_import(page, live,
-                                                                            browser):
-    """Statistics and the code pages are in the stdlib's later zip (build/compile_stdlib.py): not
-    downloaded at boot, fetched once when the learner's code imports them."""
-    later = [url for url in browser.requests if LATER_STDLIB in url]
+def test_the_modules_the_page_never_imports_come_on_a_learners_first_import(page, live,
+                                                                           browser):
+    """Statistics and the code pages are in the stdlib's later zip (build/compile_stdlib.py),
+    numpy.fft in NumPy's extras (build/compile_wheels.py): not downloaded at boot, fetched
+    once when the learner's code imports them."""
+    later = [url for url in browser.requests if LATER_STDLIB in url or EXTRAS in url]
     assert later == []
     type_code(page, "relu", LATER_IMPORTS)
     run_and_wait(page)
@@ -132,6 +136,8 @@ def test_the_stdlib_the_page_never_imports_comes_on_a_learners_first_import(page
         c = tensor(page, conv)
         np.testing.assert_array_equal(tensor(page, relu), np.where(c > 0, c, c * np.float32(0.1)))
     assert len([url for url in browser.requests if LATER_STDLIB in url]) == 1
+    assert [url.partition("?")[2] for url in browser.requests if EXTRAS in url] == [
+        "for=numpy.fft"]
 
 
 def test_a_syntax_error_shows_its_line_and_the_results_stay(page, live):

@@ -229,6 +229,12 @@ def test_a_link_repeats_the_same_picture(app, browser, site):
     first = picture(app)
     link = app.evaluate("location.hash")
     assert "seed=42" in link and "steps=40" in link and "view=maximize" in link
+    # NumPy's random is not loaded at boot: each page's worker fetches it (precached by
+    # sw.js, build/compile_wheels.py) on the first maximisation, once.
+    def randoms() -> list[str]:
+        return [u for u in browser.requests if "/numpy-random.zip?for=numpy.random" in u]
+
+    before = len(randoms())
     again = browser.context.new_page()
     again.goto(site + "index.html" + link)
     wait_ready(again, 1)
@@ -237,6 +243,7 @@ def test_a_link_repeats_the_same_picture(app, browser, site):
     assert again.get_attribute("#tab-maximize", "aria-selected") == "true"
     assert again.input_value("#maximize-seed") == "42"
     np.testing.assert_array_equal(picture(again), first)
+    assert len(randoms()) == before + 1
     again.close()
     # An embed of the same link draws it too.
     embed = browser.context.new_page()
