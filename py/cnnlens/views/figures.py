@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
@@ -210,9 +209,15 @@ def _colour_words(data: dict[str, Any]) -> str:
 
 # --- the drawing ---
 
+# XML's escapes, by hand: xml.sax.saxutils would bring urllib.request, http.client and most
+# of email into the page, a quarter of a megabyte of stdlib it otherwise never downloads.
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTRIBUTE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                            "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
 
 def _attrs(attrs: dict[str, Any]) -> str:
-    return "".join(f" {key.replace('_', '-')}={quoteattr(str(value))}"
+    return "".join(f' {key.replace("_", "-")}="{str(value).translate(_ATTRIBUTE)}"'
                    for key, value in attrs.items() if value is not None)
 
 
@@ -220,7 +225,7 @@ def tag(name: str, attrs: dict[str, Any] | None = None, children: Iterable[str] 
         ) -> str:
     """One SVG element as text; a ``str`` child is text (escaped), an iterable is elements.
     Attribute names write ``_`` as ``-`` (``font_size`` → ``font-size``)."""
-    inner = escape(children) if isinstance(children, str) else "".join(children)
+    inner = children.translate(_TEXT) if isinstance(children, str) else "".join(children)
     return f"<{name}{_attrs(attrs or {})}>{inner}</{name}>"
 
 
