@@ -3,16 +3,16 @@
     replacements(root)   # {site path: bytes} served or shipped instead of the vendored file
 
 Pyodide's `python_stdlib.zip` and its NumPy and Pillow wheels hold source only, and a page
-that loads them compiles every module it imports on every boot (the dev page's cold boot
-took 17.8 s from source and 9.9 s from bytecode, medians of 3 on a loaded machine). So the compiled
-forms (build/compile_stdlib.py, build/compile_wheels.py) take their place at the same paths
-(the stdlib's modules the page never imports in a second zip beside the first, the wheels'
-parts beside them), with what
-must agree with them: `pyodide-lock.json` giving the compiled wheels' sha256 (which
-Pyodide checks) and `assets/runtime-sizes.json` the sizes the boot's "MB of MB" counts.
-`make site` (build/site.py) writes them into dist/, and the dev server (build/serve.py, also
-the browser tests') answers with them, so both run what a reader gets. Without Node.js there
-are none and the vendored files are used as they are. Stdlib only.
+that loads them compiles every module it imports on every boot (the dev page's cold boot took
+17.8 s from source and 9.9 s from bytecode, medians of 3 on a loaded machine). So the
+compiled forms (build/compile_stdlib.py, build/compile_wheels.py) take their place at the
+same paths (the stdlib's modules the page never imports in a second zip beside the first, the
+wheels' parts beside them), with what must agree with them: `pyodide-lock.json` giving the
+compiled wheels' sha256 (which Pyodide checks) and `assets/runtime-sizes.json` the sizes the
+boot's "MB of MB" counts. `make site` (build/site.py) writes them into dist/, and the dev
+server (build/serve.py, also the browser tests') answers with them, so both run what a
+reader gets. Without Node.js there are none and the vendored files are used as they are.
+Stdlib only.
 """
 
 from __future__ import annotations

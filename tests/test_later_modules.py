@@ -48,19 +48,29 @@ def test_which_entries_go_in_the_later_zip(entry, module):
     assert compile_stdlib.later_module(entry) == module
 
 
+def archive_of(path, modules: dict[str, str]):
+    """A zip at `path` of `modules` (entry name → source)."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, source in modules.items():
+            z.writestr(name, source)
+    return path
+
+
+def empty_package(folder, name: str) -> None:
+    (folder / name).mkdir(parents=True)
+    (folder / name / "__init__.py").write_text("")
+
+
 @pytest.fixture
 def later(tmp_path, monkeypatch):
     """A later zip of two modules: a package of its own and a submodule of a package that
     stays in the main stdlib (as the codecs of `encodings` do)."""
     main = tmp_path / "main"
-    (main / "zzmain").mkdir(parents=True)
-    (main / "zzmain" / "__init__.py").write_text("")
-    archive = tmp_path / "later.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("zzlater/__init__.py", "from .part import VALUE\n")
-        z.writestr("zzlater/part.py", "VALUE = 42\n")
-        z.writestr("zzmain/codec.py", "NAME = 'codec'\n")
-    fetched: list[int] = []
+    empty_package(main, "zzmain")
+    archive = archive_of(tmp_path / "later.zip", {
+        "zzlater/__init__.py": "from .part import VALUE\n", "zzlater/part.py": "VALUE = 42\n",
+        "zzmain/codec.py": "NAME = 'codec'\n"})
+    fetched: list[str] = []
 
     def fetch(name: str) -> bytes:
         fetched.append(name)
@@ -114,12 +124,9 @@ def test_an_unpacked_part_is_found_beside_its_package_s_other_modules(tmp_path, 
     """As NumPy's parts: a subpackage (with a module that cannot be imported from a zip, as
     an extension module cannot) unpacked into the folder its package was imported from."""
     site = tmp_path / "site-packages"
-    (site / "zzpkg").mkdir(parents=True)
-    (site / "zzpkg" / "__init__.py").write_text("")
-    archive = tmp_path / "zzpkg-part.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("zzpkg/sub/__init__.py", "from .inner import VALUE\n")
-        z.writestr("zzpkg/sub/inner.py", "VALUE = 7\n")
+    empty_package(site, "zzpkg")
+    archive = archive_of(tmp_path / "zzpkg-part.zip", {
+        "zzpkg/sub/__init__.py": "from .inner import VALUE\n", "zzpkg/sub/inner.py": "VALUE = 7\n"})
     fetched: list[str] = []
     finder = LaterModules(frozenset({"zzpkg.sub"}), str(site),
                           lambda name: fetched.append(name) or archive.read_bytes(), unpack=True)
