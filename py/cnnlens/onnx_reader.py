@@ -1,6 +1,6 @@
 """ONNX ``ModelProto`` bytes → :class:`cnnlens.graph.Model`, without the ``onnx`` package.
 
-Field numbers come from ``onnx/onnx.proto`` (IR version 10+ keeps them stable). Only what
+Field numbers come from ``onnx/onnx.proto`` (:mod:`cnnlens.onnx_schema`). Only what
 inference needs is read; unknown fields are skipped, as protobuf intends, so newer files
 still load. Errors: :class:`OnnxFormatError` when the bytes are not a valid encoding (or a
 tensor's data disagrees with its dims), :class:`ModelError` when a valid encoding describes
@@ -18,143 +18,44 @@ from cnnlens import graph as g
 from cnnlens import untrained
 from cnnlens.errors import ModelError, OnnxFormatError
 from cnnlens.limits import check_file_size, check_tensor_size
-from cnnlens.protobuf import Buffer, Message
-
-
-class _ModelProto:
-    IR_VERSION = 1
-    PRODUCER_NAME = 2
-    PRODUCER_VERSION = 3
-    DOC_STRING = 6
-    GRAPH = 7
-    OPSET_IMPORT = 8
-    METADATA_PROPS = 14
-
-
-class _OperatorSetId:
-    DOMAIN = 1
-    VERSION = 2
-
-
-class _StringStringEntry:
-    KEY = 1
-    VALUE = 2
-
-
-class _GraphProto:
-    NODE = 1
-    NAME = 2
-    INITIALIZER = 5
-    INPUT = 11
-    OUTPUT = 12
-
-
-class _NodeProto:
-    INPUT = 1
-    OUTPUT = 2
-    NAME = 3
-    OP_TYPE = 4
-    ATTRIBUTE = 5
-    DOMAIN = 7
-
-
-class _AttributeProto:
-    NAME = 1
-    F = 2
-    I = 3  # noqa: E741 - the field is called "i" in onnx.proto
-    S = 4
-    T = 5
-    G = 6
-    FLOATS = 7
-    INTS = 8
-    STRINGS = 9
-    TENSORS = 10
-    GRAPHS = 11
-    TYPE = 20
-
-
-class _TensorProto:
-    DIMS = 1
-    DATA_TYPE = 2
-    SEGMENT = 3
-    FLOAT_DATA = 4
-    INT32_DATA = 5
-    INT64_DATA = 7
-    NAME = 8
-    RAW_DATA = 9
-    DOUBLE_DATA = 10
-    UINT64_DATA = 11
-    DATA_LOCATION = 14
-
-
-class _ValueInfoProto:
-    NAME = 1
-    TYPE = 2
-
-
-class _TypeProto:
-    TENSOR_TYPE = 1
-    # TypeProto.Tensor
-    ELEM_TYPE = 1
-    SHAPE = 2
-    # TensorShapeProto
-    DIM = 1
-    # TensorShapeProto.Dimension
-    DIM_VALUE = 1
-    DIM_PARAM = 2
-
-
-# AttributeProto.AttributeType codes.
-FLOAT, INT, STRING, TENSOR, GRAPH = 1, 2, 3, 4, 5
-FLOATS, INTS, STRINGS, TENSORS, GRAPHS = 6, 7, 8, 9, 10
-SPARSE_TENSOR, SPARSE_TENSORS, TYPE_PROTO, TYPE_PROTOS = 11, 12, 13, 14
-
-_ATTRIBUTE_TYPE_NAMES = {
-    FLOAT: "FLOAT",
-    INT: "INT",
-    STRING: "STRING",
-    TENSOR: "TENSOR",
-    GRAPH: "GRAPH",
-    FLOATS: "FLOATS",
-    INTS: "INTS",
-    STRINGS: "STRINGS",
-    TENSORS: "TENSORS",
-    GRAPHS: "GRAPHS",
-    SPARSE_TENSOR: "SPARSE_TENSOR",
-    SPARSE_TENSORS: "SPARSE_TENSORS",
-    TYPE_PROTO: "TYPE_PROTO",
-    TYPE_PROTOS: "TYPE_PROTOS",
-}
-
-# Which field holds the value when an old writer left AttributeProto.type unset.
-_ATTRIBUTE_TYPE_BY_FIELD = (
-    (_AttributeProto.F, FLOAT),
-    (_AttributeProto.I, INT),
-    (_AttributeProto.S, STRING),
-    (_AttributeProto.T, TENSOR),
-    (_AttributeProto.G, GRAPH),
-    (_AttributeProto.FLOATS, FLOATS),
-    (_AttributeProto.INTS, INTS),
-    (_AttributeProto.STRINGS, STRINGS),
-    (_AttributeProto.TENSORS, TENSORS),
-    (_AttributeProto.GRAPHS, GRAPHS),
+from cnnlens.onnx_schema import (
+    ATTRIBUTE_TYPE_BY_FIELD,
+    ATTRIBUTE_TYPE_NAMES,
+    FLOAT,
+    FLOATS,
+    INT,
+    INTS,
+    STRING,
+    STRINGS,
+    TENSOR,
+    TENSORS,
+    AttributeProto,
+    GraphProto,
+    ModelProto,
+    NodeProto,
+    OperatorSetId,
+    StringStringEntry,
+    TensorProto,
+    TypeProto,
+    ValueInfoProto,
 )
+from cnnlens.protobuf import Buffer, Message
 
 # Element type → (NumPy dtype, typed repeated field, how that field stores values).
 # "bits16" means 16-bit values widened to int32 on the wire (float16 keeps its bit pattern).
 _TENSOR_LAYOUT: dict[int, tuple[np.dtype, int, str]] = {
-    g.FLOAT: (np.dtype(np.float32), _TensorProto.FLOAT_DATA, "<f4"),
-    g.DOUBLE: (np.dtype(np.float64), _TensorProto.DOUBLE_DATA, "<f8"),
-    g.FLOAT16: (np.dtype(np.float16), _TensorProto.INT32_DATA, "bits16"),
-    g.INT64: (np.dtype(np.int64), _TensorProto.INT64_DATA, "varint"),
-    g.INT32: (np.dtype(np.int32), _TensorProto.INT32_DATA, "varint"),
-    g.INT16: (np.dtype(np.int16), _TensorProto.INT32_DATA, "varint"),
-    g.INT8: (np.dtype(np.int8), _TensorProto.INT32_DATA, "varint"),
-    g.UINT16: (np.dtype(np.uint16), _TensorProto.INT32_DATA, "varint"),
-    g.UINT8: (np.dtype(np.uint8), _TensorProto.INT32_DATA, "varint"),
-    g.BOOL: (np.dtype(np.bool_), _TensorProto.INT32_DATA, "varint"),
-    g.UINT32: (np.dtype(np.uint32), _TensorProto.UINT64_DATA, "uvarint"),
-    g.UINT64: (np.dtype(np.uint64), _TensorProto.UINT64_DATA, "uvarint"),
+    g.FLOAT: (np.dtype(np.float32), TensorProto.FLOAT_DATA, "<f4"),
+    g.DOUBLE: (np.dtype(np.float64), TensorProto.DOUBLE_DATA, "<f8"),
+    g.FLOAT16: (np.dtype(np.float16), TensorProto.INT32_DATA, "bits16"),
+    g.INT64: (np.dtype(np.int64), TensorProto.INT64_DATA, "varint"),
+    g.INT32: (np.dtype(np.int32), TensorProto.INT32_DATA, "varint"),
+    g.INT16: (np.dtype(np.int16), TensorProto.INT32_DATA, "varint"),
+    g.INT8: (np.dtype(np.int8), TensorProto.INT32_DATA, "varint"),
+    g.UINT16: (np.dtype(np.uint16), TensorProto.INT32_DATA, "varint"),
+    g.UINT8: (np.dtype(np.uint8), TensorProto.INT32_DATA, "varint"),
+    g.BOOL: (np.dtype(np.bool_), TensorProto.INT32_DATA, "varint"),
+    g.UINT32: (np.dtype(np.uint32), TensorProto.UINT64_DATA, "uvarint"),
+    g.UINT64: (np.dtype(np.uint64), TensorProto.UINT64_DATA, "uvarint"),
 }
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -188,14 +89,14 @@ def read_model(data: Buffer, weights: Literal["initial", "shapes"] = "initial") 
 
 def _read_model(data: Buffer) -> g.Model:
     proto = Message(data, 0, "ModelProto")
-    graph_proto = proto.message(_ModelProto.GRAPH, "graph")
+    graph_proto = proto.message(ModelProto.GRAPH, "graph")
     if graph_proto is None:
         raise ModelError("the model contains no graph")
     producer = " ".join(
         part
         for part in (
-            proto.string(_ModelProto.PRODUCER_NAME),
-            proto.string(_ModelProto.PRODUCER_VERSION),
+            proto.string(ModelProto.PRODUCER_NAME),
+            proto.string(ModelProto.PRODUCER_VERSION),
         )
         if part
     )
@@ -203,10 +104,10 @@ def _read_model(data: Buffer) -> g.Model:
     model = g.Model(
         graph=_read_graph(graph_proto, untrained.declares_weights(metadata)),
         metadata=metadata,
-        ir_version=proto.int64(_ModelProto.IR_VERSION),
+        ir_version=proto.int64(ModelProto.IR_VERSION),
         opset=_read_default_opset(proto),
         producer=producer,
-        doc_string=proto.string(_ModelProto.DOC_STRING),
+        doc_string=proto.string(ModelProto.DOC_STRING),
     )
     model.validate()
     return model
@@ -214,8 +115,8 @@ def _read_model(data: Buffer) -> g.Model:
 
 def _read_default_opset(proto: Message) -> int:
     versions = {
-        entry.string(_OperatorSetId.DOMAIN): entry.int64(_OperatorSetId.VERSION)
-        for entry in proto.messages(_ModelProto.OPSET_IMPORT, "opset_import")
+        entry.string(OperatorSetId.DOMAIN): entry.int64(OperatorSetId.VERSION)
+        for entry in proto.messages(ModelProto.OPSET_IMPORT, "opset_import")
     }
     for domain in _DEFAULT_DOMAINS:
         if domain in versions:
@@ -225,8 +126,8 @@ def _read_default_opset(proto: Message) -> int:
 
 def _read_metadata(proto: Message) -> dict[str, str]:
     return {
-        entry.string(_StringStringEntry.KEY): entry.string(_StringStringEntry.VALUE)
-        for entry in proto.messages(_ModelProto.METADATA_PROPS, "metadata_props")
+        entry.string(StringStringEntry.KEY): entry.string(StringStringEntry.VALUE)
+        for entry in proto.messages(ModelProto.METADATA_PROPS, "metadata_props")
     }
 
 
@@ -234,8 +135,8 @@ def _read_graph(proto: Message, declared_weights: bool = False) -> g.Graph:
     """The graph; with ``declared_weights``, graph inputs after the first become placeholder
     initializers (:func:`cnnlens.untrained.declared`)."""
     initializers: dict[str, np.ndarray] = {}
-    for tensor_proto in proto.messages(_GraphProto.INITIALIZER, "initializer"):
-        name = tensor_proto.string(_TensorProto.NAME)
+    for tensor_proto in proto.messages(GraphProto.INITIALIZER, "initializer"):
+        name = tensor_proto.string(TensorProto.NAME)
         if not name:
             raise ModelError(f"{tensor_proto.path} has no name")
         if name in initializers:
@@ -244,19 +145,19 @@ def _read_graph(proto: Message, declared_weights: bool = False) -> g.Graph:
 
     nodes = tuple(
         _read_node(node_proto, index)
-        for index, node_proto in enumerate(proto.messages(_GraphProto.NODE, "node"))
+        for index, node_proto in enumerate(proto.messages(GraphProto.NODE, "node"))
     )
     inputs = tuple(
         info
-        for info in (_read_value_info(m) for m in proto.messages(_GraphProto.INPUT, "input"))
+        for info in (_read_value_info(m) for m in proto.messages(GraphProto.INPUT, "input"))
         if info.name not in initializers
     )
     if declared_weights:
         initializers.update(untrained.declared(inputs))
         inputs = inputs[:1]
-    outputs = tuple(_read_value_info(m) for m in proto.messages(_GraphProto.OUTPUT, "output"))
+    outputs = tuple(_read_value_info(m) for m in proto.messages(GraphProto.OUTPUT, "output"))
     return g.Graph(
-        name=proto.string(_GraphProto.NAME),
+        name=proto.string(GraphProto.NAME),
         nodes=nodes,
         initializers=initializers,
         inputs=inputs,
@@ -265,19 +166,19 @@ def _read_graph(proto: Message, declared_weights: bool = False) -> g.Graph:
 
 
 def _read_node(proto: Message, index: int) -> g.Node:
-    op_type = proto.string(_NodeProto.OP_TYPE)
+    op_type = proto.string(NodeProto.OP_TYPE)
     if not op_type:
         raise ModelError(f"{proto.path} has no op_type")
-    domain = proto.string(_NodeProto.DOMAIN)
+    domain = proto.string(NodeProto.DOMAIN)
     attributes: dict[str, Any] = {}
-    for attribute_proto in proto.messages(_NodeProto.ATTRIBUTE, "attribute"):
+    for attribute_proto in proto.messages(NodeProto.ATTRIBUTE, "attribute"):
         name, value = _read_attribute(attribute_proto)
         attributes[name] = value
     return g.Node(
         op_type=op_type,
-        name=proto.string(_NodeProto.NAME) or f"{op_type}_{index}",
-        inputs=tuple(proto.strings(_NodeProto.INPUT)),
-        outputs=tuple(proto.strings(_NodeProto.OUTPUT)),
+        name=proto.string(NodeProto.NAME) or f"{op_type}_{index}",
+        inputs=tuple(proto.strings(NodeProto.INPUT)),
+        outputs=tuple(proto.strings(NodeProto.OUTPUT)),
         attributes=attributes,
         domain="" if domain in _DEFAULT_DOMAINS else domain,
     )
@@ -285,13 +186,13 @@ def _read_node(proto: Message, index: int) -> g.Node:
 
 def _read_attribute(proto: Message) -> tuple[str, Any]:
     """One ``AttributeProto`` → ``(name, value)`` with the value as plain Python / NumPy."""
-    A = _AttributeProto
+    A = AttributeProto
     name = proto.string(A.NAME)
     if not name:
         raise ModelError(f"{proto.path} has no name")
     kind = proto.int64(A.TYPE)
     if kind == 0:
-        kind = next((k for number, k in _ATTRIBUTE_TYPE_BY_FIELD if proto.has(number)), 0)
+        kind = next((k for number, k in ATTRIBUTE_TYPE_BY_FIELD if proto.has(number)), 0)
     if kind == FLOAT:
         return name, proto.float32(A.F)
     if kind == INT:
@@ -311,10 +212,10 @@ def _read_attribute(proto: Message) -> tuple[str, Any]:
         return name, tuple(proto.strings(A.STRINGS))
     if kind == TENSORS:
         return name, tuple(read_tensor(t) for t in proto.messages(A.TENSORS, "tensors"))
-    if kind in _ATTRIBUTE_TYPE_NAMES:
+    if kind in ATTRIBUTE_TYPE_NAMES:
         # Subgraphs, sparse tensors and type protos only matter to ops cnnlens does not run;
         # keep a marker so summaries can still show the attribute exists.
-        return name, g.OpaqueAttribute(_ATTRIBUTE_TYPE_NAMES[kind])
+        return name, g.OpaqueAttribute(ATTRIBUTE_TYPE_NAMES[kind])
     raise ModelError(f"{proto.path} ({name!r}) has unknown attribute type {kind}")
 
 
@@ -324,7 +225,7 @@ def read_tensor(proto: Message) -> np.ndarray:
     Reads ``raw_data`` (little-endian bytes) or the typed repeated field; the element count
     must equal the product of the dims.
     """
-    T = _TensorProto
+    T = TensorProto
     label = proto.string(T.NAME) or proto.path
     dims = proto.int64s(T.DIMS)
     if any(d < 0 for d in dims):
@@ -380,25 +281,25 @@ def _integers_as(values: list[int], dtype: np.dtype, label: str) -> np.ndarray:
 
 def _read_value_info(proto: Message) -> g.ValueInfo:
     """A ``ValueInfoProto``; non-tensor types get element type 0 and an unknown shape."""
-    name = proto.string(_ValueInfoProto.NAME)
+    name = proto.string(ValueInfoProto.NAME)
     if not name:
         raise ModelError(f"{proto.path} has no name")
-    type_proto = proto.message(_ValueInfoProto.TYPE, "type")
+    type_proto = proto.message(ValueInfoProto.TYPE, "type")
     tensor_type = (
-        None if type_proto is None else type_proto.message(_TypeProto.TENSOR_TYPE, "tensor_type")
+        None if type_proto is None else type_proto.message(TypeProto.TENSOR_TYPE, "tensor_type")
     )
     if tensor_type is None:
         return g.ValueInfo(name=name, elem_type=0, shape=None)
-    shape_proto = tensor_type.message(_TypeProto.SHAPE, "shape")
+    shape_proto = tensor_type.message(TypeProto.SHAPE, "shape")
     shape = None
     if shape_proto is not None:
-        shape = tuple(_read_dim(dim) for dim in shape_proto.messages(_TypeProto.DIM, "dim"))
-    return g.ValueInfo(name=name, elem_type=tensor_type.int64(_TypeProto.ELEM_TYPE), shape=shape)
+        shape = tuple(_read_dim(dim) for dim in shape_proto.messages(TypeProto.DIM, "dim"))
+    return g.ValueInfo(name=name, elem_type=tensor_type.int64(TypeProto.ELEM_TYPE), shape=shape)
 
 
 def _read_dim(proto: Message) -> g.Dim:
-    if proto.has(_TypeProto.DIM_VALUE):
-        return proto.int64(_TypeProto.DIM_VALUE)
-    if proto.has(_TypeProto.DIM_PARAM):
-        return proto.string(_TypeProto.DIM_PARAM)
+    if proto.has(TypeProto.DIM_VALUE):
+        return proto.int64(TypeProto.DIM_VALUE)
+    if proto.has(TypeProto.DIM_PARAM):
+        return proto.string(TypeProto.DIM_PARAM)
     return None

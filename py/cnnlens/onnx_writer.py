@@ -1,9 +1,9 @@
 """:class:`cnnlens.graph.Model` → ONNX ``ModelProto`` bytes, without the ``onnx`` package.
 
-The inverse of :mod:`cnnlens.onnx_reader`, from whose field-number tables it writes (one
-place per fact), for what cnnlens makes itself: the TF.js importer (:mod:`cnnlens.tfjs`)
-builds a ``Model`` and this module serialises it, in the page (Pyodide has no ``onnx``)
-and in the CLI alike. Only the protobuf wire format is needed: varints and
+The inverse of :mod:`cnnlens.onnx_reader`, writing with the same field numbers
+(:mod:`cnnlens.onnx_schema`), for what cnnlens makes itself: the TF.js importer
+(:mod:`cnnlens.tfjs`) builds a ``Model`` and this module serialises it, in the page (Pyodide
+has no ``onnx``) and in the CLI alike. Only the protobuf wire format is needed: varints and
 length-delimited fields (see :mod:`cnnlens.protobuf`, the decoder), plus fixed32 for
 float attributes. Repeated scalars are written unpacked, as the proto2 schema of
 ``onnx.proto`` declares them (every reader accepts that form).
@@ -23,22 +23,22 @@ import numpy as np
 
 from . import graph as g
 from .errors import ModelError
-from .onnx_reader import (
+from .onnx_schema import (
     FLOAT,
     FLOATS,
     INT,
     INTS,
     STRING,
     TENSOR,
-    _AttributeProto,
-    _GraphProto,
-    _ModelProto,
-    _NodeProto,
-    _OperatorSetId,
-    _StringStringEntry,
-    _TensorProto,
-    _TypeProto,
-    _ValueInfoProto,
+    AttributeProto,
+    GraphProto,
+    ModelProto,
+    NodeProto,
+    OperatorSetId,
+    StringStringEntry,
+    TensorProto,
+    TypeProto,
+    ValueInfoProto,
 )
 from .protobuf import FIXED32, LENGTH_DELIMITED, VARINT
 
@@ -109,7 +109,7 @@ def tensor(name: str, array: np.ndarray) -> bytes:
     elem_type = _ELEM_TYPES.get(array.dtype)
     if elem_type is None:
         raise ModelError(f"tensor {name!r}: cannot write element type {array.dtype}")
-    T = _TensorProto
+    T = TensorProto
     dims = b"".join(int_field(T.DIMS, d) for d in array.shape)
     raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     return (dims + int_field(T.DATA_TYPE, elem_type) + string_field(T.NAME, name)
@@ -122,7 +122,7 @@ def attribute(name: str, value: Any) -> bytes:
     The type is told by the value, as :func:`cnnlens.onnx_reader` reads it back: Python
     ``int`` → INT, ``float`` → FLOAT, ``tuple`` of ints → INTS, of floats → FLOATS.
     """
-    A = _AttributeProto
+    A = AttributeProto
     head = string_field(A.NAME, name)
     if isinstance(value, bool) or not isinstance(value, int | float | str | np.ndarray | tuple):
         raise ModelError(f"attribute {name!r}: cannot write a {type(value).__name__}")
@@ -145,7 +145,7 @@ def attribute(name: str, value: Any) -> bytes:
 def node(op_type: str, name: str, inputs: Sequence[str], outputs: Sequence[str],
          attributes: dict[str, Any] | None = None, domain: str = "") -> bytes:
     """A ``NodeProto``; attributes are written in sorted order, so equal nodes encode equally."""
-    N = _NodeProto
+    N = NodeProto
     return (b"".join(string_field(N.INPUT, v) for v in inputs)
             + b"".join(string_field(N.OUTPUT, v) for v in outputs)
             + string_field(N.NAME, name) + string_field(N.OP_TYPE, op_type)
@@ -157,25 +157,25 @@ def node(op_type: str, name: str, inputs: Sequence[str], outputs: Sequence[str],
 def _dim(dim: g.Dim) -> bytes:
     """A ``TensorShapeProto.Dimension``: a fixed size, a symbol, or nothing (unknown)."""
     if isinstance(dim, int):
-        return int_field(_TypeProto.DIM_VALUE, dim)
-    return _optional_string(_TypeProto.DIM_PARAM, dim or "")
+        return int_field(TypeProto.DIM_VALUE, dim)
+    return _optional_string(TypeProto.DIM_PARAM, dim or "")
 
 
 def value_info(info: g.ValueInfo) -> bytes:
     """A ``ValueInfoProto`` of a tensor; a ``None`` shape writes no shape (unknown rank)."""
-    T = _TypeProto
+    T = TypeProto
     tensor_type = int_field(T.ELEM_TYPE, info.elem_type)
     if info.shape is not None:
         shape = b"".join(bytes_field(T.DIM, _dim(d)) for d in info.shape)
         tensor_type += bytes_field(T.SHAPE, shape)
     type_proto = bytes_field(T.TENSOR_TYPE, tensor_type)
-    return string_field(_ValueInfoProto.NAME, info.name) + bytes_field(_ValueInfoProto.TYPE,
+    return string_field(ValueInfoProto.NAME, info.name) + bytes_field(ValueInfoProto.TYPE,
                                                                         type_proto)
 
 
 def graph_proto(graph: g.Graph) -> bytes:
     """A ``GraphProto``: nodes in order, name, initializers, inputs, outputs."""
-    G = _GraphProto
+    G = GraphProto
     return (b"".join(bytes_field(G.NODE, node(n.op_type, n.name, n.inputs, n.outputs,
                                               n.attributes, n.domain)) for n in graph.nodes)
             + string_field(G.NAME, graph.name or "graph")
@@ -192,11 +192,11 @@ def _repeated(number: int, messages: Iterable[bytes]) -> bytes:
 def write_model(model: g.Model) -> bytes:
     """The serialised ``ModelProto`` of ``model``: what :func:`onnx_reader.read_model` reads
     back as an equal model (``producer`` goes whole into ``producer_name``)."""
-    M = _ModelProto
-    opset = (_optional_string(_OperatorSetId.DOMAIN, "")
-             + int_field(_OperatorSetId.VERSION, model.opset))
+    M = ModelProto
+    opset = (_optional_string(OperatorSetId.DOMAIN, "")
+             + int_field(OperatorSetId.VERSION, model.opset))
     metadata = _repeated(M.METADATA_PROPS, (
-        string_field(_StringStringEntry.KEY, k) + string_field(_StringStringEntry.VALUE, v)
+        string_field(StringStringEntry.KEY, k) + string_field(StringStringEntry.VALUE, v)
         for k, v in model.metadata.items()))
     return (int_field(M.IR_VERSION, model.ir_version)
             + _optional_string(M.PRODUCER_NAME, model.producer)
