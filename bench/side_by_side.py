@@ -101,7 +101,8 @@ class Side:
     switched: str    # JS predicate(state): every feature map redrawn for the new image
     wasm: str        # JS expression (awaited): the workers' WebAssembly memory in bytes
     installed: str | None  # selector that appears once the service worker has precached
-    kept: str | None  # JS predicate: what a later visit restores is kept (ours: the snapshot)
+    kept: str | None  # JS predicate: what a later visit starts from is kept (ours: Python's
+    #                   snapshot, then the scripts' code cache: assets/js/offline.js)
     path_of: Callable[[str], str]  # URL path → file path under docroot
 
 
@@ -244,7 +245,7 @@ def round_for(playwright, side: Side, profile: Path) -> dict:
         else:
             page.wait_for_load_state("networkidle")
         result["bytes"] = visit_bytes(list(context.finished), side.docroot, side.path_of)
-        if side.kept:  # ours: Python's memory snapshot, made from the cache, not downloaded
+        if side.kept:  # ours: made from the cache, not downloaded
             page.wait_for_function(side.kept, timeout=BOOT_TIMEOUT_MS, polling=100)
         result["warm"] = _visit(page, side)
         if side.name == "cnnlens":
@@ -326,7 +327,7 @@ def measure(playwright, runs: int) -> dict:
         ours_url = url
         sides = [Side("cnnlens", site.out, url, installed=(
             f"[data-testid=offline-ready][data-version='{site.version}']"),
-            kept="() => document.documentElement.dataset.cnnlensSnapshot",
+            kept="() => document.documentElement.dataset.cnnlensCodeCache",
             path_of=lambda path: path, **OURS)]
         skipped = None
         if (REFERENCE / "index.html").is_file():

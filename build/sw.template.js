@@ -129,6 +129,11 @@ self.addEventListener("message", (event) => {
   const port = event.ports[0];
   if (!port) return;
   if (event.data === "version") port.postMessage(VERSION);
+  // The release's scripts, for assets/js/code-cache.js.
+  if (event.data === "scripts") {
+    port.postMessage(Object.keys(FILES).filter((p) => /\.m?js$/.test(p))
+      .map((p) => new URL(p, SCOPE).href));
+  }
   if (event.data?.snapshot) {
     event.waitUntil(snapshot(event.data.snapshot).then((answer) => port.postMessage(answer),
       (error) => port.postMessage(`failed: ${error.message || error}`)));

@@ -3,7 +3,10 @@
 // is cached, reloads when a new release takes over, and explains a boot that failed because
 // the visit started offline before anything was cached. Independent of app.js: it only reads
 // the data-cnnlens-* attributes that app.js sets on <html>. Once a visit is interactive and
-// the release is cached, it has Python's memory snapshot kept for later visits (snapshot.js).
+// the release is cached, it has Python's memory snapshot kept for later visits (snapshot.js)
+// and the code cache of its scripts made (code-cache.js).
+import { warmCodeCache } from "./code-cache.js";
+import { ask } from "./service-worker-messages.js";
 import { keepSnapshot } from "./snapshot.js";
 
 const SERVICE_WORKER = null;  // build/site.py switches this on in dist/
@@ -26,11 +29,8 @@ function whenAttribute(name) {
   });
 }
 
-async function versionOf(worker) {
-  const channel = new MessageChannel();
-  const answer = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
-  worker.postMessage("version", [channel.port2]);
-  return answer;
+function versionOf(worker) {
+  return ask(worker, "version");
 }
 
 async function showReady() {
@@ -132,7 +132,12 @@ if (SERVICE_WORKER && "serviceWorker" in navigator) {
     await showReady();
     await whenAttribute("data-cnnlens-booted");
     const active = (await navigator.serviceWorker.ready).active;
-    root.dataset.cnnlensSnapshot = await keepSnapshot(active)
-      .catch((error) => `failed: ${error.message || error}`);
+    const snapshot = await keepSnapshot(active).catch((error) => `failed: ${error.message || error}`);
+    root.dataset.cnnlensSnapshot = snapshot;
+    // The visit that stored the snapshot is the release's first: its scripts' code cache
+    // is made then too, after the snapshot's worker (both compete with the page for the CPU).
+    root.dataset.cnnlensCodeCache = snapshot !== "stored" ? "not needed"
+      : await warmCodeCache(active).then((n) => `${n} scripts`,
+        (error) => `failed: ${error.message || error}`);
   }).catch((error) => console.warn("cnnlens: offline support unavailable:", error));
 }

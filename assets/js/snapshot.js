@@ -5,16 +5,12 @@
 // release's cache. Later visits restore Python from it in a fraction of its boot
 // (runtime-progress.js, named in its module hash by runtime.js) and boot as usual when the
 // restore fails. Binary packages (NumPy) cannot be in a snapshot: they load after it.
+import { ask } from "./service-worker-messages.js";
+
 const MAKER = new URL("./snapshot-maker.js", import.meta.url);
 // Relative to the service worker's scope, the site's root (sw.template.js's SNAPSHOT).
 export const SNAPSHOT = "python-snapshot.bin";
 
-function ask(serviceWorker, message, transfer = []) {
-  const channel = new MessageChannel();
-  const answer = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
-  serviceWorker.postMessage(message, [channel.port2, ...transfer]);
-  return answer;
-}
 
 function make() {
   return new Promise((resolve, reject) => {

@@ -269,6 +269,29 @@ def test_the_html_names_every_module_the_first_paint_needs(page):
     assert len(modules) > 30 and modules <= set(named)
 
 
+# Trace categories of V8's compile events, which say whether a code cache was used.
+V8_COMPILE = ["v8", "devtools.timeline", "disabled-by-default-v8.compile"]
+
+
+def code_caches(trace: Path) -> tuple[set[str], set[str]]:
+    """File names of the scripts whose V8 code cache a trace shows made, and used."""
+    events = json.loads(trace.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    data = [(e["name"], e.get("args", {}).get("data") or {}) for e in events]
+    def names(wanted: tuple[str, ...], size: str) -> set[str]:
+        return {d["url"].rpartition("/")[2] for name, d in data
+                if name in wanted and int(d.get(size, 0)) > 0 and "url" in d}
+    return (names(("v8.produceCache", "v8.produceModuleCache"), "producedCacheSize"),
+            names(("v8.compile", "v8.compileModule"), "consumedCacheSize"))
+
+
+def module_scripts(files: list[str]) -> list[str]:
+    """The release's module scripts among the `files` sw.js precaches: every .js or .mjs but
+    the classic embed.js and the two that must not run in code-cache.js's worker."""
+    skip = {"assets/embed.js", "assets/js/snapshot-maker.js", "assets/js/code-cache-worker.js"}
+    return [p for p in files if p.endswith((".js", ".mjs")) and p not in skip]
+
+
 def restored_from_snapshot(page) -> bool:
     """Whether the page's Python worker was restored from the memory snapshot."""
     return any(worker.evaluate(
@@ -276,7 +299,7 @@ def restored_from_snapshot(page) -> bool:
         for worker in page.workers)
 
 
-def test_precached_then_boots_and_classifies_offline(page, host, releases, visitor):
+def test_precached_then_boots_and_classifies_offline(page, host, releases, visitor, tmp_path):
     """Offline, the later visit restores Python from the snapshot the first one had made
     (numbers checked against the CLI), and a broken snapshot falls back to a normal boot."""
     one = releases["one"]
@@ -287,10 +310,22 @@ def test_precached_then_boots_and_classifies_offline(page, host, releases, visit
                            timeout=OFFLINE_READY_TIMEOUT_MS)
     assert page.evaluate("document.documentElement.dataset.cnnlensSnapshot") == "stored"
     assert not restored_from_snapshot(page)
+    page.wait_for_function("document.documentElement.dataset.cnnlensCodeCache",
+                           timeout=OFFLINE_READY_TIMEOUT_MS)
+    assert (page.evaluate("document.documentElement.dataset.cnnlensCodeCache")
+            == f"{len(module_scripts(one.files))} scripts")
     visitor.context.set_offline(True)
     try:
+        trace = tmp_path / "second-visit.json"
+        visitor.context.browser.start_tracing(path=str(trace), categories=V8_COMPILE)
         page.reload()
         wait_ready(page, 1)
+        visitor.context.browser.stop_tracing()
+        # The runtime's largest script compiled from V8's code cache on the second visit,
+        # and no script's cache made then (without assets/js/code-cache.js on the first
+        # visit, this one makes them, and only a third would use them).
+        made, used = code_caches(trace)
+        assert "pyodide.asm.js" in used and made == set()
         assert page.evaluate("navigator.onLine") is False
         assert page.evaluate("Boolean(navigator.serviceWorker.controller)")
         assert restored_from_snapshot(page)
