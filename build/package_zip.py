@@ -12,11 +12,13 @@ request. Every module's source stays in it (the page reads the ops' source with
 (`__pycache__/name.cpython-312.pyc`), checked-hash: Python imports it after comparing the
 source's hash, so an edited source is compiled again, and the page skips compiling ours. The
 bytecode is compiled inside Pyodide under Node.js (build/pyodide_node.py); without Node.js the
-zip holds the sources alone. Sorted names and fixed dates make the output byte-identical for
+zip holds the sources alone. Beside them goes the code of the methods `dataclasses` writes for
+the classes the worker's boot creates (py/cnnlens/dataclass_code.py), recorded there too.
+Sorted names and fixed dates make the output byte-identical for
 the same input. Cached in build/cache/package/, keyed by the sources, Pyodide's version and
 this script.
 
-The same file is imported inside Pyodide (`compile_into` below).
+The same file is imported inside Pyodide (`compile_into`, `record_dataclasses` below).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ try {
   pyodide.runPython(
     "import sys; sys.path.insert(0, '/build'); import package_zip;"
     + "package_zip.compile_into('/py', '/out/compiled.txt', '/out')");
+  await pyodide.loadPackage("numpy", { messageCallback: () => {} });
+  pyodide.runPython("import package_zip; package_zip.record_dataclasses('/py', '/out')");
 } catch (error) {
   console.error(error.message);
   process.exit(1);
@@ -67,6 +71,28 @@ def compile_into(py: str, listing: str, out: str) -> None:
         target = Path(out, cache_from_source(name))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(bytes(_code_to_hash_pyc(code, source_hash(data), checked=True)))
+
+
+# What py/worker.py imports before its first answer (tests/e2e/test_site.py checks that the
+# page compiled no dataclass method at boot, so a module missing here fails there).
+BOOT_IMPORTS = ("cnnlens.protocol", "cnnlens.later_modules", "cnnlens.page", "cnnlens.webgpu")
+
+
+def record_dataclasses(py: str, out: str) -> None:
+    """Imports `BOOT_IMPORTS` from `py` with cnnlens.dataclass_code's recorder on and writes
+    what it recorded under `out`, where the zip's file goes."""
+    import importlib
+
+    sys.dont_write_bytecode = True  # `py` is the repository's own folder
+    sys.path.insert(0, py)
+    from cnnlens import dataclass_code
+
+    codes = dataclass_code.record()
+    for name in BOOT_IMPORTS:
+        importlib.import_module(name)
+    target = Path(out, "cnnlens", dataclass_code.FILE.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dataclass_code.save(codes, target)
 
 
 # --- in CPython ---
@@ -92,7 +118,7 @@ def _bytecode(modules: list[str], folder: Path) -> dict[str, bytes]:
     if status != 0:
         raise SystemExit(f"package_zip: compiling our package in Pyodide failed (exit {status})")
     return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*.pyc"))}
+            for p in sorted([*folder.rglob("*.pyc"), *folder.rglob("*.marshal")])}
 
 
 def write(target: Path, modules: list[str]) -> None:

@@ -299,6 +299,17 @@ def restored_from_snapshot(page) -> bool:
         for worker in page.workers)
 
 
+def test_the_boot_compiles_no_dataclass_method(page):
+    """The methods `dataclasses` writes for the classes of py/worker.py's boot come compiled
+    in dist's package (build/package_zip.py, cnnlens/dataclass_code.py): the worker's mark
+    after its imports counts those it ran and those it had to compile."""
+    counts = [worker.evaluate("""() => {
+        const mark = performance.getEntriesByName('cnnlens:worker:imported')[0];
+        return mark ? mark.detail : null; }""") for worker in page.workers]
+    counts = [c for c in counts if c is not None]
+    assert len(counts) == 1 and counts[0]["compiled"] == 0 and counts[0]["recorded"] > 100
+
+
 def test_precached_then_boots_and_classifies_offline(page, host, releases, visitor, tmp_path):
     """Offline, the later visit restores Python from the snapshot the first one had made
     (numbers checked against the CLI), and a broken snapshot falls back to a normal boot."""
