@@ -65,7 +65,9 @@ def heaps(page, wasm: str = "0", settle_ms: int = 2_000) -> dict[str, object]:
                                           "flatten": False})
         page.wait_for_timeout(200)  # attachedToTarget for the running workers
         per_worker = {}
-        for session, url in workers.items():
+        # A copy: a worker started meanwhile (the built site's throwaway workers) attaches
+        # during the loop; one that ended meanwhile never answers and is left out.
+        for session, url in list(workers.items()):
             def send(method: str, session: str = session, url: str = url) -> dict:
                 ident = next(ids)
                 cdp.send("Target.sendMessageToTarget", {"sessionId": session, "message":
@@ -75,7 +77,10 @@ def heaps(page, wasm: str = "0", settle_ms: int = 2_000) -> dict[str, object]:
                         return replies.pop(ident)["result"]
                     page.wait_for_timeout(20)
                 raise TimeoutError(f"worker {url} did not answer {method}")
-            per_worker[url] = _usage(send)
+            try:
+                per_worker[url] = _usage(send)
+            except TimeoutError:
+                continue
     finally:
         cdp.detach()
     wasm_bytes = int(page.evaluate(f"async () => {wasm}"))
