@@ -11,7 +11,6 @@ const MAKER = new URL("./snapshot-maker.js", import.meta.url);
 // Relative to the service worker's scope, the site's root (sw.template.js's SNAPSHOT).
 export const SNAPSHOT = "python-snapshot.bin";
 
-
 function make() {
   return new Promise((resolve, reject) => {
     const worker = new Worker(MAKER, { type: "module" });
