@@ -22,7 +22,8 @@ from onnx import numpy_helper
 from cnnlens.loader import load_model
 from cnnlens.preprocess import preprocess
 from cnnlens.session import Session
-from cnnlens.views.figures import FIGURES, figures, fmt
+from cnnlens.views.figure_numbers import fmt
+from cnnlens.views.figures import FIGURES, figures
 from tests.onnx_builders import ModelBuilder, onnxruntime_outputs
 from tests.page_app import local_app
 from tests.paths import BUNDLED_MODEL, EXAMPLES, ROOT, load_build_script
