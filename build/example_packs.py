@@ -5,7 +5,7 @@ its examples without loading Pillow.
     python3 build/example_packs.py [--root DIR]
 
 For every `assets/images/<folder>/index.json` it decodes each listed file with
-`preprocess.decode_pixels`, the page's own decode, and writes `<folder>/examples.bin`
+`decode.decode_pixels`, the page's own decode, and writes `<folder>/examples.bin`
 (committed; a folder's examples share one size, their model's). `make serve` and
 `make site` run it first; it rewrites nothing while a pack already holds those pixels.
 Without NumPy and Pillow (`make site` with a bare python3) it says so and leaves the
@@ -32,9 +32,9 @@ def write(root: Path) -> int:
     import numpy as np
 
     sys.path.insert(0, str(root / "py"))
+    from cnnlens.decode import decode_pixels
     from cnnlens.errors import CnnlensError
     from cnnlens.examples import PACK, pack_bytes, read_pack
-    from cnnlens.preprocess import decode_pixels
 
     written = 0
     for folder in folders(root):

@@ -69,7 +69,7 @@ def test_a_rotated_photo_is_not_read_sideways(corpus: Path, capsys):
     """Guards the EXIF check above against a picture that looks alike either way up."""
     from PIL import Image
 
-    from cnnlens.preprocess import decode_image
+    from cnnlens.decode import decode_image
 
     rotated = decode_image((corpus / "exif-rotated.jpg").read_bytes())
     stored = Image.open(corpus / "exif-rotated.jpg")

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnlens.decode import decode_pixels
 from cnnlens.errors import CnnlensError
 from cnnlens.examples import PACK, ExamplePacks, pack_bytes, read_pack
-from cnnlens.preprocess import decode_pixels, preprocess
+from cnnlens.preprocess import preprocess
 from tests.page_app import BASE, fetch_local, local_app
 from tests.paths import ROOT
 

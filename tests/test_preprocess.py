@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
+from cnnlens.decode import decode_image
 from cnnlens.errors import ImageError
 from cnnlens.model_card import Preprocessing
 from cnnlens.preprocess import (
-    decode_image,
     input_preview,
     normalise,
     preprocess,

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from .decode import Picture
 from .edits import NO_EDITS, Edits
 from .engine import Engine, Ran, parse_choice
 from .errors import CnnlensError
 from .loader import LoadedModel
 from .model_card import Preprocessing
-from .preprocess import Picture, picture_input
+from .preprocess import picture_input
 from .protocol import BackendTimes, ErrorAnswer, TensorsAnswer, encode, error_answer
 from .session import Session, with_reader_preprocessing
 from .views.overview import RangeMode

@@ -2,7 +2,7 @@
 
 Each example folder (an ``index.json`` and its images, e.g. ``assets/images/fashion-mnist/``)
 holds ``examples.bin``, written by ``build/example_packs.py``: one uint8 array
-``(N, H, W, C)`` of every image file's pixels, equal to `preprocess.decode_pixels` of that
+``(N, H, W, C)`` of every image file's pixels, equal to `decode.decode_pixels` of that
 file, after an array of the N file names; two ``.npy`` arrays in one zlib stream, which NumPy
 reads without a zip reader. The page fetches it once per folder (`ExamplePacks`) and runs
 its pixels through the same `preprocess.to_input` steps as a decoded file. A folder without
@@ -18,8 +18,8 @@ from typing import Final
 
 import numpy as np
 
+from .decode import Picture
 from .errors import CnnlensError
-from .preprocess import Picture
 
 PACK: Final = "examples.bin"
 """The pack's file name inside an example folder."""

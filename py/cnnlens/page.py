@@ -60,7 +60,7 @@ from .protocol import (
 from .session import Session
 
 if TYPE_CHECKING:
-    from .preprocess import Picture
+    from .decode import Picture
     from .views.dissect import DissectionCache, ProbeShelf
 
 CATALOGUE_PATH = "assets/models/index.json"

@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from .decode import Picture
 from .edits import NO_EDITS, Edits, forward
 from .engine import Ran
 from .errors import CnnlensError, ModelError
 from .forward import ForwardResult, first_non_finite, run
 from .loader import LoadedModel
 from .model_card import Preprocessing, class_names, model_card
-from .preprocess import Picture, input_preview, picture_input
+from .preprocess import input_preview, picture_input
 from .preprocess_settings import form_state
 from .views.detail import DetailView, detail_view
 from .views.input_note import input_note

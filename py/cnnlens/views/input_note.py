@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..decode import Picture, picture_pixels
 from ..model_card import Preprocessing
-from ..preprocess import Picture, input_preview, picture_pixels
+from ..preprocess import input_preview
 
 COLOURFUL = 20.0  # Hasler-Süsstrunk colourfulness above which a picture is "in colour"
 BACKGROUND_LEVEL = 13  # 0-255: a model-input pixel this dark or darker is plain background
